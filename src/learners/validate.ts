@@ -1,0 +1,73 @@
+/** Checks at the public fit/predict boundary, shared by every family so errors read the same. */
+import { SpotmlError } from '../errors.js';
+import type { Matrix } from '../data/matrix.js';
+import type { Task, TrainingData } from './types.js';
+
+export interface FitCheckOptions {
+  family: string;
+  tasks: readonly Task[];
+  /** Whether X may hold NaN (otherwise NaN is an error naming the column). */
+  allowNaN: boolean;
+}
+
+export function checkTrainingData(data: TrainingData, options: FitCheckOptions): void {
+  const { X, y, task } = data;
+  const who = options.family;
+  if (!options.tasks.includes(task)) {
+    throw new SpotmlError('USAGE', `${who} does not support ${task}; pick a family that does (spotml train --help lists them)`, { family: who });
+  }
+  if (X.rows === 0) throw new SpotmlError('INVALID_INPUT', `${who}: the training data has zero rows`, { family: who });
+  if (X.cols === 0) throw new SpotmlError('INVALID_INPUT', `${who}: the training data has zero feature columns`, { family: who });
+  if (y.length !== X.rows) {
+    throw new SpotmlError('INVALID_INPUT', `${who}: ${X.rows} rows of features but ${y.length} targets`, { family: who });
+  }
+  for (let i = 0; i < y.length; i++) {
+    if (!Number.isFinite(y[i])) {
+      throw new SpotmlError('INVALID_INPUT', `${who}: the target is missing or not finite in row ${i}; drop or fill those rows`, {
+        family: who,
+        row: i,
+      });
+    }
+  }
+  if (!options.allowNaN) {
+    for (let i = 0; i < X.data.length; i++) {
+      if (Number.isNaN(X.data[i])) {
+        const column = i % X.cols;
+        throw new SpotmlError('INVALID_INPUT', `${who}: feature column ${column} has missing values (NaN); impute them first (the training pipeline does)`, {
+          family: who,
+          column,
+        });
+      }
+    }
+  }
+  if (task === 'classification') {
+    const k = data.nClasses ?? 0;
+    if (!Number.isInteger(k) || k < 2) {
+      throw new SpotmlError('INVALID_INPUT', `${who}: classification needs at least 2 classes, the target has ${k}`, { family: who });
+    }
+    const seen = new Uint8Array(k);
+    for (let i = 0; i < y.length; i++) {
+      const c = y[i];
+      if (!Number.isInteger(c) || c < 0 || c >= k) {
+        throw new SpotmlError('INVALID_INPUT', `${who}: target ${c} in row ${i} is not a class index in [0, ${k - 1}]`, { family: who, row: i });
+      }
+      seen[c] = 1;
+    }
+    let present = 0;
+    for (let c = 0; c < k; c++) present += seen[c];
+    if (present < 2) {
+      throw new SpotmlError('INVALID_INPUT', `${who}: the training data holds only one class; classification needs at least two`, { family: who });
+    }
+  }
+}
+
+/** Predict re-checks what fit saw: a silent wrong prediction is the worst failure. */
+export function checkPredictInput(X: Matrix, nFeatures: number, family: string): void {
+  if (X.cols !== nFeatures) {
+    throw new SpotmlError('INVALID_INPUT', `${family}: input has ${X.cols} feature columns but the model was trained on ${nFeatures}`, {
+      family,
+      expected: nFeatures,
+      got: X.cols,
+    });
+  }
+}
