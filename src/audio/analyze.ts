@@ -1,0 +1,585 @@
+/**
+ * The per-clip analyzer: one streamed STFT (plus two time-domain framers) feeds every feature, and only
+ * small per-frame results are kept (mel power nMels × frames in float32, a few values per frame for the
+ * rest). Whole-clip steps (top_db floors, MFCC, deltas, onset envelope, tempo) run in `finish`.
+ *
+ * Pass 1 computes everything but chroma and feeds the tuning estimator; chroma needs the clip's tuning
+ * before its first frame, so when it is asked for (and the tuning is not given) pass 2 re-reads the signal.
+ */
+import { SpotmlError } from '../errors.js';
+import { ChromaComputer, TuningEstimator } from './chroma.js';
+import { ALL_FEATURES, isFeatureName, type FeatureName } from './feature-names.js';
+import { Framer } from './framing.js';
+import { MelFilterbank } from './mel.js';
+import { applyBasis, dctOrthoBasis, DEFAULT_AMIN, delta, deltaRefusal, powerToDbInPlace } from './mfcc.js';
+import { onsetStrength } from './onset.js';
+import {
+  ContrastBands,
+  contrastFromPeakValley,
+  spectralBandwidth,
+  spectralCentroid,
+  spectralFlatness,
+  spectralRolloff,
+} from './spectral.js';
+import { fftFrequencies, SpectrumStream, type SpectrumFrame } from './spectrum.js';
+import { beatTrack, estimateTempo } from './tempo.js';
+import { rootMeanSquare, zeroCrossingRate } from './time-domain.js';
+
+export { ALL_FEATURES, type FeatureName } from './feature-names.js';
+
+export interface FeatureOptions {
+  sampleRate: number;
+  nFft: number;
+  hopLength: number;
+  nMels: number;
+  fmin: number;
+  /** null = sampleRate / 2. */
+  fmax: number | null;
+  nMfcc: number;
+  deltaWidth: number;
+  nChroma: number;
+  /** Deviation from A440 in fractions of a chroma bin; null = estimate it from the clip (librosa's default). */
+  tuning: number | null;
+  contrastBands: number;
+  contrastFmin: number;
+  contrastQuantile: number;
+  rolloffPercent: number;
+  topDb: number;
+  features: readonly FeatureName[];
+}
+
+/** librosa 0.11 defaults (sr 22050 unless given). */
+export function defaultFeatureOptions(sampleRate = 22050): FeatureOptions {
+  return {
+    sampleRate,
+    nFft: 2048,
+    hopLength: 512,
+    nMels: 128,
+    fmin: 0,
+    fmax: null,
+    nMfcc: 20,
+    deltaWidth: 9,
+    nChroma: 12,
+    tuning: null,
+    contrastBands: 6,
+    contrastFmin: 200,
+    contrastQuantile: 0.02,
+    rolloffPercent: 0.85,
+    topDb: 80,
+    features: ALL_FEATURES,
+  };
+}
+
+/** Rows x frames, row-major: data[row * frames + t]. */
+export interface FrameMatrix {
+  rows: number;
+  frames: number;
+  data: Float32Array | Float64Array;
+}
+
+export interface ClipAnalysis {
+  nSamples: number;
+  nFrames: number;
+  matrices: Partial<Record<FeatureName, FrameMatrix>>;
+  /** The tuning chroma used (estimated or given); null when chroma was not asked for. */
+  tuning: number | null;
+  tempo: { feature: number; beatTrack: number } | null;
+  beatFrames: Int32Array | null;
+  /** Why the MFCC deltas were not computed (clip shorter than the delta width), as librosa refuses them. */
+  deltaError: string | null;
+}
+
+function usage(message: string, details: Record<string, unknown> = {}): SpotmlError {
+  return new SpotmlError('USAGE', message, details);
+}
+
+function isPositiveInteger(v: number): boolean {
+  return Number.isInteger(v) && v > 0;
+}
+
+/** Checks option values librosa would reject, naming the option and the fix. */
+export function validateFeatureOptions(o: FeatureOptions): void {
+  if (!(Number.isFinite(o.sampleRate) && o.sampleRate > 0)) throw usage(`sample rate must be a positive number, got ${o.sampleRate}`);
+  if (!isPositiveInteger(o.nFft) || o.nFft < 4 || (o.nFft & (o.nFft - 1)) !== 0) {
+    throw usage(`n_fft must be a power of two >= 4, got ${o.nFft}`);
+  }
+  if (!isPositiveInteger(o.hopLength)) throw usage(`hop length must be a positive integer, got ${o.hopLength}`);
+  if (!isPositiveInteger(o.nMels)) throw usage(`n_mels must be a positive integer, got ${o.nMels}`);
+  const fmax = o.fmax ?? o.sampleRate / 2;
+  if (!(o.fmin >= 0 && fmax > o.fmin)) throw usage(`mel range must satisfy 0 <= fmin < fmax, got fmin=${o.fmin} fmax=${fmax}`);
+  if (!isPositiveInteger(o.nMfcc) || o.nMfcc > o.nMels) throw usage(`n_mfcc must be an integer in 1..n_mels (${o.nMels}), got ${o.nMfcc}`);
+  if (!Number.isInteger(o.deltaWidth) || o.deltaWidth < 3 || o.deltaWidth % 2 === 0) {
+    throw usage(`delta width must be an odd integer >= 3, got ${o.deltaWidth}`);
+  }
+  if (!isPositiveInteger(o.nChroma)) throw usage(`n_chroma must be a positive integer, got ${o.nChroma}`);
+  if (o.tuning !== null && !(Number.isFinite(o.tuning) && o.tuning >= -0.5 && o.tuning < 0.5)) {
+    throw usage(`tuning must lie in [-0.5, 0.5) chroma bins (or be omitted to estimate it), got ${o.tuning}`);
+  }
+  if (!(o.rolloffPercent > 0 && o.rolloffPercent < 1)) throw usage(`rolloff percent must lie in (0, 1), got ${o.rolloffPercent}`);
+  if (!(o.topDb >= 0)) throw usage(`top_db must be >= 0, got ${o.topDb}`);
+  if (o.features.length === 0) throw usage('no features selected: name at least one feature');
+  for (const f of o.features) {
+    if (!isFeatureName(f)) throw usage(`unknown feature "${String(f)}": use one of ${ALL_FEATURES.join(', ')}`);
+  }
+  try {
+    new ContrastBands(contrastOptions(o));
+  } catch (err) {
+    throw usage(err instanceof Error ? err.message : String(err));
+  }
+}
+
+function contrastOptions(o: FeatureOptions): ConstructorParameters<typeof ContrastBands>[0] {
+  return { sampleRate: o.sampleRate, nFft: o.nFft, nBands: o.contrastBands, fmin: o.contrastFmin, quantile: o.contrastQuantile };
+}
+
+/**
+ * Per-frame columns of `rows` values. With a frame-count hint the store is the final row-major matrix,
+ * written in place (no second copy at the end); without one, columns go into fixed-size blocks (growth
+ * never copies) and are transposed once at the end.
+ */
+class FrameStore {
+  private readonly blocks: (Float32Array | Float64Array | null)[] = [];
+  private matrix: Float32Array | Float64Array | null = null;
+  private capacity = 0;
+  private count = 0;
+  private readonly one = new Float64Array(1);
+
+  constructor(
+    readonly rows: number,
+    private readonly precision: 'f32' | 'f64',
+    expectedFrames: number | null,
+    private readonly blockFrames = 1024,
+  ) {
+    if (expectedFrames !== null && expectedFrames > 0) {
+      this.capacity = expectedFrames;
+      this.matrix = this.allocate(rows * expectedFrames);
+    }
+  }
+
+  private allocate(length: number): Float32Array | Float64Array {
+    return this.precision === 'f32' ? new Float32Array(length) : new Float64Array(length);
+  }
+
+  push(values: ArrayLike<number>): void {
+    const rows = this.rows;
+    if (this.matrix) {
+      if (this.count === this.capacity) this.growMatrix();
+      const m = this.matrix;
+      const cap = this.capacity;
+      const t = this.count;
+      for (let r = 0; r < rows; r++) m[r * cap + t] = values[r];
+    } else {
+      const slot = this.count % this.blockFrames;
+      if (slot === 0) this.blocks.push(this.allocate(rows * this.blockFrames));
+      const block = this.blocks[this.blocks.length - 1] as Float32Array | Float64Array;
+      const offset = slot * rows;
+      for (let r = 0; r < rows; r++) block[offset + r] = values[r];
+    }
+    this.count++;
+  }
+
+  pushScalar(value: number): void {
+    this.one[0] = value;
+    this.push(this.one);
+  }
+
+  /** The hint was short (e.g. a file shorter than its header said): enlarge, keeping the row layout. */
+  private growMatrix(): void {
+    const old = this.matrix as Float32Array | Float64Array;
+    const oldCap = this.capacity;
+    const cap = Math.max(oldCap + this.blockFrames, Math.ceil(oldCap * 1.25));
+    const next = this.allocate(this.rows * cap);
+    for (let r = 0; r < this.rows; r++) next.set(old.subarray(r * oldCap, r * oldCap + this.count), r * cap);
+    this.matrix = next;
+    this.capacity = cap;
+  }
+
+  /** The row-major matrix; the store is empty afterwards. */
+  toMatrix(): FrameMatrix {
+    const frames = this.count;
+    const rows = this.rows;
+    this.count = 0;
+    if (this.matrix) {
+      let data = this.matrix;
+      const cap = this.capacity;
+      this.matrix = null;
+      if (frames !== cap) {
+        // Rows move down in order, so copyWithin never overwrites data still to be moved.
+        for (let r = 1; r < rows; r++) data.copyWithin(r * frames, r * cap, r * cap + frames);
+        data = frames < 0.9 * cap ? data.slice(0, rows * frames) : data.subarray(0, rows * frames);
+      }
+      return { rows, frames, data };
+    }
+    const data = this.allocate(rows * frames);
+    for (let b = 0; b < this.blocks.length; b++) {
+      const block = this.blocks[b] as Float32Array | Float64Array;
+      const first = b * this.blockFrames;
+      const n = Math.min(this.blockFrames, frames - first);
+      for (let i = 0; i < n; i++) {
+        const t = first + i;
+        const offset = i * rows;
+        for (let r = 0; r < rows; r++) data[r * frames + t] = block[offset + r];
+      }
+      // Release as we go so the garbage collector can reclaim blocks during the copy.
+      this.blocks[b] = null;
+    }
+    this.blocks.length = 0;
+    return { rows, frames, data };
+  }
+}
+
+/** Optional facts about the signal to come, for memory only (results never depend on them). */
+export interface AnalyzerHints {
+  /** Samples the first pass will receive (e.g. from the WAV header after resampling). Lets per-frame
+   * results be written straight into their final matrices instead of being collected and copied. */
+  expectedSamples?: number;
+}
+
+/** 2^22 frames: over 27 hours at hop 512 / 22050 Hz. */
+const MAX_HINTED_FRAMES = 1 << 22;
+
+/** Largest slice pushed into the framers at once: bounds their buffers whatever chunk the caller sends. */
+const PUSH_SLICE = 1 << 16;
+
+type ScalarFeature = 'spectral_centroid' | 'spectral_bandwidth' | 'spectral_rolloff' | 'spectral_flatness' | 'zero_crossing_rate' | 'rms';
+
+/** Streaming two-pass analyzer (see the module comment). */
+export class ClipAnalyzer {
+  private readonly options: FeatureOptions;
+  private readonly wanted: ReadonlySet<FeatureName>;
+  private readonly needMel: boolean;
+  private readonly freqs: Float64Array;
+
+  /** null when no requested feature reads the spectrum (e.g. only rms / zero_crossing_rate). */
+  private readonly spectrum: SpectrumStream | null;
+  private readonly zcrFramer: Framer | null;
+  private readonly rmsFramer: Framer | null;
+  private readonly melFilterbank: MelFilterbank | null;
+  private readonly melScratch: Float64Array;
+  private readonly melStore: FrameStore | null;
+  private readonly scalarStores = new Map<ScalarFeature, FrameStore>();
+  private readonly contrastBands: ContrastBands | null;
+  private readonly peakScratch: Float64Array;
+  private readonly valleyScratch: Float64Array;
+  private readonly peakStore: FrameStore | null;
+  private readonly valleyStore: FrameStore | null;
+
+  private readonly tuner: TuningEstimator | null;
+  private chroma: ChromaComputer | null = null;
+  private readonly chromaScratch: Float64Array;
+  private chromaStore: FrameStore | null;
+  private tuning: number | null;
+  private secondSpectrum: SpectrumStream | null = null;
+
+  private samples = 0;
+  private secondPassSamples = 0;
+  private frames = 0;
+  private firstPassEnded = false;
+  private finished = false;
+
+  constructor(options: FeatureOptions, hints: AnalyzerHints = {}) {
+    validateFeatureOptions(options);
+    this.options = { ...options, features: [...options.features] };
+    const o = this.options;
+    const wanted = new Set(o.features);
+    this.wanted = wanted;
+    this.needMel = ['melspectrogram_db', 'mfcc', 'mfcc_delta', 'mfcc_delta2', 'onset_strength', 'tempo'].some((f) => wanted.has(f as FeatureName));
+    this.freqs = fftFrequencies(o.sampleRate, o.nFft);
+    const expected = hints.expectedSamples;
+    // A hint beyond MAX_HINTED_FRAMES is ignored rather than trusted with a huge allocation.
+    const hinted = expected !== undefined && Number.isSafeInteger(expected) && expected > 0 ? 1 + Math.floor(expected / o.hopLength) : null;
+    const expectedFrames = hinted !== null && hinted <= MAX_HINTED_FRAMES ? hinted : null;
+
+    this.melFilterbank = this.needMel
+      ? new MelFilterbank({ sampleRate: o.sampleRate, nFft: o.nFft, nMels: o.nMels, fmin: o.fmin, fmax: o.fmax })
+      : null;
+    this.melScratch = new Float64Array(o.nMels);
+    // float32 mel power is the big per-clip buffer; its rounding (~3e-7 dB) is far below librosa's own.
+    this.melStore = this.needMel ? new FrameStore(o.nMels, 'f32', expectedFrames) : null;
+
+    const scalars: ScalarFeature[] = ['spectral_centroid', 'spectral_bandwidth', 'spectral_rolloff', 'spectral_flatness', 'zero_crossing_rate', 'rms'];
+    for (const name of scalars) if (wanted.has(name)) this.scalarStores.set(name, new FrameStore(1, 'f64', expectedFrames));
+
+    this.contrastBands = wanted.has('spectral_contrast') ? new ContrastBands(contrastOptions(o)) : null;
+    const contrastRows = o.contrastBands + 1;
+    this.peakScratch = new Float64Array(contrastRows);
+    this.valleyScratch = new Float64Array(contrastRows);
+    this.peakStore = this.contrastBands ? new FrameStore(contrastRows, 'f64', expectedFrames) : null;
+    this.valleyStore = this.contrastBands ? new FrameStore(contrastRows, 'f64', expectedFrames) : null;
+
+    const wantChroma = wanted.has('chroma_stft');
+    this.tuning = o.tuning;
+    this.tuner = wantChroma && o.tuning === null ? new TuningEstimator(o.sampleRate, o.nFft, o.nChroma) : null;
+    if (wantChroma && o.tuning !== null) this.chroma = new ChromaComputer(o.sampleRate, o.nFft, o.nChroma, o.tuning);
+    this.chromaScratch = new Float64Array(o.nChroma);
+    // With an estimated tuning the chroma store is created for pass 2, once the frame count is known.
+    this.chromaStore = wantChroma && o.tuning !== null ? new FrameStore(o.nChroma, 'f64', expectedFrames) : null;
+
+    const needSpectrum = this.needMel || wantChroma || this.contrastBands !== null || ['spectral_centroid', 'spectral_bandwidth', 'spectral_rolloff', 'spectral_flatness'].some((f) => wanted.has(f as FeatureName));
+    this.spectrum = needSpectrum ? new SpectrumStream({ nFft: o.nFft, hopLength: o.hopLength }, (frame) => this.onSpectrum(frame)) : null;
+    this.zcrFramer = wanted.has('zero_crossing_rate')
+      ? new Framer({ frameLength: o.nFft, hopLength: o.hopLength, padMode: 'edge' }, (frame) =>
+          this.scalar('zero_crossing_rate').pushScalar(zeroCrossingRate(frame)),
+        )
+      : null;
+    this.rmsFramer = wanted.has('rms')
+      ? new Framer({ frameLength: o.nFft, hopLength: o.hopLength, padMode: 'constant' }, (frame) => this.scalar('rms').pushScalar(rootMeanSquare(frame)))
+      : null;
+  }
+
+  /** True when chroma is asked for with an estimated tuning: call pushSecondPass with the same signal. */
+  get needsSecondPass(): boolean {
+    return this.tuner !== null;
+  }
+
+  /** Pass 1: feed the mono signal in any chunking. */
+  push(chunk: Float32Array | Float64Array): void {
+    if (this.firstPassEnded) throw new Error('ClipAnalyzer.push after endFirstPass()');
+    for (let start = 0; start < chunk.length; start += PUSH_SLICE) {
+      const slice = chunk.subarray(start, Math.min(chunk.length, start + PUSH_SLICE));
+      this.spectrum?.push(slice);
+      this.zcrFramer?.push(slice);
+      this.rmsFramer?.push(slice);
+    }
+    this.samples += chunk.length;
+  }
+
+  endFirstPass(): void {
+    if (this.firstPassEnded) return;
+    this.firstPassEnded = true;
+    if (this.samples === 0) {
+      throw new SpotmlError('DECODE', 'the clip has no samples: check that the audio file holds at least one sample frame');
+    }
+    // Every framer yields 1 + floor(n / hop) frames.
+    const counts = [this.spectrum?.end(), this.zcrFramer?.end(), this.rmsFramer?.end()];
+    this.frames = counts.find((c) => c !== undefined) ?? 1 + Math.floor(this.samples / this.options.hopLength);
+    if (this.tuner) {
+      this.tuning = this.tuner.estimate();
+      this.chroma = new ChromaComputer(this.options.sampleRate, this.options.nFft, this.options.nChroma, this.tuning);
+      // The frame count is known now: chroma goes straight into its final matrix.
+      this.chromaStore = new FrameStore(this.options.nChroma, 'f64', this.frames);
+      this.secondSpectrum = new SpectrumStream({ nFft: this.options.nFft, hopLength: this.options.hopLength }, (frame) => this.onChromaFrame(frame));
+    }
+  }
+
+  /** Pass 2 (only when needsSecondPass): the same signal again, in any chunking. */
+  pushSecondPass(chunk: Float32Array | Float64Array): void {
+    if (!this.firstPassEnded) throw new Error('ClipAnalyzer.pushSecondPass before endFirstPass()');
+    if (!this.secondSpectrum) throw new Error('ClipAnalyzer.pushSecondPass called but no second pass is needed');
+    for (let start = 0; start < chunk.length; start += PUSH_SLICE) {
+      this.secondSpectrum.push(chunk.subarray(start, Math.min(chunk.length, start + PUSH_SLICE)));
+    }
+    this.secondPassSamples += chunk.length;
+  }
+
+  finish(): ClipAnalysis {
+    if (this.finished) throw new Error('ClipAnalyzer.finish called twice');
+    this.endFirstPass();
+    this.finished = true;
+    if (this.secondSpectrum) {
+      this.secondSpectrum.end();
+      if (this.secondPassSamples !== this.samples) {
+        throw new SpotmlError(
+          'INTERNAL',
+          `chroma pass read ${this.secondPassSamples} samples but the first pass read ${this.samples}: feed the same signal to both passes`,
+        );
+      }
+    }
+    const o = this.options;
+    const frames = this.frames;
+    const wanted = this.wanted;
+    const matrices: Partial<Record<FeatureName, FrameMatrix>> = {};
+
+    for (const [name, store] of this.scalarStores) matrices[name] = store.toMatrix();
+    if (this.peakStore && this.valleyStore) {
+      const peak = this.peakStore.toMatrix();
+      const valley = this.valleyStore.toMatrix();
+      contrastFromPeakValley(peak.data as Float64Array, valley.data as Float64Array, DEFAULT_AMIN);
+      matrices.spectral_contrast = peak;
+    }
+    if (this.chromaStore) matrices.chroma_stft = this.chromaStore.toMatrix();
+
+    let deltaError: string | null = null;
+    let tempo: ClipAnalysis['tempo'] = null;
+    let beatFrames: Int32Array | null = null;
+    if (this.melStore) {
+      const melDb = this.melStore.toMatrix();
+      powerToDbInPlace(melDb.data, { amin: DEFAULT_AMIN, topDb: o.topDb });
+      if (wanted.has('melspectrogram_db')) matrices.melspectrogram_db = melDb;
+
+      const wantDeltas = wanted.has('mfcc_delta') || wanted.has('mfcc_delta2');
+      if (wanted.has('mfcc') || wantDeltas) {
+        const mfcc = mfccFromMelDb(melDb, o.nMfcc);
+        if (wanted.has('mfcc')) matrices.mfcc = mfcc;
+        if (wantDeltas) {
+          deltaError = deltaRefusal(frames, o.deltaWidth);
+          if (deltaError === null) {
+            for (const [name, order] of [['mfcc_delta', 1], ['mfcc_delta2', 2]] as const) {
+              if (!wanted.has(name)) continue;
+              const out = new Float32Array(mfcc.rows * frames);
+              delta(mfcc.data, mfcc.rows, frames, o.deltaWidth, order, out);
+              matrices[name] = { rows: mfcc.rows, frames, data: out };
+            }
+          } else {
+            deltaError = `MFCC deltas need at least ${o.deltaWidth} frames (delta width ${o.deltaWidth}) but the clip has ${frames}; librosa refuses: ${deltaError}`;
+          }
+        }
+      }
+
+      const onsetOptions = { nFft: o.nFft, hopLength: o.hopLength };
+      const onsetMean = wanted.has('onset_strength') || wanted.has('tempo') ? onsetStrength(melDb.data, o.nMels, frames, onsetOptions) : null;
+      if (onsetMean && wanted.has('onset_strength')) matrices.onset_strength = { rows: 1, frames, data: onsetMean };
+      if (wanted.has('tempo') && onsetMean) {
+        const onsetMedian = onsetStrength(melDb.data, o.nMels, frames, { ...onsetOptions, aggregate: 'median' });
+        const featureTempo = estimateTempo(onsetMean, o.sampleRate, o.hopLength);
+        const tracked = beatTrack(onsetMedian, o.sampleRate, o.hopLength);
+        tempo = { feature: featureTempo, beatTrack: tracked.tempo };
+        beatFrames = tracked.beats;
+      }
+    }
+
+    return {
+      nSamples: this.samples,
+      nFrames: frames,
+      matrices,
+      tuning: wanted.has('chroma_stft') ? this.tuning : null,
+      tempo,
+      beatFrames,
+      deltaError,
+    };
+  }
+
+  private scalar(name: ScalarFeature): FrameStore {
+    return this.scalarStores.get(name) as FrameStore;
+  }
+
+  private onSpectrum(frame: SpectrumFrame): void {
+    if (this.melFilterbank && this.melStore) {
+      this.melFilterbank.apply(frame.power, this.melScratch);
+      this.melStore.push(this.melScratch);
+    }
+    const centroidStore = this.scalarStores.get('spectral_centroid');
+    const bandwidthStore = this.scalarStores.get('spectral_bandwidth');
+    if (centroidStore || bandwidthStore) {
+      const centroid = spectralCentroid(frame.magnitude, this.freqs);
+      centroidStore?.pushScalar(centroid);
+      bandwidthStore?.pushScalar(spectralBandwidth(frame.magnitude, this.freqs, centroid));
+    }
+    this.scalarStores.get('spectral_rolloff')?.pushScalar(spectralRolloff(frame.magnitude, this.freqs, this.options.rolloffPercent));
+    this.scalarStores.get('spectral_flatness')?.pushScalar(spectralFlatness(frame.power, DEFAULT_AMIN));
+    if (this.contrastBands && this.peakStore && this.valleyStore) {
+      this.contrastBands.frame(frame.magnitude, this.peakScratch, this.valleyScratch);
+      this.peakStore.push(this.peakScratch);
+      this.valleyStore.push(this.valleyScratch);
+    }
+    this.tuner?.addPowerFrame(frame.power);
+    if (this.chroma && !this.tuner) this.onChromaFrame(frame);
+  }
+
+  private onChromaFrame(frame: SpectrumFrame): void {
+    if (!this.chroma || !this.chromaStore) return;
+    this.chroma.frame(frame.power, this.chromaScratch);
+    this.chromaStore.push(this.chromaScratch);
+  }
+}
+
+/** MFCC = orthonormal DCT-II over the mel axis of the dB mel spectrogram, first nMfcc coefficients. */
+export function mfccFromMelDb(melDb: FrameMatrix, nMfcc: number): FrameMatrix {
+  const { rows: nMels, frames, data } = melDb;
+  const basis = dctOrthoBasis(nMels, nMfcc);
+  const column = new Float64Array(nMels);
+  const coefficients = new Float64Array(nMfcc);
+  const out = new Float32Array(nMfcc * frames);
+  for (let t = 0; t < frames; t++) {
+    for (let m = 0; m < nMels; m++) column[m] = data[m * frames + t];
+    applyBasis(basis, column, coefficients);
+    for (let k = 0; k < nMfcc; k++) out[k * frames + t] = coefficients[k];
+  }
+  return { rows: nMfcc, frames, data: out };
+}
+
+/** Convenience for in-memory signals: runs both passes. */
+export function analyzeSignal(y: Float32Array | Float64Array, options: FeatureOptions): ClipAnalysis {
+  const analyzer = new ClipAnalyzer(options, { expectedSamples: y.length });
+  analyzer.push(y);
+  analyzer.endFirstPass();
+  if (analyzer.needsSecondPass) analyzer.pushSecondPass(y);
+  return analyzer.finish();
+}
+
+// ---------------------------------------------------------------------------------------------------------
+
+/** Per-row aggregates over frames. */
+export type AggregateName = 'mean' | 'std' | 'min' | 'max' | 'median' | 'skew' | 'kurtosis';
+
+export const AGGREGATES: readonly AggregateName[] = Object.freeze(['mean', 'std', 'min', 'max', 'median', 'skew', 'kurtosis'] as const);
+
+/**
+ * mean, std (ddof 0), min, max, median (numpy), skew and kurtosis (Fisher) with bias=True as
+ * scipy.stats: NaN when the row is constant up to rounding (m2 <= (eps · mean)²), as scipy returns.
+ * A matrix with no frames gives NaN throughout.
+ */
+export function aggregateRows(m: FrameMatrix, aggregate: AggregateName): Float64Array {
+  const { rows, frames, data } = m;
+  const out = new Float64Array(rows);
+  const scratch = aggregate === 'median' ? new Float64Array(frames) : null;
+  for (let r = 0; r < rows; r++) {
+    const base = r * frames;
+    if (frames === 0) {
+      out[r] = Number.NaN;
+      continue;
+    }
+    switch (aggregate) {
+      case 'min': {
+        let v = Number.POSITIVE_INFINITY;
+        for (let t = 0; t < frames; t++) v = Math.min(v, data[base + t]);
+        out[r] = v;
+        break;
+      }
+      case 'max': {
+        let v = Number.NEGATIVE_INFINITY;
+        for (let t = 0; t < frames; t++) v = Math.max(v, data[base + t]);
+        out[r] = v;
+        break;
+      }
+      case 'median': {
+        const s = scratch as Float64Array;
+        for (let t = 0; t < frames; t++) s[t] = data[base + t];
+        s.sort();
+        const mid = frames >> 1;
+        out[r] = frames % 2 === 1 ? s[mid] : 0.5 * (s[mid - 1] + s[mid]);
+        break;
+      }
+      default: {
+        let sum = 0;
+        for (let t = 0; t < frames; t++) sum += data[base + t];
+        const mean = sum / frames;
+        if (aggregate === 'mean') {
+          out[r] = mean;
+          break;
+        }
+        let m2 = 0;
+        let m3 = 0;
+        let m4 = 0;
+        for (let t = 0; t < frames; t++) {
+          const d = data[base + t] - mean;
+          const d2 = d * d;
+          m2 += d2;
+          m3 += d2 * d;
+          m4 += d2 * d2;
+        }
+        m2 /= frames;
+        m3 /= frames;
+        m4 /= frames;
+        if (aggregate === 'std') {
+          out[r] = Math.sqrt(m2);
+          break;
+        }
+        const constant = m2 <= (Number.EPSILON * mean) ** 2;
+        if (aggregate === 'skew') out[r] = constant ? Number.NaN : m3 / m2 ** 1.5;
+        else out[r] = constant ? Number.NaN : m4 / (m2 * m2) - 3;
+      }
+    }
+  }
+  return out;
+}

@@ -1,0 +1,135 @@
+/**
+ * The log-mel / MFCC chain as librosa: power_to_db (ref 1, amin, top_db from the whole clip's maximum),
+ * DCT-II with orthonormal scaling (scipy.fftpack.dct norm='ortho'), and Savitzky-Golay deltas
+ * (librosa.feature.delta, mode='interp').
+ */
+
+export interface PowerToDbOptions {
+  amin: number;
+  /** Floor the result at (max − topDb); null for no floor. */
+  topDb: number | null;
+}
+
+export const DEFAULT_AMIN = 1e-10;
+
+/** 10·log10(max(amin, power)) with ref = 1 (librosa.power_to_db). */
+export function powerToDbValue(power: number, amin: number): number {
+  return 10 * Math.log10(power > amin ? power : amin);
+}
+
+/**
+ * In-place power_to_db over a whole array: the top_db floor is measured from the maximum of the whole
+ * array (the whole clip), never per chunk, as librosa does.
+ */
+export function powerToDbInPlace(data: Float32Array | Float64Array, options: PowerToDbOptions): void {
+  let maxDb = Number.NEGATIVE_INFINITY;
+  for (let i = 0; i < data.length; i++) {
+    const db = powerToDbValue(data[i], options.amin);
+    data[i] = db;
+    if (db > maxDb) maxDb = db;
+  }
+  if (options.topDb === null || data.length === 0) return;
+  const floor = maxDb - options.topDb;
+  for (let i = 0; i < data.length; i++) if (data[i] < floor) data[i] = floor;
+}
+
+/**
+ * Orthonormal DCT-II basis, row-major nOut × nIn: y[k] = s_k Σ_n x[n] cos(π k (2n+1) / 2N) with
+ * s_0 = √(1/N), s_k = √(2/N) (scipy.fftpack.dct(type=2, norm='ortho')), truncated to nOut rows.
+ */
+export function dctOrthoBasis(nIn: number, nOut: number): Float64Array {
+  const basis = new Float64Array(nOut * nIn);
+  for (let k = 0; k < nOut; k++) {
+    const scale = k === 0 ? Math.sqrt(1 / nIn) : Math.sqrt(2 / nIn);
+    for (let n = 0; n < nIn; n++) basis[k * nIn + n] = scale * Math.cos((Math.PI * k * (2 * n + 1)) / (2 * nIn));
+  }
+  return basis;
+}
+
+/** out[k] = Σ_n basis[k, n] · x[n] for k < out.length. */
+export function applyBasis(basis: Float64Array, x: Float64Array, out: Float64Array): void {
+  const nIn = x.length;
+  for (let k = 0; k < out.length; k++) {
+    let sum = 0;
+    const row = k * nIn;
+    for (let n = 0; n < nIn; n++) sum += basis[row + n] * x[n];
+    out[k] = sum;
+  }
+}
+
+/**
+ * Why librosa refuses deltas for this many frames, or null when it accepts them
+ * (delta width must be odd, >= 3, and no larger than the number of frames in 'interp' mode).
+ */
+export function deltaRefusal(frames: number, width: number): string | null {
+  if (!Number.isInteger(width) || width < 3 || width % 2 === 0) return `delta width must be an odd integer >= 3, got ${width}`;
+  if (width > frames) return `when mode='interp', width=${width} cannot exceed data.shape[axis]=${frames}`;
+  return null;
+}
+
+/**
+ * Weights c[j], j = 0..width-1, such that Σ_j c[j] x[t - h + j] is the order-th derivative of the
+ * least-squares polynomial of degree `order` fitted to the window (h = (width-1)/2). With polyorder equal
+ * to the derivative order that derivative is constant over the window, so scipy's 'interp' edge fit gives
+ * the first/last full window's value: delta[t] uses the window centred at clamp(t, h, n-1-h).
+ *
+ * The degree-p coefficient of the fit is <x, q_p> / <q_p, q_p>, where q_p is the monic polynomial of
+ * degree p orthogonal (over the window's points) to all lower degrees; the p-th derivative is p! times it.
+ */
+export function savgolDerivativeWeights(width: number, order: number): Float64Array {
+  const half = (width - 1) / 2;
+  // Gram-Schmidt on the monomials 1, j, j², … evaluated at j = -half..half.
+  const basis: Float64Array[] = [];
+  for (let p = 0; p <= order; p++) {
+    const q = new Float64Array(width);
+    for (let i = 0; i < width; i++) q[i] = (i - half) ** p;
+    for (const lower of basis) {
+      let dot = 0;
+      let norm = 0;
+      for (let i = 0; i < width; i++) {
+        dot += q[i] * lower[i];
+        norm += lower[i] * lower[i];
+      }
+      for (let i = 0; i < width; i++) q[i] -= (dot / norm) * lower[i];
+    }
+    basis.push(q);
+  }
+  const top = basis[order];
+  let norm = 0;
+  for (let i = 0; i < width; i++) norm += top[i] * top[i];
+  let factorial = 1;
+  for (let p = 2; p <= order; p++) factorial *= p;
+  const weights = new Float64Array(width);
+  for (let i = 0; i < width; i++) weights[i] = (factorial * top[i]) / norm;
+  return weights;
+}
+
+/**
+ * librosa.feature.delta(data, width, order, axis=-1, mode='interp') on a row-major rows × frames matrix.
+ * Throws RangeError with librosa's reason when it would refuse (see deltaRefusal).
+ */
+export function delta(
+  data: Float32Array | Float64Array,
+  rows: number,
+  frames: number,
+  width: number,
+  order: number,
+  out: Float32Array | Float64Array,
+): void {
+  const refusal = deltaRefusal(frames, width);
+  if (refusal !== null) throw new RangeError(refusal);
+  if (order < 1 || !Number.isInteger(order)) throw new RangeError(`delta order must be a positive integer, got ${order}`);
+  const weights = savgolDerivativeWeights(width, order);
+  const half = (width - 1) / 2;
+  const centreLast = frames - 1 - half;
+  for (let r = 0; r < rows; r++) {
+    const base = r * frames;
+    for (let t = 0; t < frames; t++) {
+      const centre = t < half ? half : t > centreLast ? centreLast : t;
+      const start = base + centre - half;
+      let sum = 0;
+      for (let j = 0; j < width; j++) sum += weights[j] * data[start + j];
+      out[base + t] = sum;
+    }
+  }
+}

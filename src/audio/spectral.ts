@@ -1,0 +1,204 @@
+/**
+ * Per-frame spectral features as librosa.feature computes them. Centroid, bandwidth, rolloff and contrast
+ * read the MAGNITUDE spectrum; flatness reads the POWER spectrum. Each kernel works on one frame so the
+ * analyzer never holds the spectrogram.
+ */
+
+/** np.finfo(float32).tiny: librosa.util.normalize leaves frames whose L1 norm is below it unscaled. */
+const FLOAT32_TINY = 1.1754943508222875e-38;
+
+/** Σ_k f_k S_k / Σ_k S_k (librosa.feature.spectral_centroid). */
+export function spectralCentroid(magnitude: Float64Array, freqs: Float64Array): number {
+  let total = 0;
+  let weighted = 0;
+  for (let k = 0; k < magnitude.length; k++) {
+    total += magnitude[k];
+    weighted += freqs[k] * magnitude[k];
+  }
+  return weighted / (total < FLOAT32_TINY ? 1 : total);
+}
+
+/** (Σ_k S̃_k |f_k − centroid|^p)^(1/p) with S̃ the L1-normalised frame (spectral_bandwidth, norm=True). */
+export function spectralBandwidth(magnitude: Float64Array, freqs: Float64Array, centroid: number, p = 2): number {
+  let total = 0;
+  for (let k = 0; k < magnitude.length; k++) total += magnitude[k];
+  const scale = total < FLOAT32_TINY ? 1 : total;
+  let sum = 0;
+  for (let k = 0; k < magnitude.length; k++) {
+    const deviation = Math.abs(freqs[k] - centroid);
+    sum += (magnitude[k] / scale) * (p === 2 ? deviation * deviation : deviation ** p);
+  }
+  return p === 2 ? Math.sqrt(sum) : sum ** (1 / p);
+}
+
+/** Frequency of the first bin whose cumulative magnitude reaches rollPercent of the frame's total. */
+export function spectralRolloff(magnitude: Float64Array, freqs: Float64Array, rollPercent: number): number {
+  let total = 0;
+  for (let k = 0; k < magnitude.length; k++) total += magnitude[k];
+  const threshold = rollPercent * total;
+  let cumulative = 0;
+  for (let k = 0; k < magnitude.length; k++) {
+    cumulative += magnitude[k];
+    if (cumulative >= threshold) return freqs[k];
+  }
+  return freqs[magnitude.length - 1];
+}
+
+/** Geometric over arithmetic mean of max(amin, power) (spectral_flatness, power=2). */
+export function spectralFlatness(power: Float64Array, amin = 1e-10): number {
+  let logSum = 0;
+  let sum = 0;
+  for (let k = 0; k < power.length; k++) {
+    const v = power[k] > amin ? power[k] : amin;
+    logSum += Math.log(v);
+    sum += v;
+  }
+  const n = power.length;
+  return Math.exp(logSum / n) / (sum / n);
+}
+
+export interface ContrastOptions {
+  sampleRate: number;
+  nFft: number;
+  nBands: number;
+  fmin: number;
+  quantile: number;
+}
+
+/** np.rint: round half to even. */
+function roundHalfEven(x: number): number {
+  const r = Math.round(x);
+  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+/**
+ * Octave-band peak/valley extraction of librosa.feature.spectral_contrast. Bands: [0, fmin],
+ * [fmin, 2 fmin], …, [fmin 2^(n-1), fmin 2^n]. Each band above the first also takes the bin just below its
+ * lower edge; the top band extends to Nyquist; every band but the top drops its last bin from the sorted
+ * values. The count of values averaged (per side) is max(1, rint(quantile · bins counted in the band)),
+ * where the count includes the dropped bin, as librosa.
+ */
+export class ContrastBands {
+  readonly nRows: number;
+  private readonly bandStart: Int32Array;
+  private readonly bandLength: Int32Array;
+  private readonly take: Int32Array;
+  private readonly lowest: Float64Array;
+  private readonly highest: Float64Array;
+
+  constructor(options: ContrastOptions) {
+    const { sampleRate, nFft, nBands, fmin, quantile } = options;
+    if (!Number.isInteger(nBands) || nBands < 1) throw new RangeError(`contrast bands must be a positive integer, got ${nBands}`);
+    if (!(quantile > 0 && quantile < 1)) throw new RangeError(`contrast quantile must lie in (0, 1), got ${quantile}`);
+    if (!(fmin > 0)) throw new RangeError(`contrast fmin must be positive, got ${fmin}`);
+    if (fmin * 2 ** (nBands - 1) >= sampleRate / 2) {
+      throw new RangeError(`contrast band edge ${fmin * 2 ** (nBands - 1)} Hz reaches Nyquist (${sampleRate / 2} Hz): reduce contrast fmin or bands`);
+    }
+    const nBins = nFft / 2 + 1;
+    const binHz = sampleRate / nFft;
+    this.nRows = nBands + 1;
+    this.bandStart = new Int32Array(this.nRows);
+    this.bandLength = new Int32Array(this.nRows);
+    this.take = new Int32Array(this.nRows);
+    let mostTaken = 1;
+    for (let k = 0; k <= nBands; k++) {
+      const fLow = k === 0 ? 0 : fmin * 2 ** (k - 1);
+      const fHigh = fmin * 2 ** k;
+      let first = -1;
+      let last = -1;
+      for (let b = 0; b < nBins; b++) {
+        const f = b * binHz;
+        if (f >= fLow && f <= fHigh) {
+          if (first < 0) first = b;
+          last = b;
+        }
+      }
+      if (first < 0) throw new RangeError(`contrast band ${k} (${fLow}-${fHigh} Hz) holds no FFT bin: increase n_fft or contrast fmin`);
+      if (k > 0) first -= 1;
+      if (k === nBands) last = nBins - 1;
+      const counted = last - first + 1;
+      const length = k < nBands ? counted - 1 : counted;
+      this.bandStart[k] = first;
+      this.bandLength[k] = length;
+      this.take[k] = Math.max(1, roundHalfEven(quantile * counted));
+      mostTaken = Math.max(mostTaken, this.take[k]);
+    }
+    this.lowest = new Float64Array(mostTaken);
+    this.highest = new Float64Array(mostTaken);
+  }
+
+  /** Writes each band's peak and valley (mean of the top / bottom `take` magnitudes) for one frame. */
+  frame(magnitude: Float64Array, peak: Float64Array, valley: Float64Array): void {
+    // Only the `take` (<= a few percent) extremes matter: keep them in small sorted arrays instead of
+    // sorting the band. Same multisets as librosa's full sort, so the same means.
+    const lowest = this.lowest;
+    const highest = this.highest;
+    for (let k = 0; k < this.nRows; k++) {
+      const start = this.bandStart[k];
+      const end = start + this.bandLength[k];
+      const take = Math.min(this.take[k], this.bandLength[k]);
+      let filled = 0;
+      for (let b = start; b < end; b++) {
+        const v = magnitude[b];
+        if (filled < take) {
+          insertAscending(lowest, filled, v);
+          insertAscending(highest, filled, v);
+          filled++;
+          continue;
+        }
+        if (v < lowest[take - 1]) {
+          // Drop the largest of the lowest; insert v.
+          insertAscending(lowest, take - 1, v);
+        }
+        if (v > highest[0]) {
+          // Drop the smallest of the highest; insert v.
+          let i = 1;
+          while (i < take && highest[i] < v) {
+            highest[i - 1] = highest[i];
+            i++;
+          }
+          highest[i - 1] = v;
+        }
+      }
+      let low = 0;
+      let high = 0;
+      for (let i = 0; i < take; i++) {
+        low += lowest[i];
+        high += highest[i];
+      }
+      valley[k] = low / take;
+      peak[k] = high / take;
+    }
+  }
+}
+
+/** Inserts v into sorted a[0..length) (ascending), giving a[0..length] sorted. */
+function insertAscending(a: Float64Array, length: number, v: number): void {
+  let i = length;
+  while (i > 0 && a[i - 1] > v) {
+    a[i] = a[i - 1];
+    i--;
+  }
+  a[i] = v;
+}
+
+/**
+ * contrast = power_to_db(peak) − power_to_db(valley), each power_to_db with its own top_db floor measured
+ * from the whole clip (all bands, all frames), as librosa applies it to the full peak and valley arrays.
+ * Overwrites `peak` with the result.
+ */
+export function contrastFromPeakValley(peak: Float64Array, valley: Float64Array, amin = 1e-10, topDb = 80): void {
+  const peakFloor = dbFloor(peak, amin, topDb);
+  const valleyFloor = dbFloor(valley, amin, topDb);
+  for (let i = 0; i < peak.length; i++) {
+    const p = Math.max(10 * Math.log10(Math.max(amin, peak[i])), peakFloor);
+    const v = Math.max(10 * Math.log10(Math.max(amin, valley[i])), valleyFloor);
+    peak[i] = p - v;
+  }
+}
+
+function dbFloor(values: Float64Array, amin: number, topDb: number): number {
+  let max = 0;
+  for (let i = 0; i < values.length; i++) if (values[i] > max) max = values[i];
+  return 10 * Math.log10(Math.max(amin, max)) - topDb;
+}
