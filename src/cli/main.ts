@@ -68,8 +68,11 @@ export function buildProgram(io: MainIo = {}): { program: Command; ui: () => Ui 
       const cmd = actionArgs[actionArgs.length - 1] as Command;
       const globals = program.opts<GlobalOptions>();
       const currentUi = getUi(globals);
-      if (globals.config) applyConfig(cmd, module.name, loadConfigFile(globals.config));
-      const seed = parseSeed(globals.seed);
+      const config = globals.config ? loadConfigFile(globals.config) : {};
+      if (globals.config) applyConfig(cmd, module.name, config);
+      // A seed in the config file counts when neither --seed nor SPOTML_SEED gave one.
+      const configSeed = config.seed ?? (config[module.name] as Record<string, unknown> | undefined)?.seed;
+      const seed = parseSeed(globals.seed ?? (configSeed === undefined ? undefined : String(configSeed)));
       const positional = cmd.args;
       const code = await module.run(makeContext(currentUi, seed), positional, cmd.opts());
       process.exitCode = code;

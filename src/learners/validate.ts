@@ -71,3 +71,18 @@ export function checkPredictInput(X: Matrix, nFeatures: number, family: string):
     });
   }
 }
+
+/** For families without native NaN handling: NaN at predict is an error naming the column, never a silent guess. */
+export function checkNoMissing(X: Matrix, family: string): void {
+  const data = X.data;
+  for (let i = 0; i < data.length; i++) {
+    if (data[i] !== data[i]) {
+      const column = i % X.cols;
+      throw new SpotmlError(
+        'INVALID_INPUT',
+        `${family}: feature column ${column} has missing values (NaN); predict through the training pipeline, which imputes them`,
+        { family, column },
+      );
+    }
+  }
+}

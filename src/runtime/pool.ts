@@ -29,8 +29,9 @@ type ResultMessage<TResult> = { id: number; result: TResult } | { id: number; er
 interface QueuedTask<TTask, TResult> {
   id: number;
   task: TTask;
-  resolve(result: TResult): void;
-  reject(error: unknown): void;
+  resolve: (result: TResult) => void;
+  reject: (error: unknown) => void;
+  timeoutMs?: number;
 }
 
 interface Slot<TTask, TResult> {
@@ -74,12 +75,28 @@ export class WorkerPool<TTask, TResult> {
     return this.closed;
   }
 
-  run(task: TTask): Promise<TResult> {
+  /**
+   * Runs a task on the next free worker. With `timeoutMs`, a task still running after that long (counted
+   * from when a worker takes it) is rejected and its worker replaced: a stuck synchronous computation
+   * cannot be interrupted any other way.
+   */
+  run(task: TTask, options: { timeoutMs?: number } = {}): Promise<TResult> {
     if (this.closed) return Promise.reject(new SpotmlError('INTERNAL', 'worker pool is closed'));
     return new Promise<TResult>((resolve, reject) => {
-      this.queue.push({ id: this.nextId++, task, resolve, reject });
+      this.queue.push({ id: this.nextId++, task, resolve, reject, timeoutMs: options.timeoutMs });
       this.dispatch();
     });
+  }
+
+  private expire(slot: Slot<TTask, TResult>, id: number, timeoutMs: number): void {
+    const current = slot.current;
+    if (this.closed || !current || current.id !== id) return;
+    slot.current = undefined;
+    current.reject(new SpotmlError('INTERNAL', `task timed out after ${(timeoutMs / 1000).toFixed(1)} s`, { timeoutMs }));
+    const index = this.slots.indexOf(slot);
+    if (index >= 0) this.slots[index] = this.spawn();
+    void slot.worker.terminate();
+    this.dispatch();
   }
 
   /**
@@ -141,6 +158,20 @@ export class WorkerPool<TTask, TResult> {
       if (slot.current) continue;
       const next = this.queue.shift() as QueuedTask<TTask, TResult>;
       slot.current = next;
+      if (next.timeoutMs !== undefined) {
+        const timer = setTimeout(() => this.expire(slot, next.id, next.timeoutMs as number), next.timeoutMs);
+        timer.unref();
+        const settle = (): void => clearTimeout(timer);
+        const { resolve, reject } = next;
+        next.resolve = (result) => {
+          settle();
+          resolve(result);
+        };
+        next.reject = (error) => {
+          settle();
+          reject(error);
+        };
+      }
       const message: TaskMessage<TTask> = { id: next.id, task: next.task };
       slot.worker.postMessage(message);
     }

@@ -19,6 +19,7 @@ parentPort.on('message', async (message) => {
   if (message.shutdown) return parentPort.close();
   const { id, task } = message;
   if (task.kind === 'crash') process.exit(3);
+  if (task.kind === 'spin') { const end = Date.now() + 60000; while (Date.now() < end); }
   await new Promise((r) => setTimeout(r, task.delay ?? 0));
   if (task.kind === 'fail') parentPort.postMessage({ id, error: { message: 'bad file', code: 'DECODE', details: { file: task.n } } });
   else parentPort.postMessage({ id, result: { square: task.n * task.n, threadId } });
@@ -28,7 +29,7 @@ parentPort.on('message', async (message) => {
 const workerUrl = pathToFileURL(workerPath);
 
 interface Task {
-  kind: 'square' | 'fail' | 'crash';
+  kind: 'square' | 'fail' | 'crash' | 'spin';
   n: number;
   delay?: number;
 }
@@ -63,6 +64,20 @@ describe('WorkerPool', () => {
       const after = pool.run({ kind: 'square', n: 3 });
       await expect(crashed).rejects.toThrow(/worker thread died: exited with code 3/);
       expect((await after).square).toBe(9);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('a task past its timeout is rejected and its stuck worker replaced', async () => {
+    const pool = new WorkerPool<Task, { square: number }>(workerUrl, 1);
+    try {
+      const started = Date.now();
+      const stuck = pool.run({ kind: 'spin', n: 0 }, { timeoutMs: 300 });
+      const after = pool.run({ kind: 'square', n: 4 }, { timeoutMs: 5000 });
+      await expect(stuck).rejects.toThrow(/timed out after 0.3 s/);
+      expect((await after).square).toBe(16);
+      expect(Date.now() - started).toBeLessThan(10_000);
     } finally {
       await pool.close();
     }

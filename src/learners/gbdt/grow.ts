@@ -1,0 +1,193 @@
+/**
+ * Leaf-wise (best-first) growth of one boosting tree from gradients (LightGBM's SerialTreeLearner::Train):
+ * histogram the root, then repeatedly split the leaf with the largest gain until max_leaf_nodes leaves exist or
+ * no split has positive gain. Only the smaller child of a split is histogrammed; the larger is parent − smaller.
+ * Leaf values are −learning_rate · G / (H + λ) and are added straight to the rows' raw scores, since the rows
+ * of each leaf are known from the partition.
+ */
+import { TreeBuilder, type Tree } from '../tree/tree.js';
+import type { BinMapper } from './binning.js';
+import { HIST_STRIDE, buildHistogram, subtractHistogram, type HistogramLayout } from './histogram.js';
+import { emptySplit, findBestSplit, type SplitConstraints, type SplitInfo } from './split.js';
+
+export interface GrowSettings extends SplitConstraints {
+  readonly maxLeafNodes: number;
+  /** Infinity for unlimited. */
+  readonly maxDepth: number;
+  readonly learningRate: number;
+}
+
+/** The binned training data every tree of a fit grows on. */
+export interface GrowData {
+  /** Column-major codes (for partitioning). */
+  readonly codes: Uint8Array;
+  /** Rows in the binned data (column length of `codes`). */
+  readonly nRows: number;
+  readonly mapper: BinMapper;
+  readonly layout: HistogramLayout;
+  /** Row-major global bin indices (for histograms). */
+  readonly binIndex: Uint16Array | Uint32Array;
+}
+
+/** Histogram buffers reused by every tree of a fit. */
+export class HistogramPool {
+  private readonly free: Float64Array[] = [];
+  constructor(private readonly size: number) {}
+
+  acquire(): Float64Array {
+    return this.free.pop() ?? new Float64Array(this.size);
+  }
+
+  release(hist: Float64Array): void {
+    this.free.push(hist);
+  }
+}
+
+interface Leaf {
+  node: number;
+  start: number;
+  end: number;
+  depth: number;
+  sumGrad: number;
+  sumHess: number;
+  hist: Float64Array | null;
+  split: SplitInfo;
+}
+
+function newLeaf(node: number, start: number, end: number, depth: number, sumGrad: number, sumHess: number): Leaf {
+  return { node, start, end, depth, sumGrad, sumHess, hist: null, split: emptySplit() };
+}
+
+function canSplit(leaf: Leaf, settings: GrowSettings): boolean {
+  return leaf.depth < settings.maxDepth && leaf.end - leaf.start >= 2 * settings.minSamplesLeaf;
+}
+
+/**
+ * Grows a tree on rows[0, nRowsUsed) (reordered in place), searching splits on the histogram slots
+ * `slots[0, nSlots)`, and adds each leaf's value to raw[row] for those rows. grad/hess are indexed by row.
+ */
+export function growTree(
+  data: GrowData,
+  slots: Int32Array,
+  nSlots: number,
+  rows: Int32Array,
+  nRowsUsed: number,
+  grad: Float64Array,
+  hess: Float64Array,
+  settings: GrowSettings,
+  pool: HistogramPool,
+  raw: Float64Array,
+): Tree {
+  const { codes, nRows, mapper, layout, binIndex } = data;
+  const builder = new TreeBuilder(1, 2 * settings.maxLeafNodes);
+
+  const root = newLeaf(builder.addNode(), 0, nRowsUsed, 0, 0, 0);
+  const leaves: Leaf[] = [root];
+  const candidates: Leaf[] = [];
+  if (canSplit(root, settings) && settings.maxLeafNodes > 1 && layout.features.length > 0) {
+    const hist = pool.acquire();
+    buildHistogram(hist, layout, binIndex, rows, 0, nRowsUsed, grad, hess);
+    // Every row lands in exactly one bin of slot 0, so its bins sum to the root's totals.
+    const slotEnd = (layout.offsets[0] + layout.nBins[0] + 1) * HIST_STRIDE;
+    for (let b = layout.offsets[0] * HIST_STRIDE; b < slotEnd; b += HIST_STRIDE) {
+      root.sumGrad += hist[b];
+      root.sumHess += hist[b + 1];
+    }
+    findBestSplit(hist, layout, slots, nSlots, root.sumGrad, root.sumHess, nRowsUsed, settings, root.split);
+    if (root.split.gain > 0) {
+      root.hist = hist;
+      candidates.push(root);
+    } else pool.release(hist);
+  } else {
+    for (let i = 0; i < nRowsUsed; i++) {
+      root.sumGrad += grad[rows[i]];
+      root.sumHess += hess[rows[i]];
+    }
+  }
+
+  while (candidates.length > 0 && leaves.length < settings.maxLeafNodes) {
+    let pick = 0;
+    for (let c = 1; c < candidates.length; c++) if (candidates[c].split.gain > candidates[pick].split.gain) pick = c;
+    const parent = candidates[pick];
+    candidates[pick] = candidates[candidates.length - 1];
+    candidates.pop();
+    const split = parent.split;
+    const f = layout.features[split.feature];
+    const bin = split.bin;
+    const missingBin = mapper.nBins[f];
+    const missingLeft = split.missingLeft;
+
+    // Partition rows[start, end): left child first.
+    const column = f * nRows;
+    let i = parent.start;
+    let j = parent.end - 1;
+    while (i <= j) {
+      const r = rows[i];
+      const code = codes[column + r];
+      if (code === missingBin ? missingLeft : code <= bin) i++;
+      else {
+        rows[i] = rows[j];
+        rows[j--] = r;
+      }
+    }
+    const depth = parent.depth + 1;
+    const left = newLeaf(builder.addNode(), parent.start, i, depth, split.gradLeft, split.hessLeft);
+    const right = newLeaf(builder.addNode(), i, parent.end, depth, parent.sumGrad - split.gradLeft, parent.sumHess - split.hessLeft);
+    builder.setSplit(parent.node, f, mapper.upper[f][bin], missingLeft, left.node, right.node);
+    leaves[leaves.indexOf(parent)] = left;
+    leaves.push(right);
+
+    const parentHist = parent.hist as Float64Array;
+    parent.hist = null;
+    const room = leaves.length < settings.maxLeafNodes;
+    const splitLeft = room && canSplit(left, settings);
+    const splitRight = room && canSplit(right, settings);
+    if (!splitLeft && !splitRight) {
+      pool.release(parentHist);
+      continue;
+    }
+    const leftSmaller = left.end - left.start <= right.end - right.start;
+    const smaller = leftSmaller ? left : right;
+    const larger = leftSmaller ? right : left;
+    const smallHist = pool.acquire();
+    buildHistogram(smallHist, layout, binIndex, rows, smaller.start, smaller.end, grad, hess);
+    subtractHistogram(parentHist, smallHist);
+    smaller.hist = smallHist;
+    larger.hist = parentHist;
+    considerLeaf(left, splitLeft, layout, slots, nSlots, settings, pool, candidates);
+    considerLeaf(right, splitRight, layout, slots, nSlots, settings, pool, candidates);
+  }
+  for (const leaf of candidates) if (leaf.hist) pool.release(leaf.hist);
+
+  const value = builder.value;
+  for (const leaf of leaves) {
+    const denominator = leaf.sumHess + settings.l2;
+    const v = denominator > 0 ? (-settings.learningRate * leaf.sumGrad) / denominator : 0;
+    value[leaf.node] = v;
+    for (let i = leaf.start; i < leaf.end; i++) raw[rows[i]] += v;
+  }
+  return builder.finish();
+}
+
+/** Finds a new leaf's best split; keeps its histogram only if it will be a split candidate. */
+function considerLeaf(
+  leaf: Leaf,
+  splittable: boolean,
+  layout: HistogramLayout,
+  slots: Int32Array,
+  nSlots: number,
+  settings: GrowSettings,
+  pool: HistogramPool,
+  candidates: Leaf[],
+): void {
+  const hist = leaf.hist as Float64Array;
+  if (splittable) {
+    findBestSplit(hist, layout, slots, nSlots, leaf.sumGrad, leaf.sumHess, leaf.end - leaf.start, settings, leaf.split);
+    if (leaf.split.gain > 0) {
+      candidates.push(leaf);
+      return;
+    }
+  }
+  pool.release(hist);
+  leaf.hist = null;
+}

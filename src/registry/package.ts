@@ -1,0 +1,176 @@
+/**
+ * The model package: everything downstream (evaluate, register, serve) needs, in one folder.
+ *   MLmodel            MLflow's model file: a `spotml` flavor (+ `onnx`/`python_function` when exported)
+ *   model.json         the fitted model (versioned JSON), label map, feature names, training facts
+ *   feature-spec.json  the FeatureSpec the features were made with (when the table came from `extract`)
+ *   input_example.json one row in pandas "split" orientation
+ * The invariant: the FeatureSpec travels with the model; data made under other settings is refused.
+ */
+import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { stringify as stringifyYaml } from 'yaml';
+import { SpotmlError } from '../errors.js';
+import { SPOTML_VERSION } from '../version.js';
+import { createMatrix, type Matrix } from '../data/matrix.js';
+import { columnIndex, type Table } from '../data/table.js';
+import type { FeatureSpec } from '../audio/feature-spec.js';
+import { LabelEncoder, type ClassLabel } from '../learners/label-encoder.js';
+import { loadAnyModel } from '../learners/ensemble.js';
+import type { FittedModel, SerializedModel, Task } from '../learners/types.js';
+import { writeFileAtomic } from '../tracking/fs-atomic.js';
+
+export const PACKAGE_FORMAT = 'spotml.model-package';
+export const PACKAGE_FORMAT_VERSION = 1;
+
+export interface PackageDocument {
+  format: typeof PACKAGE_FORMAT;
+  formatVersion: typeof PACKAGE_FORMAT_VERSION;
+  spotmlVersion: string;
+  createdAt: string;
+  task: Task;
+  target: string;
+  /** Class labels in class-index order (classification). */
+  classes: ClassLabel[] | null;
+  featureNames: string[];
+  /** specHash of the FeatureSpec the model was trained under (null for plain tables). */
+  specHash: string | null;
+  /** sha256 of the training table, for lineage. */
+  dataHash: string | null;
+  metrics: Record<string, number>;
+  training: Record<string, unknown>;
+  model: SerializedModel;
+}
+
+export interface ModelPackage {
+  readonly dir: string;
+  readonly document: PackageDocument;
+  readonly model: FittedModel;
+  readonly labels: LabelEncoder | null;
+  readonly spec: FeatureSpec | null;
+}
+
+export interface WritePackageInput {
+  dir: string;
+  task: Task;
+  target: string;
+  model: FittedModel;
+  labels: LabelEncoder | null;
+  featureNames: readonly string[];
+  spec: FeatureSpec | null;
+  dataHash: string | null;
+  metrics: Record<string, number>;
+  training: Record<string, unknown>;
+  runId?: string;
+  exampleRow?: readonly number[];
+}
+
+export async function writeModelPackage(input: WritePackageInput): Promise<PackageDocument> {
+  const document: PackageDocument = {
+    format: PACKAGE_FORMAT,
+    formatVersion: PACKAGE_FORMAT_VERSION,
+    spotmlVersion: SPOTML_VERSION,
+    createdAt: new Date().toISOString(),
+    task: input.task,
+    target: input.target,
+    classes: input.labels ? [...input.labels.classes] : null,
+    featureNames: [...input.featureNames],
+    specHash: input.spec?.specHash ?? null,
+    dataHash: input.dataHash,
+    metrics: input.metrics,
+    training: input.training,
+    model: input.model.toJSON(),
+  };
+  await writeFileAtomic(join(input.dir, 'model.json'), JSON.stringify(document));
+  if (input.spec) await writeFileAtomic(join(input.dir, 'feature-spec.json'), `${JSON.stringify(input.spec, null, 2)}\n`);
+  if (input.exampleRow) {
+    await writeFileAtomic(join(input.dir, 'input_example.json'), JSON.stringify({ columns: input.featureNames, data: [input.exampleRow] }));
+  }
+  await writeFileAtomic(join(input.dir, 'MLmodel'), mlmodelYaml(input, document));
+  return document;
+}
+
+function mlmodelYaml(input: WritePackageInput, document: PackageDocument): string {
+  const inputs = input.featureNames.map((name) => ({ type: 'double', name, required: true }));
+  const outputs =
+    input.task === 'classification'
+      ? [{ type: 'tensor', 'tensor-spec': { dtype: typeof document.classes?.[0] === 'number' ? 'float64' : 'str', shape: [-1] } }]
+      : [{ type: 'tensor', 'tensor-spec': { dtype: 'float64', shape: [-1] } }];
+  const mlmodel: Record<string, unknown> = {
+    artifact_path: 'model',
+    flavors: {
+      spotml: {
+        model: 'model.json',
+        feature_spec: input.spec ? 'feature-spec.json' : null,
+        spotml_version: SPOTML_VERSION,
+        format_version: PACKAGE_FORMAT_VERSION,
+        task: input.task,
+        model_family: document.model.family,
+      },
+    },
+    model_uuid: randomUUID().replace(/-/g, ''),
+    utc_time_created: new Date().toISOString().replace('T', ' ').replace('Z', '000'),
+    signature: { inputs: JSON.stringify(inputs), outputs: JSON.stringify(outputs), params: null },
+  };
+  if (input.runId) mlmodel.run_id = input.runId;
+  if (input.exampleRow) mlmodel.saved_input_example_info = { artifact_path: 'input_example.json', pandas_orient: 'split', type: 'dataframe' };
+  return stringifyYaml(mlmodel, { sortMapEntries: true, lineWidth: 0 });
+}
+
+/** Loads a package folder, checking its format; the model is rebuilt and ready to predict. */
+export async function readModelPackage(dir: string): Promise<ModelPackage> {
+  const file = join(dir, 'model.json');
+  if (!existsSync(file)) {
+    throw new SpotmlError('NOT_FOUND', `${dir} is not a spotml model package (no model.json): pass the folder spotml train --out wrote`, { dir });
+  }
+  let document: PackageDocument;
+  try {
+    document = JSON.parse(await readFile(file, 'utf8')) as PackageDocument;
+  } catch (err) {
+    throw new SpotmlError('INVALID_INPUT', `${file} is not valid JSON (${(err as Error).message}); the package is damaged`, { file });
+  }
+  if (document?.format !== PACKAGE_FORMAT) throw new SpotmlError('INVALID_INPUT', `${file} is not a spotml model package document`, { file });
+  if (document.formatVersion !== PACKAGE_FORMAT_VERSION) {
+    throw new SpotmlError('INVALID_INPUT', `${file} has package format ${String(document.formatVersion)}; this spotml reads ${PACKAGE_FORMAT_VERSION}`, { file });
+  }
+  const specFile = join(dir, 'feature-spec.json');
+  const spec = existsSync(specFile) ? (JSON.parse(await readFile(specFile, 'utf8')) as FeatureSpec) : null;
+  return {
+    dir,
+    document,
+    model: loadAnyModel(document.model),
+    labels: document.classes ? LabelEncoder.fromJSON({ classes: document.classes }) : null,
+    spec,
+  };
+}
+
+/**
+ * Takes the model's feature columns from a table, by name, in training order. When both the model and
+ * the table carry a FeatureSpec, their specHash must match: features made under other settings are refused.
+ */
+export function featureMatrix(pkg: ModelPackage, table: Table, tableSpec: FeatureSpec | null, tableName: string): Matrix {
+  if (pkg.document.specHash && tableSpec && tableSpec.specHash !== pkg.document.specHash) {
+    throw new SpotmlError(
+      'FEATURE_SPEC_MISMATCH',
+      `${tableName} was extracted with other feature settings (specHash ${tableSpec.specHash.slice(0, 12)}) than the model was trained on (${pkg.document.specHash.slice(0, 12)}): re-run spotml extract with the model's feature-spec.json settings`,
+      { expected: pkg.document.specHash, actual: tableSpec.specHash },
+    );
+  }
+  const names = pkg.document.featureNames;
+  const missing = names.filter((n) => !table.names.includes(n));
+  if (missing.length > 0) {
+    throw new SpotmlError('INVALID_INPUT', `${tableName} lacks ${missing.length} feature column(s) the model needs, e.g. "${missing[0]}"`, {
+      missing: missing.slice(0, 20),
+    });
+  }
+  const data = new Float64Array(table.nRows * names.length);
+  names.forEach((name, j) => {
+    const column = table.columns[columnIndex(table, name)];
+    if (!(column instanceof Float64Array)) {
+      throw new SpotmlError('INVALID_INPUT', `${tableName}: feature column "${name}" is not numeric`, { column: name });
+    }
+    for (let i = 0; i < table.nRows; i++) data[i * names.length + j] = column[i];
+  });
+  return createMatrix(table.nRows, names.length, data);
+}

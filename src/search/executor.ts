@@ -1,0 +1,112 @@
+/**
+ * Where trials run: in this thread (tests, --jobs 1) or on a pool of worker threads that share the data
+ * through SharedArrayBuffers (copied once, never per trial).
+ */
+import { WorkerPool, workerAvailable } from '../runtime/pool.js';
+import { createMatrix, type Matrix } from '../data/matrix.js';
+import { getFamily } from '../learners/catalogue.js';
+import type { Params, Task } from '../learners/types.js';
+import type { MetricName } from '../metrics/index.js';
+import type { TrialExecutor } from './automl.js';
+import { crossValidate, type CrossValidationResult } from './crossval.js';
+import type { FoldPlan } from './cv.js';
+
+export interface SearchData {
+  X: Matrix;
+  y: Float64Array;
+  task: Task;
+  nClasses: number;
+  plan: FoldPlan;
+  metric: MetricName;
+}
+
+/** What a trial worker receives: shared buffers plus the configuration. */
+export interface TrialTask {
+  rows: number;
+  cols: number;
+  X: SharedArrayBuffer;
+  y: SharedArrayBuffer;
+  fold: SharedArrayBuffer;
+  nFolds: number;
+  planKind: FoldPlan['kind'];
+  task: Task;
+  nClasses: number;
+  metric: MetricName;
+  family: string;
+  params: Params;
+  seed: number;
+  timeLimitMs: number;
+}
+
+export class InProcessExecutor implements TrialExecutor {
+  readonly parallelism = 1;
+
+  constructor(private readonly data: SearchData) {}
+
+  crossValidate(family: string, params: Params, seed: number, timeLimitMs: number): Promise<CrossValidationResult> {
+    return crossValidate(getFamily(family), params, { ...this.data, seed, signal: AbortSignal.timeout(Math.max(1, Math.round(timeLimitMs))) });
+  }
+
+  async close(): Promise<void> {}
+}
+
+const TRIAL_WORKER = new URL('./trial-worker.js', import.meta.url);
+
+export class WorkerExecutor implements TrialExecutor {
+  readonly parallelism: number;
+  private readonly pool: WorkerPool<TrialTask, CrossValidationResult>;
+  private readonly shared: Pick<TrialTask, 'rows' | 'cols' | 'X' | 'y' | 'fold' | 'nFolds' | 'planKind' | 'task' | 'nClasses' | 'metric'>;
+
+  constructor(data: SearchData, jobs: number) {
+    this.parallelism = jobs;
+    this.pool = new WorkerPool<TrialTask, CrossValidationResult>(TRIAL_WORKER, jobs);
+    this.shared = {
+      rows: data.X.rows,
+      cols: data.X.cols,
+      X: toShared(data.X.data),
+      y: toShared(data.y),
+      fold: toShared(Float64Array.from(data.plan.fold)),
+      nFolds: data.plan.nFolds,
+      planKind: data.plan.kind,
+      task: data.task,
+      nClasses: data.nClasses,
+      metric: data.metric,
+    };
+  }
+
+  static available(): boolean {
+    return workerAvailable(TRIAL_WORKER);
+  }
+
+  crossValidate(family: string, params: Params, seed: number, timeLimitMs: number): Promise<CrossValidationResult> {
+    return this.pool.run({ ...this.shared, family, params, seed, timeLimitMs }, { timeoutMs: Math.round(timeLimitMs) + 2000 });
+  }
+
+  close(): Promise<void> {
+    return this.pool.close();
+  }
+}
+
+/** Chooses workers when asked for more than one job and the compiled worker exists. */
+export function createExecutor(data: SearchData, jobs: number): TrialExecutor {
+  return jobs > 1 && WorkerExecutor.available() ? new WorkerExecutor(data, jobs) : new InProcessExecutor(data);
+}
+
+function toShared(values: Float64Array): SharedArrayBuffer {
+  const buffer = new SharedArrayBuffer(values.byteLength);
+  new Float64Array(buffer).set(values);
+  return buffer;
+}
+
+/** Rebuilds the worker-side view of the data (no copy). */
+export function dataFromTask(task: TrialTask): SearchData {
+  const fold = Int32Array.from(new Float64Array(task.fold));
+  return {
+    X: createMatrix(task.rows, task.cols, new Float64Array(task.X)),
+    y: new Float64Array(task.y),
+    task: task.task,
+    nClasses: task.nClasses,
+    plan: { fold, nFolds: task.nFolds, kind: task.planKind },
+    metric: task.metric,
+  };
+}

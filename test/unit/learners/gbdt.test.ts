@@ -1,0 +1,269 @@
+/** gbdt: binning, histogram subtraction and split search against naive versions, NaN handling, early stopping, save/load. */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { createMatrix, fromRows, type Matrix } from '../../../src/data/matrix.js';
+import { binEdgesFromSorted, binValue, fitBinMapper } from '../../../src/learners/gbdt/binning.js';
+import { shouldStop } from '../../../src/learners/gbdt/boost.js';
+import { HIST_STRIDE, buildHistogram, globalBinIndices, histogramLayout, subtractHistogram } from '../../../src/learners/gbdt/histogram.js';
+import { gbdt, type GbdtModel, validationSplit } from '../../../src/learners/gbdt/index.js';
+import { emptySplit, findBestSplit } from '../../../src/learners/gbdt/split.js';
+import { Rng } from '../../../src/learners/rng.js';
+import type { SerializedModel, TrainingData } from '../../../src/learners/types.js';
+
+function classification(rows: number, classes: number, seed: number): TrainingData {
+  const rng = new Rng(seed);
+  const p = 4;
+  const data = new Float64Array(rows * p);
+  const y = new Float64Array(rows);
+  for (let i = 0; i < rows; i++) {
+    const c = i % classes;
+    y[i] = c;
+    for (let j = 0; j < p; j++) data[i * p + j] = rng.normal() + (j === c % p ? 2 : 0);
+  }
+  return { X: createMatrix(rows, p, data), y, task: 'classification', nClasses: classes };
+}
+
+function accuracy(truth: Float64Array, predicted: Float64Array): number {
+  let hits = 0;
+  for (let i = 0; i < truth.length; i++) if (truth[i] === predicted[i]) hits++;
+  return hits / truth.length;
+}
+
+describe('binning', () => {
+  it('uses midpoints between distinct values when there are few', () => {
+    expect(Array.from(binEdgesFromSorted(Float64Array.from([1, 1, 2, 4, 4, 4]), 255))).toEqual([1.5, 3, Infinity]);
+  });
+
+  it('uses at most maxBins quantile bins when there are many', () => {
+    const sorted = Float64Array.from({ length: 1000 }, (_, i) => i);
+    const edges = binEdgesFromSorted(sorted, 10);
+    expect(edges.length).toBe(10);
+    // numpy.percentile(range(1000), 10, method='midpoint') = (99 + 100) / 2.
+    expect(edges[0]).toBe(99.5);
+    expect(edges[9]).toBe(Infinity);
+  });
+
+  it('code(x) <= b exactly when x <= upper[b], and NaN gets its own bin', () => {
+    fc.assert(
+      fc.property(fc.array(fc.double({ noNaN: true, min: -1e6, max: 1e6 }), { minLength: 1, maxLength: 400 }), fc.integer({ min: 2, max: 255 }), (values, maxBins) => {
+        const upper = binEdgesFromSorted(Float64Array.from(values).sort(), maxBins);
+        for (let b = 1; b < upper.length; b++) expect(upper[b]).toBeGreaterThan(upper[b - 1]);
+        for (const x of values) {
+          const code = binValue(upper, x);
+          for (let b = 0; b < upper.length; b++) expect(code <= b).toBe(x <= upper[b]);
+        }
+        expect(binValue(upper, NaN)).toBe(upper.length);
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  it('records which features had missing values', () => {
+    const mapper = fitBinMapper(fromRows([[1, NaN], [2, 3], [3, 4]]), 255, 0);
+    expect(Array.from(mapper.hasMissing)).toEqual([0, 1]);
+    expect(Array.from(mapper.nBins)).toEqual([3, 2]);
+  });
+});
+
+describe('histograms and split search', () => {
+  const rng = new Rng(11);
+  const n = 200;
+  const data = new Float64Array(n * 3);
+  for (let i = 0; i < data.length; i++) data[i] = rng.next() < 0.1 ? NaN : Math.floor(rng.next() * 20);
+  const X = createMatrix(n, 3, data);
+  const mapper = fitBinMapper(X, 255, 0);
+  const codes = new Uint8Array(n * 3);
+  for (let f = 0; f < 3; f++) for (let i = 0; i < n; i++) codes[f * n + i] = binValue(mapper.upper[f], data[i * 3 + f]);
+  const layout = histogramLayout(Int32Array.from([0, 1, 2]), mapper.nBins);
+  const binIndex = globalBinIndices(layout, codes, n);
+  const grad = Float64Array.from({ length: n }, () => rng.normal());
+  const hess = Float64Array.from({ length: n }, () => 0.5 + rng.next());
+  const rows = Int32Array.from({ length: n }, (_, i) => i);
+
+  /** Naive histogram: loop over features, then rows. */
+  function naive(from: number, to: number): Float64Array {
+    const out = new Float64Array(layout.size);
+    for (let k = 0; k < 3; k++) {
+      for (let i = from; i < to; i++) {
+        const b = (layout.offsets[k] + codes[k * n + rows[i]]) * HIST_STRIDE;
+        out[b] += grad[rows[i]];
+        out[b + 1] += hess[rows[i]];
+        out[b + 2] += 1;
+      }
+    }
+    return out;
+  }
+
+  it('builds the same histogram as a naive loop, and parent − child equals the sibling', () => {
+    const parent = new Float64Array(layout.size);
+    buildHistogram(parent, layout, binIndex, rows, 0, n, grad, hess);
+    const expected = naive(0, n);
+    for (let b = 0; b < layout.size; b++) expect(parent[b]).toBeCloseTo(expected[b], 10);
+    const left = new Float64Array(layout.size);
+    buildHistogram(left, layout, binIndex, rows, 0, 70, grad, hess);
+    subtractHistogram(parent, left);
+    const right = naive(70, n);
+    for (let b = 0; b < layout.size; b++) expect(parent[b]).toBeCloseTo(right[b], 10);
+  });
+
+  it('finds the split a brute-force search over thresholds and NaN directions finds', () => {
+    const hist = naive(0, n);
+    const constraints = { l2: 0.5, minSamplesLeaf: 5, minChildWeight: 1e-3 };
+    let G = 0;
+    let H = 0;
+    for (let i = 0; i < n; i++) {
+      G += grad[i];
+      H += hess[i];
+    }
+    const found = emptySplit();
+    findBestSplit(hist, layout, Int32Array.from([0, 1, 2]), 3, G, H, n, constraints, found);
+
+    const score = (g: number, h: number) => (g * g) / (h + constraints.l2);
+    let bestGain = 0;
+    for (let f = 0; f < 3; f++) {
+      for (let b = 0; b < mapper.nBins[f]; b++) {
+        for (const missingLeft of [false, true]) {
+          let gl = 0;
+          let hl = 0;
+          let cl = 0;
+          for (let i = 0; i < n; i++) {
+            const code = codes[f * n + i];
+            const left = code === mapper.nBins[f] ? missingLeft : code <= b;
+            if (left) {
+              gl += grad[i];
+              hl += hess[i];
+              cl++;
+            }
+          }
+          if (cl < 5 || n - cl < 5) continue;
+          const gain = score(gl, hl) + score(G - gl, H - hl) - score(G, H);
+          bestGain = Math.max(bestGain, gain);
+        }
+      }
+    }
+    expect(found.gain).toBeCloseTo(bestGain, 9);
+  });
+});
+
+describe('gbdt', () => {
+  it('a one-split tree with learning_rate 1 predicts the two group means (squared error)', async () => {
+    const X = fromRows([[1], [2], [3], [10], [11], [12]]);
+    const y = Float64Array.from([1, 2, 3, 20, 21, 22]);
+    const model = await gbdt.fit({ X, y, task: 'regression' }, { max_iter: 1, learning_rate: 1, max_leaf_nodes: 2, min_samples_leaf: 1 }, { seed: 0 });
+    const predicted = Array.from(model.predict(fromRows([[0], [3], [10], [50]])));
+    expect(predicted[0]).toBeCloseTo(2, 12);
+    expect(predicted[1]).toBeCloseTo(2, 12);
+    expect(predicted[2]).toBeCloseTo(21, 12);
+    expect(predicted[3]).toBeCloseTo(21, 12);
+  });
+
+  it('uses a feature whose missingness carries the signal, and sends NaN the learnt way', async () => {
+    const rng = new Rng(5);
+    const n = 400;
+    const data = new Float64Array(n * 2);
+    const y = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      y[i] = i % 2;
+      data[i * 2] = rng.normal(); // noise
+      data[i * 2 + 1] = y[i] === 1 ? NaN : rng.normal(); // missing exactly for class 1
+    }
+    const train: TrainingData = { X: createMatrix(n, 2, data), y, task: 'classification', nClasses: 2 };
+    const model = (await gbdt.fit(train, { max_iter: 20 }, { seed: 0 })) as GbdtModel;
+    expect(accuracy(y, model.predict(train.X))).toBe(1);
+    expect(model.trees[0].feature[0]).toBe(1);
+    const probe = fromRows([[0, NaN], [0, 0.3], [0, -2]]);
+    expect(Array.from(model.predict(probe))).toEqual([1, 0, 0]);
+    expect(gbdt.tags.handlesNaN).toBe(true);
+  });
+
+  it('is deterministic under a seed (with subsampling) and varies with it', async () => {
+    const data = classification(300, 3, 1);
+    const params = { max_iter: 15, subsample: 0.7, colsample: 0.5 };
+    const a = await gbdt.fit(data, params, { seed: 4 });
+    const b = await gbdt.fit(data, params, { seed: 4 });
+    const c = await gbdt.fit(data, params, { seed: 5 });
+    expect(JSON.stringify(a.toJSON())).toBe(JSON.stringify(b.toJSON()));
+    expect(JSON.stringify(c.toJSON().state)).not.toBe(JSON.stringify(a.toJSON().state));
+  });
+
+  it.each([2, 3])('round-trips %i-class models through JSON with identical predictions; probabilities sum to 1', async (classes) => {
+    const data = classification(240, classes, 2);
+    const test = classification(90, classes, 3);
+    test.X.data[0] = NaN;
+    const model = await gbdt.fit(data, { max_iter: 30 }, { seed: 1 });
+    const loaded = gbdt.load(JSON.parse(JSON.stringify(model.toJSON())) as SerializedModel);
+    expect(loaded.predict(test.X)).toEqual(model.predict(test.X));
+    const proba = model.predictProba?.(test.X) as Matrix;
+    expect(loaded.predictProba?.(test.X).data).toEqual(proba.data);
+    for (let r = 0; r < test.X.rows; r++) {
+      let sum = 0;
+      for (let k = 0; k < classes; k++) sum += proba.data[r * classes + k];
+      expect(sum).toBeCloseTo(1, 12);
+    }
+    expect(accuracy(test.y, model.predict(test.X))).toBeGreaterThan(0.75);
+  });
+
+  it('round-trips regression and beats the mean', async () => {
+    const rng = new Rng(9);
+    const n = 300;
+    const data = new Float64Array(n * 2);
+    const y = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      data[i * 2] = rng.next() * 6;
+      data[i * 2 + 1] = rng.next();
+      y[i] = Math.sin(data[i * 2]) + 0.05 * rng.normal();
+    }
+    const train: TrainingData = { X: createMatrix(n, 2, data), y, task: 'regression' };
+    const model = await gbdt.fit(train, {}, { seed: 0 });
+    const predicted = model.predict(train.X);
+    let sse = 0;
+    for (let i = 0; i < n; i++) sse += (predicted[i] - y[i]) ** 2;
+    expect(sse / n).toBeLessThan(0.02);
+    expect(gbdt.load(JSON.parse(JSON.stringify(model.toJSON())) as SerializedModel).predict(train.X)).toEqual(predicted);
+  });
+
+  it('stops early on a stalled validation loss, keeping the trees grown so far', async () => {
+    const rng = new Rng(2);
+    const noise = (rows: number): TrainingData => {
+      const data = Float64Array.from({ length: rows * 3 }, () => rng.normal());
+      const y = Float64Array.from({ length: rows }, () => rng.int(2));
+      return { X: createMatrix(rows, 3, data), y, task: 'classification', nClasses: 2 };
+    };
+    const steps: number[] = [];
+    const model = (await gbdt.fit(noise(300), { max_iter: 200 }, { seed: 0, validation: noise(100), onProgress: (p) => steps.push(p.step) })) as GbdtModel;
+    expect(model.iterations).toBeLessThan(200);
+    expect(model.iterations).toBeGreaterThanOrEqual(10);
+    expect(model.validationLoss.length).toBe(model.iterations + 1);
+    expect(steps[steps.length - 1]).toBe(model.iterations);
+    // Without a validation set and with few rows, 'auto' leaves early stopping off.
+    const full = (await gbdt.fit(noise(200), { max_iter: 25 }, { seed: 0 })) as GbdtModel;
+    expect(full.iterations).toBe(25);
+    expect(full.validationLoss.length).toBe(0);
+  });
+
+  it('follows scikit-learn’s stopping rule', () => {
+    expect(shouldStop([-1, -0.9, -0.8], 2, 0)).toBe(false);
+    expect(shouldStop([-1, -0.9, -0.9, -0.9], 2, 0)).toBe(true);
+    expect(shouldStop([-1, -0.9, -0.9, -0.89], 2, 0)).toBe(false);
+    expect(shouldStop([-1, -0.9, -0.9, -0.89], 2, 0.1)).toBe(true);
+  });
+
+  it('holds out a stratified validation split', () => {
+    const data = classification(100, 2, 0);
+    const split = validationSplit(data, 0.1, 3);
+    expect(split.validation.length).toBe(10);
+    expect(split.validation.filter((i) => data.y[i] === 1).length).toBe(5);
+    expect(new Set([...split.train, ...split.validation]).size).toBe(100);
+  });
+
+  it('rejects bad input with one-line SpotmlErrors', async () => {
+    const data = classification(60, 2, 0);
+    await expect(gbdt.fit({ ...data, y: new Float64Array(60) }, {}, { seed: 0 })).rejects.toThrow(/only one class/);
+    await expect(gbdt.fit({ X: createMatrix(0, 4), y: new Float64Array(0), task: 'regression' }, {}, { seed: 0 })).rejects.toThrow(/zero rows/);
+    await expect(gbdt.fit(data, { max_bins: 256 }, { seed: 0 })).rejects.toThrow(/max_bins/);
+    await expect(gbdt.fit(data, {}, { seed: 0, validation: { ...data, X: createMatrix(60, 3) } })).rejects.toThrow(/validation set/);
+    const model = await gbdt.fit(data, { max_iter: 3 }, { seed: 0 });
+    expect(() => model.predict(createMatrix(1, 5))).toThrow(/5 feature columns but the model was trained on 4/);
+    expect(() => gbdt.load({ ...model.toJSON(), state: { baseline: [0], treesPerIteration: 3, trees: [] } })).toThrow(/malformed/);
+  });
+});

@@ -1,0 +1,342 @@
+/**
+ * svm: the SMO solver is checked against closed forms, against the KKT optimality conditions computed from
+ * scratch, and against a naive second dual solver (dense Q, first-order maximal-violating-pair selection,
+ * no shrinking, no cache) run to a tight tolerance. Agreement with scikit-learn's scores on the shared data
+ * sets lives in others-accuracy.test.ts.
+ */
+import { describe, expect, it } from 'vitest';
+import { coupleProbabilities, fitSigmoid, scaleGamma, svm } from '../../../src/learners/svm.js';
+import { KernelData, RowCache, type RowFiller } from '../../../src/learners/svm/kernel.js';
+import { ClassificationQ, solveSmo } from '../../../src/learners/svm/smo.js';
+import { createMatrix, type Matrix } from '../../../src/data/matrix.js';
+import { Rng } from '../../../src/learners/rng.js';
+
+interface SvmStateJson {
+  labels: number[];
+  counts: number[];
+  sv: number[];
+  coef: number[];
+  rho: number[];
+}
+
+function blobs(seed: number, n: number, k: number, d = 3): { X: Matrix; y: Float64Array } {
+  const rng = new Rng(seed);
+  const X = createMatrix(n, d, new Float64Array(n * d));
+  const y = Float64Array.from({ length: n }, () => rng.int(k));
+  for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) X.data[i * d + j] = rng.normal() + (y[i] === j % k ? 1.5 : 0);
+  return { X, y };
+}
+
+/** Kernel written out independently: rbf from Σ(a − b)², linear as a plain sum. */
+function referenceKernel(kind: 'rbf' | 'linear', gamma: number, X: Matrix, a: number, Y: Matrix, b: number): number {
+  let sum = 0;
+  for (let j = 0; j < X.cols; j++) {
+    const u = X.data[a * X.cols + j];
+    const v = Y.data[b * Y.cols + j];
+    sum += kind === 'rbf' ? (u - v) ** 2 : u * v;
+  }
+  return kind === 'rbf' ? Math.exp(-gamma * sum) : sum;
+}
+
+/**
+ * Reference dual solver for min ½αᵀQα + pᵀα, yᵀα = 0, 0 ≤ α ≤ C: each step moves the maximal violating
+ * pair (Keerthi et al. 2001) to its clipped optimum. ρ = −(m + M)/2 from the final violation bounds.
+ */
+function naiveDual(Q: Float64Array, p: Float64Array, y: Int8Array, C: number, tol: number): { alpha: Float64Array; rho: number } {
+  const l = p.length;
+  const alpha = new Float64Array(l);
+  const G = Float64Array.from(p);
+  for (let iteration = 0; iteration < 1_000_000; iteration++) {
+    let m = -Infinity;
+    let M = Infinity;
+    let i = -1;
+    let j = -1;
+    for (let t = 0; t < l; t++) {
+      const v = -y[t] * G[t];
+      const up = y[t] === 1 ? alpha[t] < C : alpha[t] > 0;
+      const low = y[t] === 1 ? alpha[t] > 0 : alpha[t] < C;
+      if (up && v > m) [m, i] = [v, t];
+      if (low && v < M) [M, j] = [v, t];
+    }
+    if (m - M < tol) return { alpha, rho: -(m + M) / 2 };
+    const curvature = Q[i * l + i] + Q[j * l + j] - 2 * y[i] * y[j] * Q[i * l + j];
+    let step = (m - M) / Math.max(curvature, 1e-12);
+    step = Math.min(step, y[i] === 1 ? C - alpha[i] : alpha[i], y[j] === 1 ? alpha[j] : C - alpha[j]);
+    alpha[i] += y[i] * step;
+    alpha[j] -= y[j] * step;
+    for (let t = 0; t < l; t++) G[t] += step * (y[i] * Q[t * l + i] - y[j] * Q[t * l + j]);
+  }
+  throw new Error('reference solver did not converge');
+}
+
+/** Binary C-SVC by the reference solver: decision(x) = Σ yᵢαᵢK(xᵢ, x) − ρ, positive for `positiveClass`. */
+function naiveBinary(X: Matrix, positive: boolean[], kind: 'rbf' | 'linear', gamma: number, C: number) {
+  const l = X.rows;
+  const y = Int8Array.from(positive, (isPositive) => (isPositive ? 1 : -1));
+  const Q = new Float64Array(l * l);
+  for (let a = 0; a < l; a++) for (let b = 0; b < l; b++) Q[a * l + b] = y[a] * y[b] * referenceKernel(kind, gamma, X, a, X, b);
+  const { alpha, rho } = naiveDual(Q, new Float64Array(l).fill(-1), y, C, 1e-10);
+  const coef = Float64Array.from(alpha, (a, i) => a * y[i]);
+  return { coef, rho, decision: (query: Matrix, q: number) => coef.reduce((sum, c, i) => sum + c * referenceKernel(kind, gamma, X, i, query, q), 0) - rho };
+}
+
+/** One-vs-one vote from the reference solver, ties to the lower class (libsvm's rule). */
+function naivePredict(X: Matrix, y: Float64Array, k: number, query: Matrix, kind: 'rbf' | 'linear', gamma: number, C: number): number[] {
+  const votes = Array.from({ length: query.rows }, () => new Array<number>(k).fill(0));
+  for (let a = 0; a < k; a++) {
+    for (let b = a + 1; b < k; b++) {
+      const rows = [...y.keys()].filter((i) => y[i] === a || y[i] === b);
+      const sub = createMatrix(rows.length, X.cols, Float64Array.from(rows.flatMap((i) => Array.from(X.data.subarray(i * X.cols, (i + 1) * X.cols)))));
+      const model = naiveBinary(sub, rows.map((i) => y[i] === a), kind, gamma, C);
+      for (let q = 0; q < query.rows; q++) votes[q][model.decision(query, q) > 0 ? a : b]++;
+    }
+  }
+  return votes.map((v) => v.indexOf(Math.max(...v)));
+}
+
+/** The training row each support vector was copied from (rows are distinct in these data). */
+function svTrainingRows(state: SvmStateJson, X: Matrix): number[] {
+  const d = X.cols;
+  return state.coef.slice(0, state.sv.length / d).map((_, s) => {
+    for (let i = 0; i < X.rows; i++) if (X.data.subarray(i * d, (i + 1) * d).every((v, j) => v === state.sv[s * d + j])) return i;
+    throw new Error(`support vector ${s} is not a training row`);
+  });
+}
+
+describe('svm solver', () => {
+  it('two points, linear kernel: the closed-form hard-margin and box-bounded solutions', async () => {
+    // x₊ = (1, 0), x₋ = (−1, 0): α = 2/‖x₊ − x₋‖² = 0.5 when C ≥ 0.5, else α = C; ρ = 0 by symmetry.
+    const X = createMatrix(2, 2, Float64Array.from([1, 0, -1, 0]));
+    const y = Float64Array.from([0, 1]);
+    for (const [C, alpha] of [
+      [10, 0.5],
+      [0.1, 0.1],
+    ]) {
+      const model = await svm.fit({ X, y, task: 'classification', nClasses: 2 }, { kernel: 'linear', C, tol: 1e-12 }, { seed: 0 });
+      const state = model.toJSON().state as SvmStateJson;
+      expect(state.sv).toEqual([1, 0, -1, 0]);
+      expect(state.coef[0]).toBeCloseTo(alpha, 12);
+      expect(state.coef[1]).toBeCloseTo(-alpha, 12);
+      expect(Math.abs(state.rho[0])).toBeLessThan(1e-12);
+      expect(Array.from(model.predict(createMatrix(3, 2, Float64Array.from([0.2, 5, -0.1, -3, 3, 0]))))).toEqual([0, 1, 0]);
+    }
+  });
+
+  for (const kind of ['rbf', 'linear'] as const) {
+    it(`binary ${kind}: dual coefficients and rho match the reference solver (both to 1e-10)`, async () => {
+      const { X, y } = blobs(21, 70, 2);
+      const gamma = scaleGamma(X);
+      const model = await svm.fit({ X, y, task: 'classification', nClasses: 2 }, { kernel: kind, C: 2, tol: 1e-10 }, { seed: 0 });
+      const state = model.toJSON().state as SvmStateJson;
+      const reference = naiveBinary(X, Array.from(y, (c) => c === 0), kind, gamma, 2);
+      // The rbf dual is strictly convex (unique α); the linear one need not be, so compare w and ρ there.
+      if (kind === 'rbf') {
+        const coefByRow = new Float64Array(X.rows);
+        svTrainingRows(state, X).forEach((row, s) => (coefByRow[row] = state.coef[s]));
+        for (let i = 0; i < X.rows; i++) expect(Math.abs(coefByRow[i] - reference.coef[i])).toBeLessThan(1e-6);
+      } else {
+        const rows = svTrainingRows(state, X);
+        for (let j = 0; j < X.cols; j++) {
+          const w = rows.reduce((sum, row, s) => sum + state.coef[s] * X.data[row * X.cols + j], 0);
+          const wReference = reference.coef.reduce((sum, c, i) => sum + c * X.data[i * X.cols + j], 0);
+          expect(Math.abs(w - wReference)).toBeLessThan(1e-6);
+        }
+      }
+      expect(Math.abs(state.rho[0] - reference.rho)).toBeLessThan(1e-6);
+    });
+
+    it(`4 classes, ${kind}: one-vs-one predictions equal the reference solver's vote`, async () => {
+      const { X, y } = blobs(3, 120, 4);
+      const query = blobs(4, 60, 4).X;
+      const model = await svm.fit({ X, y, task: 'classification', nClasses: 4 }, { kernel: kind, C: 2, tol: 1e-10 }, { seed: 0 });
+      expect(Array.from(model.predict(query))).toEqual(naivePredict(X, y, 4, query, kind, scaleGamma(X), 2));
+    });
+  }
+
+  it('at the default tolerance the binary solution satisfies the KKT conditions to within tol', async () => {
+    const { X, y } = blobs(9, 150, 2, 4);
+    const tol = 1e-3;
+    const C = 0.7;
+    const model = await svm.fit({ X, y, task: 'classification', nClasses: 2 }, { C, tol }, { seed: 0 });
+    const state = model.toJSON().state as SvmStateJson;
+    const gamma = scaleGamma(X);
+    const alphaY = new Float64Array(X.rows);
+    svTrainingRows(state, X).forEach((row, s) => (alphaY[row] = state.coef[s]));
+    for (let i = 0; i < X.rows; i++) {
+      let f = -state.rho[0];
+      for (let t = 0; t < X.rows; t++) if (alphaY[t] !== 0) f += alphaY[t] * referenceKernel('rbf', gamma, X, t, X, i);
+      const yi = y[i] === 0 ? 1 : -1;
+      const alpha = alphaY[i] * yi;
+      expect(alpha).toBeGreaterThanOrEqual(0);
+      expect(alpha).toBeLessThanOrEqual(C);
+      // yᵢf(xᵢ) − 1 = yᵢ(yᵢ∇ᵢ − ρ): ≥ 0 at α = 0, = 0 when free, ≤ 0 at α = C, each to within tol.
+      const margin = yi * f - 1;
+      if (alpha === 0) expect(margin).toBeGreaterThan(-tol);
+      else if (alpha === C) expect(margin).toBeLessThan(tol);
+      else expect(Math.abs(margin)).toBeLessThan(tol);
+    }
+    expect(state.coef.reduce((a, b) => a + b, 0)).toBeCloseTo(0, 10); // yᵀα = 0
+  });
+
+  it('epsilon-SVR satisfies its KKT conditions and matches the reference solver', async () => {
+    const { X } = blobs(5, 80, 2);
+    const y = Float64Array.from({ length: 80 }, (_, i) => X.data[i * 3] * 2 - X.data[i * 3 + 1] + 0.3 * Math.sin(7 * i));
+    const C = 3;
+    const epsilon = 0.05;
+    const gamma = scaleGamma(X);
+    const model = await svm.fit({ X, y, task: 'regression' }, { C, epsilon, tol: 1e-10 }, { seed: 0 });
+    const state = model.toJSON().state as SvmStateJson;
+    const coef = new Float64Array(X.rows);
+    svTrainingRows(state, X).forEach((row, s) => (coef[row] = state.coef[s]));
+    // Reference: the same 2l-variable dual (α⁺ then α⁻) with p = ε ∓ y.
+    const l = X.rows;
+    const signs = new Int8Array(2 * l).fill(1, 0, l).fill(-1, l);
+    const Q = new Float64Array(4 * l * l);
+    for (let a = 0; a < 2 * l; a++) {
+      for (let b = 0; b < 2 * l; b++) Q[a * 2 * l + b] = signs[a] * signs[b] * referenceKernel('rbf', gamma, X, a % l, X, b % l);
+    }
+    const p = Float64Array.from({ length: 2 * l }, (_, a) => (a < l ? epsilon - y[a] : epsilon + y[a - l]));
+    const reference = naiveDual(Q, p, signs, C, 1e-10);
+    for (let i = 0; i < l; i++) expect(Math.abs(coef[i] - (reference.alpha[i] - reference.alpha[i + l]))).toBeLessThan(1e-6);
+    expect(Math.abs(state.rho[0] - reference.rho)).toBeLessThan(1e-6);
+    const predicted = model.predict(X);
+    for (let i = 0; i < l; i++) {
+      const residual = y[i] - predicted[i];
+      // |residual| < ε ⇒ coefficient 0; |coefficient| < C ⇒ |residual| ≤ ε; the sign of a nonzero coefficient follows the residual.
+      if (Math.abs(residual) < epsilon - 1e-6) expect(Math.abs(coef[i])).toBeLessThan(1e-9);
+      if (Math.abs(coef[i]) > 1e-9 && Math.abs(coef[i]) < C - 1e-9) expect(Math.abs(Math.abs(residual) - epsilon)).toBeLessThan(1e-6);
+      if (Math.abs(coef[i]) > 1e-9) expect(Math.sign(coef[i])).toBe(Math.sign(residual));
+    }
+  });
+
+  it('a cache of two rows gives the same solution as a full cache; without shrinking, the same decisions to O(tol)', () => {
+    // Overlapping classes and a large C: thousands of iterations, so shrinking (and cache swaps) really happen.
+    const n = 300;
+    const C = 100;
+    const rng = new Rng(13);
+    const labels = Float64Array.from({ length: n }, () => rng.int(2));
+    const X = createMatrix(n, 5, new Float64Array(n * 5));
+    for (let i = 0; i < n; i++) for (let j = 0; j < 5; j++) X.data[i * 5 + j] = rng.normal() + (labels[i] === j % 2 ? 0.5 : 0);
+    const signs = Int8Array.from(labels, (c) => (c === 0 ? 1 : -1));
+    const kernel = new KernelData(X.data, n, 5, 'rbf', scaleGamma(X), false);
+    const rows = Int32Array.from({ length: n }, (_, i) => i);
+    const solve = (cacheBytes: number | undefined, shrinking: boolean) =>
+      solveSmo({
+        q: new ClassificationQ(kernel, rows, signs, cacheBytes),
+        linear: new Float64Array(n).fill(-1),
+        y: signs,
+        alpha: new Float64Array(n),
+        cPositive: C,
+        cNegative: C,
+        tolerance: 1e-3,
+        shrinking,
+      });
+    const full = solve(undefined, true);
+    expect(full.converged).toBe(true);
+    expect(full.iterations).toBeGreaterThan(2 * n);
+    // Eviction only forces recomputation: the same path, bit for bit.
+    const tiny = solve(2 * 8 * n, true);
+    expect(tiny.alpha).toEqual(full.alpha);
+    expect(tiny.rho).toBe(full.rho);
+    // Without shrinking the path differs; both stop once the maximal violation is below tol = 1e-3.
+    const unshrunk = solve(undefined, false);
+    expect(unshrunk.iterations).not.toBe(full.iterations);
+    const decision = (alpha: Float64Array, rho: number, i: number): number => {
+      let f = -rho;
+      for (let t = 0; t < n; t++) if (alpha[t] !== 0) f += signs[t] * alpha[t] * referenceKernel('rbf', scaleGamma(X), X, t, X, i);
+      return f;
+    };
+    for (let i = 0; i < n; i++) expect(Math.abs(decision(full.alpha, full.rho, i) - decision(unshrunk.alpha, unshrunk.rho, i))).toBeLessThan(5e-3);
+  });
+
+  it('the row cache keeps entries consistent under LRU eviction and index swaps (libsvm swap_index)', () => {
+    const n = 12;
+    // Entry (r, c) of the matrix as seen after the swaps applied so far.
+    const order = Int32Array.from({ length: n }, (_, i) => i);
+    const truth = (r: number, c: number): number => 100 * order[r] + order[c];
+    let filled = 0;
+    const filler: RowFiller = {
+      fillRow(index, from, to, row) {
+        for (let c = from; c < to; c++) row[c] = truth(index, c);
+        filled += to - from;
+      },
+    };
+    const cache = new RowCache(n, n, 8 * n * 4); // four rows
+    const rng = new Rng(5);
+    for (let step = 0; step < 2000; step++) {
+      if (rng.next() < 0.2) {
+        const i = rng.int(n);
+        const j = rng.int(n);
+        cache.swap(i, j);
+        [order[i], order[j]] = [order[j], order[i]];
+      } else {
+        const index = rng.int(n);
+        const len = 1 + rng.int(n);
+        const row = cache.get(index, len, filler);
+        for (let c = 0; c < len; c++) expect(row[c]).toBe(truth(index, c));
+      }
+    }
+    expect(filled).toBeLessThan(2000 * n * 0.6); // hits happened: not every request recomputed its row
+  });
+});
+
+describe('svm', () => {
+  it("gamma='scale' is 1 / (n_features · Var(X))", () => {
+    const X = createMatrix(2, 2, Float64Array.from([0, 2, 4, 6]));
+    expect(scaleGamma(X)).toBeCloseTo(1 / (2 * 5), 15);
+  });
+
+  it('training kernel values equal the directly computed kernel', () => {
+    const { X } = blobs(2, 30, 3, 7);
+    for (const kind of ['rbf', 'linear'] as const) {
+      const kernel = new KernelData(X.data, X.rows, X.cols, kind, 0.37);
+      const rows = Int32Array.from({ length: X.rows }, (_, i) => i);
+      const out = new Float64Array(X.rows);
+      for (const a of [0, 17, 29, 17]) {
+        kernel.fill(a, rows, 0, X.rows, out); // the repeat reads back memoised values
+        for (let b = 0; b < X.rows; b++) expect(Math.abs(out[b] - referenceKernel(kind, 0.37, X, a, X, b))).toBeLessThan(1e-12);
+      }
+    }
+  });
+
+  it('pairwise coupling recovers consistent probabilities', () => {
+    // If r_ij = p_i / (p_i + p_j) for a true p, Wu–Lin–Weng's fixed point is p.
+    const p = [0.5, 0.3, 0.2];
+    const r = new Float64Array(9);
+    for (let i = 0; i < 3; i++) for (let j = 0; j < 3; j++) if (i !== j) r[i * 3 + j] = p[i] / (p[i] + p[j]);
+    const out = new Float64Array(3);
+    coupleProbabilities(r, 3, out);
+    // libsvm stops once the fixed-point residual is below 0.005/k, so agreement is to about 1e-3.
+    for (let i = 0; i < 3; i++) expect(Math.abs(out[i] - p[i])).toBeLessThan(2e-3);
+  });
+
+  it('Platt sigmoid is monotone in the decision value and matches class frequencies on separable data', () => {
+    const decisions = [-3, -2, -1.5, -1, 1, 1.5, 2, 3];
+    const positive = decisions.map((d) => d > 0);
+    const { A, B } = fitSigmoid(decisions, positive);
+    expect(A).toBeLessThan(0); // P(positive) = 1 / (1 + exp(A·f + B)) rises with f
+    expect(Math.abs(B)).toBeLessThan(1e-6);
+  });
+
+  it('probability=true gives Platt probabilities; false leaves predictProba out', async () => {
+    const { X, y } = blobs(8, 90, 3);
+    const plain = await svm.fit({ X, y, task: 'classification', nClasses: 3 }, {}, { seed: 0 });
+    expect(plain.predictProba).toBeUndefined();
+    const calibrated = await svm.fit({ X, y, task: 'classification', nClasses: 3 }, { probability: true }, { seed: 0 });
+    const proba = calibrated.predictProba!(X);
+    let agree = 0;
+    const predicted = calibrated.predict(X);
+    for (let i = 0; i < X.rows; i++) {
+      const row = Array.from(proba.data.subarray(i * 3, i * 3 + 3));
+      if (row.indexOf(Math.max(...row)) === predicted[i]) agree++;
+    }
+    expect(agree / X.rows).toBeGreaterThan(0.9);
+  });
+
+  it('a cancelled fit stops with a clear error', async () => {
+    const { X, y } = blobs(8, 60, 3);
+    const controller = new AbortController();
+    controller.abort();
+    await expect(svm.fit({ X, y, task: 'classification', nClasses: 3 }, {}, { seed: 0, signal: controller.signal })).rejects.toThrow(/cancelled/);
+  });
+});
