@@ -60,13 +60,18 @@ export function buildProgram(io: MainIo = {}): { program: Command; ui: () => Ui 
     `\nExamples:\n${COMMANDS.flatMap((c) => c.examples.slice(0, 1)).map((e) => `  $ ${e}`).join('\n')}\n`,
   );
 
+  // Program options go before the subcommand; each subcommand accepts the same global options too, so
+  // `spotml train … --json` works and a subcommand's own `--version N` (promote, models) is not taken
+  // for spotml's version flag.
+  program.enablePositionalOptions();
   for (const module of COMMANDS) {
     const command = program.command(module.name).description(module.summary).exitOverride();
     module.configure(command);
+    addGlobalOptions(command);
     command.addHelpText('after', `\nExamples:\n${module.examples.map((e) => `  $ ${e}`).join('\n')}\n`);
     command.action(async (...actionArgs: unknown[]) => {
       const cmd = actionArgs[actionArgs.length - 1] as Command;
-      const globals = program.opts<GlobalOptions>();
+      const globals = mergeGlobals(program, cmd);
       const currentUi = getUi(globals);
       const config = globals.config ? loadConfigFile(globals.config) : {};
       if (globals.config) applyConfig(cmd, module.name, config);
@@ -87,6 +92,28 @@ export function buildProgram(io: MainIo = {}): { program: Command; ui: () => Ui 
       return exitCode;
     },
   } as { program: Command; ui: () => Ui; exitCode: number };
+}
+
+const GLOBAL_KEYS = ['json', 'quiet', 'debug', 'color', 'seed', 'config'] as const;
+
+function addGlobalOptions(command: Command): void {
+  const has = (flag: string): boolean => command.options.some((o) => o.long === flag);
+  if (!has('--json')) command.option('--json', 'print the result as JSON on stdout (logs stay on stderr)');
+  if (!has('--quiet')) command.option('-q, --quiet', 'print nothing but errors and the result');
+  if (!has('--debug')) command.option('--debug', 'print stack traces for errors');
+  if (!has('--no-color')) command.option('--no-color', 'disable colour (NO_COLOR is honoured too)');
+  if (!has('--seed')) command.addOption(new Option('--seed <n>', 'random seed for reproducible results'));
+  if (!has('--config')) command.addOption(new Option('--config <file.yaml>', 'read options from a YAML file'));
+}
+
+/** Global options given after the subcommand win over those before it (and over the environment). */
+function mergeGlobals(program: Command, command: Command): GlobalOptions {
+  const merged: Record<string, unknown> = { ...program.opts<GlobalOptions>() };
+  const local = command.opts<Record<string, unknown>>();
+  for (const key of GLOBAL_KEYS) {
+    if (command.getOptionValueSource(key) === 'cli') merged[key] = local[key];
+  }
+  return merged as GlobalOptions;
 }
 
 function parseSeed(value: string | undefined): number | undefined {

@@ -17,7 +17,8 @@
  * FOLDER in the root as an experiment (and lists only subfolders, so a file is invisible to it). It is
  * append-only: one line per mutation with who, when, what, and the state before and after.
  */
-import { appendFile, mkdir, readFile, readdir, rm } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { appendFile, mkdir, readFile, readdir, rename, rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { userInfo } from 'node:os';
@@ -54,6 +55,8 @@ import type {
 export const AUDIT_LOG_FILE = 'spotml-audit.jsonl';
 const DELETED_STAGE = 'Deleted_Internal';
 const VERSION_DIR = /^version-(\d+)$/;
+const PENDING_PREFIX = '.pending-version-';
+const MODEL_PENDING_PREFIX = '.spotml-pending-model-';
 
 export interface AuditEntry {
   /** ISO-8601 time of the mutation. */
@@ -110,13 +113,19 @@ export class FileRegistry implements RegistryStore {
       if (existsSync(join(dir, 'meta.yaml'))) {
         throw new SpotmlError('INVALID_INPUT', `registered model "${name}" already exists; pick another name or add a version to it`, { name });
       }
-      await mkdir(dir, { recursive: true });
-      for (const [key, value] of Object.entries(tags)) await writeFileAtomic(join(dir, 'tags', key), value);
+      // Built outside models/ and renamed in: MLflow reads every folder under models/ and raises on one
+      // without meta.yaml. A folder left there by a crash (no meta.yaml) was never a model: replace it.
+      await removeAbandoned(join(this.root, '.trash'), MODEL_PENDING_PREFIX);
+      const staging = join(this.root, '.trash', `${MODEL_PENDING_PREFIX}${randomBytes(6).toString('hex')}`);
+      await mkdir(staging, { recursive: true });
       const now = this.now();
       await writeFileAtomic(
-        join(dir, 'meta.yaml'),
+        join(staging, 'meta.yaml'),
         dumpYaml({ aliases: {}, creation_timestamp: now, description: options.description || null, last_updated_timestamp: now, name }),
       );
+      for (const [key, value] of Object.entries(tags)) await writeFileAtomic(join(staging, 'tags', key), value);
+      await rm(dir, { recursive: true, force: true });
+      await rename(staging, dir);
       const after = await this.readModel(name);
       return { result: after, before: null, after };
     });
@@ -198,39 +207,43 @@ export class FileRegistry implements RegistryStore {
     return this.mutate('model_version.create', { model: name }, async () => {
       await this.readModelMeta(name); // NOT_FOUND when the model does not exist
       const dir = this.modelDir(name);
+      // Built under a name MLflow and spotml both ignore, then renamed into place: a crash leaves no
+      // version-N folder or a complete one (MLflow's file store raises on a version-* folder without meta.yaml).
+      await removeAbandoned(dir, PENDING_PREFIX); // under the lock, any pending folder is a crashed writer's
+      const staging = join(dir, `${PENDING_PREFIX}${randomBytes(6).toString('hex')}`);
+      await mkdir(staging);
+      for (const [key, value] of Object.entries(tags)) await writeFileAtomic(join(staging, 'tags', key), value);
+      const now = this.now();
       let version = (await this.versionNumbersOnDisk(name)).reduce((a, b) => Math.max(a, b), 0) + 1;
-      // The lock already serialises writers; an exclusive mkdir also refuses a folder some foreign writer made.
       for (;;) {
+        await writeFileAtomic(
+          join(staging, 'meta.yaml'),
+          dumpYaml({
+            aliases: [],
+            creation_timestamp: now,
+            current_stage: 'None',
+            description: options.description || null,
+            last_updated_timestamp: now,
+            name,
+            run_id: options.runId ?? null,
+            run_link: options.runLink ?? null,
+            source,
+            status: 'READY',
+            status_message: null,
+            storage_location: source,
+            user_id: null,
+            version,
+          }),
+        );
         try {
-          await mkdir(join(dir, `version-${version}`));
+          await rename(staging, join(dir, `version-${version}`)); // fails with ENOTEMPTY when version-N holds anything
           break;
         } catch (err) {
-          if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+          // Taken by a writer that does not use the lock (e.g. MLflow itself): take the next number.
+          if ((err as NodeJS.ErrnoException).code !== 'EEXIST' && (err as NodeJS.ErrnoException).code !== 'ENOTEMPTY') throw err;
           version += 1;
         }
       }
-      const versionDir = join(dir, `version-${version}`);
-      for (const [key, value] of Object.entries(tags)) await writeFileAtomic(join(versionDir, 'tags', key), value);
-      const now = this.now();
-      await writeFileAtomic(
-        join(versionDir, 'meta.yaml'),
-        dumpYaml({
-          aliases: [],
-          creation_timestamp: now,
-          current_stage: 'None',
-          description: options.description || null,
-          last_updated_timestamp: now,
-          name,
-          run_id: options.runId ?? null,
-          run_link: options.runLink ?? null,
-          source,
-          status: 'READY',
-          status_message: null,
-          storage_location: source,
-          user_id: null,
-          version,
-        }),
-      );
       await this.patchModelMeta(name, {}, now);
       const after = await this.readVersion(name, version);
       return { result: after, before: null, after, version };
@@ -646,3 +659,15 @@ async function readKeyFiles(dir: string): Promise<Record<string, string>> {
   }
   return sortKeys(out);
 }
+
+/** Removes folders named `<prefix>…` in `dir`: called under the registry lock, they are crashed writers' leftovers. */
+async function removeAbandoned(dir: string, prefix: string): Promise<void> {
+  let entries: string[];
+  try {
+    entries = await readdir(dir);
+  } catch {
+    return;
+  }
+  for (const entry of entries) if (entry.startsWith(prefix)) await rm(join(dir, entry), { recursive: true, force: true });
+}
+

@@ -1,0 +1,71 @@
+/**
+ * `spotml evaluate`: metrics, plots, an HTML report and a CI quality gate for a model on a table.
+ * Parsing and printing only; the work is `evaluate()` in src/api/evaluate.ts.
+ */
+import type { Command } from 'commander';
+import { openStores } from '../../tracking/open-store.js';
+import { resolveModel } from '../../registry/resolve.js';
+import type { CommandModule } from '../command.js';
+import type { CommandContext } from '../context.js';
+import { textOption } from '../parse.js';
+
+export const evaluateCommand: CommandModule = {
+  name: 'evaluate',
+  summary: 'score a model on data: metrics with confidence intervals, plots, an HTML report, a CI quality gate',
+  examples: [
+    'spotml evaluate out/model --data out/holdout.csv',
+    'spotml evaluate models:/instruments@champion --data test.csv --fail-under accuracy=0.9,f1_macro=0.85',
+    'spotml --json evaluate out/candidate --data test.csv --baseline models:/instruments@champion --fail-if-worse',
+  ],
+  configure(command: Command): void {
+    command
+      .argument('[model]', 'a model package folder, models:/name@alias, models:/name/N or a run id')
+      .option('-d, --data <table>', 'table to score (made by spotml extract with the model\'s settings, or plain features)')
+      .option('-t, --target <column>', 'the true-label column (default: the one the model was trained on)')
+      .option('--fail-under <thresholds>', 'exit 1 when any metric misses its threshold, e.g. accuracy=0.9,f1_macro=0.85 (rmse<=… for lower-is-better)')
+      .option('--baseline <model>', 'compare against this model on the same rows (McNemar exact / paired bootstrap)')
+      .option('--fail-if-worse', 'exit 1 when the candidate is significantly worse than --baseline')
+      .option('--report-dir <dir>', 'where to write report.html, metrics.json and the plots', 'out/report')
+      .option('--no-importance', 'skip permutation feature importance')
+      .option('--no-plots', 'skip the plots (metrics and report table only)')
+      .option('--tracking-uri <uri>', 'MLflow store for registry references and run logging (default $MLFLOW_TRACKING_URI or ./mlruns)')
+      .option('--tenant <name>', 'tenant namespace for registry references')
+      .option('--key-file <file>', 'key for encrypted registry artifacts (default $SPOTML_MODEL_KEY)');
+  },
+  async run(context: CommandContext, args: readonly string[], options: Record<string, unknown>): Promise<number> {
+    const { ui } = context;
+    const modelRef = await context.require(args[0], '<model>', 'Model to evaluate (folder or models:/name@alias):');
+    const data = await context.require(textOption(options, 'data'), '--data', 'Table to score:');
+    const stores = openStores({ trackingUri: textOption(options, 'trackingUri'), tenant: textOption(options, 'tenant') });
+    const keyFile = textOption(options, 'keyFile');
+    const model = await resolveModel(modelRef, stores, { keyFile });
+    const baselineRef = textOption(options, 'baseline');
+    const baseline = baselineRef ? await resolveModel(baselineRef, stores, { keyFile }) : undefined;
+    // Loaded on use: the report stack (vega, resvg) is heavy and other commands should not pay for it.
+    const { evaluate } = await import('../../api/evaluate.js');
+    const { formatEvaluationSummary } = await import('../../report/terminal.js');
+    const result = await evaluate({
+      modelDir: model.dir,
+      modelRef,
+      data,
+      target: textOption(options, 'target'),
+      failUnder: textOption(options, 'failUnder'),
+      baselineDir: baseline?.dir,
+      baselineRef,
+      failIfWorse: Boolean(options.failIfWorse),
+      reportDir: String(options.reportDir),
+      importance: options.importance !== false,
+      plots: options.plots !== false,
+      seed: context.seed ?? 0,
+      store: stores.tracking,
+    });
+    ui.result({ ...result.summary, report: result.reportPath, loggedToRun: result.loggedToRun, passed: result.failure === null }, () =>
+      formatEvaluationSummary(
+        { evaluation: result.evaluation, intervals: result.document.intervals, gate: result.gate ?? undefined, comparison: result.comparison ?? undefined, reportPath: result.reportPath },
+        ui.color,
+      ),
+    );
+    if (result.failure) throw result.failure;
+    return 0;
+  },
+};

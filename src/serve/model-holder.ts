@@ -1,0 +1,187 @@
+/**
+ * The served model and its atomic hot swap.
+ *
+ * A request takes `holder.acquire()` once and uses that LoadedModel to the end (schema, predictor, labels all
+ * from the same version), then `release()`s it. A swap loads and self-checks the new version completely off
+ * to the side, then replaces one reference: JavaScript runs the assignment between requests, so every request
+ * sees either the old model or the new one, never a mix, and none fails because of the swap. The old model is
+ * closed once its last in-flight request releases it.
+ *
+ * A version that fails to load or to pass its self-check is not served; the old one stays, the failure is
+ * reported (logs, /metrics) and the next poll tries again.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { SpotmlError, asSpotmlError } from '../errors.js';
+import { createMatrix, type Matrix } from '../data/matrix.js';
+import { readModelPackage, type ModelPackage } from '../registry/package.js';
+import { inputSchema, type InputSchema } from './protocol.js';
+import { hasOnnxFile, nativePredictor, onnxPredictor, type Predictor, type RuntimeChoice } from './runtime.js';
+import type { ModelSource, ResolvedModel } from './model-source.js';
+
+export interface LoadedModel {
+  readonly resolved: ResolvedModel;
+  readonly pkg: ModelPackage;
+  readonly predictor: Predictor;
+  readonly schema: InputSchema;
+  /** Class labels by index (classification), else null. */
+  readonly classes: readonly (string | number)[] | null;
+  readonly loadedAt: Date;
+  /** Requests currently using this model. */
+  inflight: number;
+  retired: boolean;
+}
+
+export interface LoadOptions {
+  /** `auto`: the package's model.onnx when present, else native. */
+  runtime: RuntimeChoice;
+  /** onnxruntime intra-op threads. */
+  onnxThreads?: number;
+}
+
+/** Rows the self-check predicts: the package's input example, else one row of zeros. */
+async function checkRows(pkg: ModelPackage): Promise<Matrix> {
+  const p = pkg.document.featureNames.length;
+  try {
+    const example = JSON.parse(await readFile(join(pkg.dir, 'input_example.json'), 'utf8')) as { data?: unknown };
+    const rows = example.data;
+    if (Array.isArray(rows) && rows.length > 0 && rows.every((r) => Array.isArray(r) && r.length === p && r.every((v) => v === null || typeof v === 'number'))) {
+      const data = Float64Array.from((rows as (number | null)[][]).flat(), (v) => (v === null ? Number.NaN : v));
+      return createMatrix(rows.length, p, data);
+    }
+  } catch {
+    // no example: fall through
+  }
+  return createMatrix(1, p);
+}
+
+/** Loads a package, opens its runtime and predicts a check row; throws (naming the folder) when anything is off. */
+export async function loadModel(resolved: ResolvedModel, options: LoadOptions): Promise<LoadedModel> {
+  const pkg = await readModelPackage(resolved.dir);
+  const { document, model } = pkg;
+  if (document.featureNames.length !== model.nFeatures) {
+    throw new SpotmlError('INVALID_INPUT', `${resolved.dir}: the package lists ${document.featureNames.length} features but its model takes ${model.nFeatures}`, {
+      dir: resolved.dir,
+    });
+  }
+  const runtime = options.runtime === 'auto' ? (hasOnnxFile(resolved.dir) ? 'onnx' : 'native') : options.runtime;
+  const predictor = runtime === 'onnx' ? await onnxPredictor(resolved.dir, model.task, model.nFeatures, model.nClasses, options.onnxThreads ?? 1) : nativePredictor(model);
+  const classes = document.task === 'classification' ? (pkg.labels?.classes ?? null) : null;
+  try {
+    const X = await checkRows(pkg);
+    const { values, proba } = await predictor.predict(X, predictor.hasProba);
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i];
+      const ok = classes ? Number.isInteger(v) && v >= 0 && v < classes.length : Number.isFinite(v);
+      if (!ok) throw new Error(`self-check prediction ${v} is not ${classes ? 'a class index' : 'finite'}`);
+    }
+    if (values.length !== X.rows) throw new Error(`self-check gave ${values.length} predictions for ${X.rows} rows`);
+    if (proba && proba.data.some((v) => !Number.isFinite(v))) throw new Error('self-check probabilities are not finite');
+  } catch (err) {
+    await predictor.close().catch(() => undefined);
+    throw new SpotmlError('INVALID_INPUT', `${resolved.dir}: the model failed its self-check (${(err as Error).message})`, { dir: resolved.dir });
+  }
+  return { resolved, pkg, predictor, schema: inputSchema(document.featureNames), classes, loadedAt: new Date(), inflight: 0, retired: false };
+}
+
+export interface HolderEvents {
+  onSwap?(next: LoadedModel, previous: LoadedModel | null): void;
+  onError?(error: SpotmlError): void;
+}
+
+export class ModelHolder {
+  private model: LoadedModel | null = null;
+  private refreshing: Promise<'unchanged' | 'swapped' | 'failed'> | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  swaps = 0;
+  failures = 0;
+  lastError: SpotmlError | null = null;
+
+  constructor(
+    readonly source: ModelSource,
+    readonly options: LoadOptions,
+    private readonly events: HolderEvents = {},
+  ) {}
+
+  get current(): LoadedModel | null {
+    return this.model;
+  }
+
+  /** The model a request uses from start to end; pair with release(). */
+  acquire(): LoadedModel | null {
+    const model = this.model;
+    if (model) model.inflight++;
+    return model;
+  }
+
+  release(model: LoadedModel): void {
+    model.inflight--;
+    if (model.retired && model.inflight === 0) void model.predictor.close().catch(() => undefined);
+  }
+
+  /** The first load: errors propagate (a server with no model should not start). */
+  async start(): Promise<LoadedModel> {
+    const resolved = await this.source.resolve();
+    const model = await loadModel(resolved, this.options);
+    this.install(model);
+    return model;
+  }
+
+  /** Resolves the source again and swaps when it names another model. Concurrent calls share one refresh. */
+  refresh(): Promise<'unchanged' | 'swapped' | 'failed'> {
+    this.refreshing ??= this.doRefresh().finally(() => {
+      this.refreshing = null;
+    });
+    return this.refreshing;
+  }
+
+  private async doRefresh(): Promise<'unchanged' | 'swapped' | 'failed'> {
+    try {
+      const resolved = await this.source.resolve();
+      if (this.model && resolved.key === this.model.resolved.key) return 'unchanged';
+      this.install(await loadModel(resolved, this.options));
+      return 'swapped';
+    } catch (err) {
+      this.failures++;
+      this.lastError = asSpotmlError(err);
+      this.events.onError?.(this.lastError);
+      return 'failed';
+    }
+  }
+
+  private install(next: LoadedModel): void {
+    const previous = this.model;
+    this.model = next;
+    if (previous) {
+      this.swaps++;
+      previous.retired = true;
+      if (previous.inflight === 0) void previous.predictor.close().catch(() => undefined);
+    }
+    this.lastError = null;
+    this.events.onSwap?.(next, previous);
+  }
+
+  startPolling(intervalMs: number): void {
+    this.stopPolling();
+    if (!(intervalMs > 0)) return;
+    const tick = (): void => {
+      void this.refresh().finally(() => {
+        if (this.timer !== null) this.timer = setTimeout(tick, intervalMs).unref();
+      });
+    };
+    this.timer = setTimeout(tick, intervalMs).unref();
+  }
+
+  stopPolling(): void {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  async close(): Promise<void> {
+    this.stopPolling();
+    await this.refreshing?.catch(() => undefined);
+    const model = this.model;
+    this.model = null;
+    if (model) await model.predictor.close().catch(() => undefined);
+  }
+}
