@@ -3,7 +3,7 @@
  *   MLmodel            MLflow's model file: a `spotml` flavor (+ `onnx`/`python_function` when exported)
  *   model.json         the fitted model (versioned JSON), label map, feature names, training facts
  *   feature-spec.json  the FeatureSpec the features were made with (when the table came from `extract`)
- *   input_example.json one row in pandas "split" orientation
+ *   input_example.json one row in pandas "split" orientation (+ serving_input_example.json, a request body)
  * The invariant: the FeatureSpec travels with the model; data made under other settings is refused.
  */
 import { randomUUID } from 'node:crypto';
@@ -85,7 +85,10 @@ export async function writeModelPackage(input: WritePackageInput): Promise<Packa
   await writeFileAtomic(join(input.dir, 'model.json'), JSON.stringify(document));
   if (input.spec) await writeFileAtomic(join(input.dir, 'feature-spec.json'), `${JSON.stringify(input.spec, null, 2)}\n`);
   if (input.exampleRow) {
-    await writeFileAtomic(join(input.dir, 'input_example.json'), JSON.stringify({ columns: input.featureNames, data: [input.exampleRow] }));
+    const example = { columns: input.featureNames, data: [input.exampleRow] };
+    await writeFileAtomic(join(input.dir, 'input_example.json'), JSON.stringify(example));
+    // What `mlflow models serve` (and spotml serve) accepts as a request body, as MLflow 2.x writes it.
+    await writeFileAtomic(join(input.dir, 'serving_input_example.json'), JSON.stringify({ dataframe_split: example }));
   }
   await writeFileAtomic(join(input.dir, 'MLmodel'), mlmodelYaml(input, document));
   return document;
