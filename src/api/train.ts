@@ -12,10 +12,9 @@ import { createMatrix, type Matrix } from '../data/matrix.js';
 import { columnIndex, readTable, type Table } from '../data/table.js';
 import { readFeatureSpec, specPathFor, type FeatureSpec } from '../audio/feature-spec.js';
 import { familiesFor, getFamily } from '../learners/catalogue.js';
-import { EnsembleModel } from '../learners/ensemble.js';
+import { EnsembleModel, loadAnyModel } from '../learners/ensemble.js';
 import { LabelEncoder } from '../learners/label-encoder.js';
 import { parseParamValue } from '../learners/params.js';
-import { fitPipeline } from '../learners/preprocess.js';
 import { hashSeed } from '../learners/rng.js';
 import type { FittedModel, LearnerFamily, Params, Task } from '../learners/types.js';
 import { METRICS, defaultMetric, type MetricName } from '../metrics/index.js';
@@ -153,6 +152,9 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     const executor = createExecutor(data, Math.max(1, options.jobs));
     const trialRecords: TrialRecord[] = [];
     let search: AutoMlResult;
+    let model: FittedModel;
+    let members: { trial: TrialRecord; weight: number }[];
+    let ensembleKept: boolean;
     try {
       status(`searching ${families.map((f) => f.name).join(', ')} for ${options.timeBudget}s on ${executor.parallelism} thread(s)`);
       search = await runAutoMl(executor, {
@@ -175,35 +177,33 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         },
         ...(options.autoOptimize ? {} : { initial: [{ family: families[0].name, params: fixedParams(families[0], options.params ?? {}) }] }),
       });
+
+      // Final refit on all rows, in parallel on the trial threads: the ensemble's members when their refit
+      // fits in what is left of the budget, else the best single configuration.
+      const ensembleMembers = search.ensemble ? search.ensemble.members.map((m) => ({ trial: m.trial, weight: m.weight })) : null;
+      const left = options.timeBudget - elapsed();
+      ensembleKept = ensembleMembers !== null && refitSeconds(ensembleMembers.map((m) => m.trial), plan, executor.parallelism) <= left;
+      if (ensembleMembers && !ensembleKept) status('ensemble dropped: refitting all its members would overrun the time budget');
+      members = ensembleKept && ensembleMembers ? ensembleMembers : [{ trial: search.best, weight: 1 }];
+      status(`refitting ${members.length} model(s) on all ${X.rows} rows`);
+      const saved = await Promise.all(
+        members.map((m) => executor.fitAll(String(m.trial.attrs.family), m.trial.params, hashSeed(options.seed, 'refit', m.trial.number))),
+      );
+      const fitted = saved.map(loadAnyModel);
+      model = fitted.length === 1 ? fitted[0] : new EnsembleModel(fitted, members.map((m) => m.weight));
     } finally {
       await executor.close();
     }
 
-    // Final refit on all rows: the ensemble's members, or the best single configuration.
-    const members = search.ensemble
-      ? search.ensemble.members.map((m) => ({ trial: m.trial, weight: m.weight }))
-      : [{ trial: search.best, weight: 1 }];
-    status(`refitting ${members.length} model(s) on all ${X.rows} rows`);
-    const fitted: FittedModel[] = [];
-    for (const member of members) {
-      const family = getFamily(String(member.trial.attrs.family));
-      fitted.push(
-        await fitPipeline(family, { X, y, task, nClasses: task === 'classification' ? nClasses : undefined }, member.trial.params, {
-          seed: hashSeed(options.seed, 'refit', member.trial.number),
-        }),
-      );
-    }
-    const model = fitted.length === 1 ? fitted[0] : new EnsembleModel(fitted, members.map((m) => m.weight));
-
     const board = leaderboard(trialRecords, METRICS[metric].greaterIsBetter);
     const orient = (v: number): number => (METRICS[metric].greaterIsBetter ? v : -v);
-    const score = orient(search.score);
-    const scoreStd = search.ensemble ? 0 : Number(search.best.attrs.std ?? 0);
+    const score = orient(ensembleKept && search.ensemble ? search.ensemble.score : (search.best.value as number));
+    const scoreStd = ensembleKept ? 0 : Number(search.best.attrs.std ?? 0);
     const metrics: Record<string, number> = { [`cv_${metric}`]: score, [`cv_${metric}_std`]: scoreStd, trials: trialRecords.length };
     await log.logMetrics(metrics);
     const modelSummary = {
-      kind: (search.ensemble ? 'ensemble' : 'single') as 'single' | 'ensemble',
-      family: search.ensemble ? 'ensemble' : String(search.best.attrs.family),
+      kind: (ensembleKept ? 'ensemble' : 'single') as 'single' | 'ensemble',
+      family: ensembleKept ? 'ensemble' : String(search.best.attrs.family),
       members: members.map((m) => ({ family: String(m.trial.attrs.family), params: m.trial.params, weight: m.weight })),
     };
     await writeModelPackage({
@@ -333,12 +333,20 @@ async function makePlan(options: TrainOptions, y: Float64Array, task: Task, nCla
   return kFold(y.length, options.cv, options.seed);
 }
 
-/** Time kept for the final refit: the best configurations' fit time on all rows, spread over the threads. */
+/** Expected seconds to refit these configurations on all rows: per-fold fit time scaled to the full data. */
+function refitSeconds(trials: readonly TrialRecord[], plan: FoldPlan, threads: number): number {
+  if (trials.length === 0) return 0;
+  const folds = Math.max(1, plan.nFolds);
+  // Training sets in k-fold hold (k-1)/k of the rows; super-linear learners (SVM, kNN) grow faster than that.
+  const growth = plan.kind === 'holdout' ? 1.5 : Math.pow(folds / Math.max(1, folds - 1), 2) * 1.15;
+  const each = trials.map((t) => (Number(t.attrs.fitSeconds ?? 0) / (plan.kind === 'holdout' ? 1 : folds)) * growth);
+  return Math.max(...each, each.reduce((a, b) => a + b, 0) / Math.max(1, threads));
+}
+
+/** Time kept for the final refit while searching: the best configurations' refit, plus writing the package. */
 function refitReserve(best: readonly TrialRecord[], plan: FoldPlan, threads: number): number {
   if (best.length === 0) return 0;
-  const perFit = (t: TrialRecord): number => (Number(t.attrs.fitSeconds ?? 0) / Math.max(1, plan.nFolds)) * 1.3;
-  const total = best.slice(0, 5).reduce((s, t) => s + perFit(t), 0);
-  return 0.3 + Math.max(perFit(best[0]), total / Math.max(1, threads)) * 1.2;
+  return 0.5 + 1.2 * refitSeconds(best.slice(0, 5), plan, threads);
 }
 
 export function leaderboard(trials: readonly TrialRecord[], greaterIsBetter: boolean): LeaderboardRow[] {

@@ -1,29 +1,30 @@
 /**
- * The per-clip analyzer: one streamed STFT (plus two time-domain framers) feeds every feature, and only
- * small per-frame results are kept (mel power nMels × frames in float32, a few values per frame for the
- * rest). Whole-clip steps (top_db floors, MFCC, deltas, onset envelope, tempo) run in `finish`.
+ * The per-clip analyzer: one streamed STFT feeds every spectral feature, the zero-crossing rate and RMS come
+ * from block sums over the signal (no framing), and only small per-frame results are kept (mel power
+ * nMels × frames in float32, a few values per frame for the rest). Whole-clip steps (top_db floors, MFCC,
+ * deltas, onset envelopes, tempo) run in `finish`. Only what the requested features need is computed: no
+ * magnitude spectrum without a magnitude feature, no mel bank without a mel-based one, and so on.
  *
- * Pass 1 computes everything but chroma and feeds the tuning estimator; chroma needs the clip's tuning
- * before its first frame, so when it is asked for (and the tuning is not given) pass 2 re-reads the signal.
+ * Chroma needs the clip's tuning before its first frame. When the tuning is estimated, pass 1 keeps the
+ * power spectrogram (float32) if it fits the caller's budget and computes chroma from it at the end of the
+ * pass; otherwise (or with no budget) pass 2 re-reads the signal. Chroma reads float32-rounded power on both
+ * paths (as librosa's float32 spectrogram), so the choice never changes a value.
  */
 import { SpotmlError } from '../errors.js';
 import { ChromaComputer, TuningEstimator } from './chroma.js';
 import { ALL_FEATURES, isFeatureName, type FeatureName } from './feature-names.js';
-import { Framer } from './framing.js';
-import { MelFilterbank } from './mel.js';
-import { applyBasis, dctOrthoBasis, DEFAULT_AMIN, delta, deltaRefusal, powerToDbInPlace } from './mfcc.js';
-import { onsetStrength } from './onset.js';
+import { sharedMelFilterbank, type MelFilterbank } from './mel.js';
+import { dctOrthoBasis, DEFAULT_AMIN, delta, deltaRefusal, powerToDbInPlace } from './mfcc.js';
+import { onsetStrengths } from './onset.js';
 import {
   ContrastBands,
   contrastFromPeakValley,
-  spectralBandwidth,
-  spectralCentroid,
   spectralFlatness,
-  spectralRolloff,
+  spectralShape,
 } from './spectral.js';
 import { fftFrequencies, SpectrumStream, type SpectrumFrame } from './spectrum.js';
 import { beatTrack, estimateTempo } from './tempo.js';
-import { rootMeanSquare, zeroCrossingRate } from './time-domain.js';
+import { TimeFrameStats } from './time-domain.js';
 
 export { ALL_FEATURES, type FeatureName } from './feature-names.js';
 
@@ -233,41 +234,99 @@ export interface AnalyzerHints {
   /** Samples the first pass will receive (e.g. from the WAV header after resampling). Lets per-frame
    * results be written straight into their final matrices instead of being collected and copied. */
   expectedSamples?: number;
+  /**
+   * Bytes the analyzer may spend keeping the clip's power spectrogram (float32) so that chroma with an
+   * estimated tuning needs no second pass over the signal. 0 (the default) always asks for the second pass;
+   * a clip whose spectrogram outgrows the budget (known up front from expectedSamples, or found while
+   * streaming) drops it and asks for the second pass. Chroma reads float32-rounded power on every path, so
+   * the results are the same either way.
+   */
+  spectrogramBudgetBytes?: number;
 }
 
 /** 2^22 frames: over 27 hours at hop 512 / 22050 Hz. */
 const MAX_HINTED_FRAMES = 1 << 22;
 
+/** A spectrogram budget that keeps a few minutes of audio (at n_fft 2048) in one pass: ~11,700 frames. */
+export const DEFAULT_SPECTROGRAM_BUDGET_BYTES = 48 * 1024 * 1024;
+
 /** Largest slice pushed into the framers at once: bounds their buffers whatever chunk the caller sends. */
 const PUSH_SLICE = 1 << 16;
 
-type ScalarFeature = 'spectral_centroid' | 'spectral_bandwidth' | 'spectral_rolloff' | 'spectral_flatness' | 'zero_crossing_rate' | 'rms';
+/** Frames per block of the kept power spectrogram. */
+const SPECTROGRAM_BLOCK_FRAMES = 256;
 
-/** Streaming two-pass analyzer (see the module comment). */
+/** The clip's power spectrogram, rounded to float32, frame after frame in fixed-size blocks (no copying). */
+class PowerSpectrogram {
+  private readonly blocks: Float32Array[] = [];
+  private count = 0;
+
+  constructor(
+    readonly nBins: number,
+    private readonly maxFrames: number,
+  ) {}
+
+  get frames(): number {
+    return this.count;
+  }
+
+  /** Stores fround(power); false (and nothing stored) once the budget is reached. */
+  push(power: Float64Array): boolean {
+    if (this.count >= this.maxFrames) return false;
+    const slot = this.count % SPECTROGRAM_BLOCK_FRAMES;
+    if (slot === 0) this.blocks.push(new Float32Array(SPECTROGRAM_BLOCK_FRAMES * this.nBins));
+    this.blocks[this.blocks.length - 1].set(power, slot * this.nBins);
+    this.count++;
+    return true;
+  }
+
+  /** Visits every stored frame in order as (block, offset of its first bin). */
+  forEach(visit: (block: Float32Array, offset: number) => void): void {
+    for (let t = 0; t < this.count; t++) {
+      visit(this.blocks[Math.floor(t / SPECTROGRAM_BLOCK_FRAMES)], (t % SPECTROGRAM_BLOCK_FRAMES) * this.nBins);
+    }
+  }
+}
+
+/** Streaming analyzer (see the module comment). */
 export class ClipAnalyzer {
   private readonly options: FeatureOptions;
   private readonly wanted: ReadonlySet<FeatureName>;
   private readonly needMel: boolean;
   private readonly freqs: Float64Array;
+  private readonly expectedFrames: number | null;
 
   /** null when no requested feature reads the spectrum (e.g. only rms / zero_crossing_rate). */
   private readonly spectrum: SpectrumStream | null;
-  private readonly zcrFramer: Framer | null;
-  private readonly rmsFramer: Framer | null;
+  private readonly timeStats: TimeFrameStats | null;
   private readonly melFilterbank: MelFilterbank | null;
   private readonly melScratch: Float64Array;
   private readonly melStore: FrameStore | null;
-  private readonly scalarStores = new Map<ScalarFeature, FrameStore>();
+
+  private readonly centroidStore: FrameStore | null;
+  private readonly bandwidthStore: FrameStore | null;
+  private readonly rolloffStore: FrameStore | null;
+  private readonly flatnessStore: FrameStore | null;
+  private readonly zcrStore: FrameStore | null;
+  private readonly rmsStore: FrameStore | null;
+  private readonly shapeScratch = new Float64Array(3);
+
   private readonly contrastBands: ContrastBands | null;
   private readonly peakScratch: Float64Array;
   private readonly valleyScratch: Float64Array;
   private readonly peakStore: FrameStore | null;
   private readonly valleyStore: FrameStore | null;
 
+  private readonly wantChroma: boolean;
   private readonly tuner: TuningEstimator | null;
   private chroma: ChromaComputer | null = null;
   private readonly chromaScratch: Float64Array;
+  /** One power frame rounded to float32: chroma always reads float32 power, as librosa's. */
+  private readonly powerF32: Float32Array;
   private chromaStore: FrameStore | null;
+  /** Kept while chroma waits for the tuning and the budget allows; null once over budget or used. */
+  private spectrogram: PowerSpectrogram | null = null;
+  private chromaFromSpectrogram = false;
   private tuning: number | null;
   private secondSpectrum: SpectrumStream | null = null;
 
@@ -285,20 +344,25 @@ export class ClipAnalyzer {
     this.wanted = wanted;
     this.needMel = ['melspectrogram_db', 'mfcc', 'mfcc_delta', 'mfcc_delta2', 'onset_strength', 'tempo'].some((f) => wanted.has(f as FeatureName));
     this.freqs = fftFrequencies(o.sampleRate, o.nFft);
+    const nBins = o.nFft / 2 + 1;
     const expected = hints.expectedSamples;
     // A hint beyond MAX_HINTED_FRAMES is ignored rather than trusted with a huge allocation.
     const hinted = expected !== undefined && Number.isSafeInteger(expected) && expected > 0 ? 1 + Math.floor(expected / o.hopLength) : null;
     const expectedFrames = hinted !== null && hinted <= MAX_HINTED_FRAMES ? hinted : null;
+    this.expectedFrames = expectedFrames;
 
-    this.melFilterbank = this.needMel
-      ? new MelFilterbank({ sampleRate: o.sampleRate, nFft: o.nFft, nMels: o.nMels, fmin: o.fmin, fmax: o.fmax })
-      : null;
+    this.melFilterbank = this.needMel ? sharedMelFilterbank({ sampleRate: o.sampleRate, nFft: o.nFft, nMels: o.nMels, fmin: o.fmin, fmax: o.fmax }) : null;
     this.melScratch = new Float64Array(o.nMels);
     // float32 mel power is the big per-clip buffer; its rounding (~3e-7 dB) is far below librosa's own.
     this.melStore = this.needMel ? new FrameStore(o.nMels, 'f32', expectedFrames) : null;
 
-    const scalars: ScalarFeature[] = ['spectral_centroid', 'spectral_bandwidth', 'spectral_rolloff', 'spectral_flatness', 'zero_crossing_rate', 'rms'];
-    for (const name of scalars) if (wanted.has(name)) this.scalarStores.set(name, new FrameStore(1, 'f64', expectedFrames));
+    const scalarStore = (name: FeatureName): FrameStore | null => (wanted.has(name) ? new FrameStore(1, 'f64', expectedFrames) : null);
+    this.centroidStore = scalarStore('spectral_centroid');
+    this.bandwidthStore = scalarStore('spectral_bandwidth');
+    this.rolloffStore = scalarStore('spectral_rolloff');
+    this.flatnessStore = scalarStore('spectral_flatness');
+    this.zcrStore = scalarStore('zero_crossing_rate');
+    this.rmsStore = scalarStore('rms');
 
     this.contrastBands = wanted.has('spectral_contrast') ? new ContrastBands(contrastOptions(o)) : null;
     const contrastRows = o.contrastBands + 1;
@@ -308,38 +372,54 @@ export class ClipAnalyzer {
     this.valleyStore = this.contrastBands ? new FrameStore(contrastRows, 'f64', expectedFrames) : null;
 
     const wantChroma = wanted.has('chroma_stft');
+    this.wantChroma = wantChroma;
     this.tuning = o.tuning;
     this.tuner = wantChroma && o.tuning === null ? new TuningEstimator(o.sampleRate, o.nFft, o.nChroma) : null;
     if (wantChroma && o.tuning !== null) this.chroma = new ChromaComputer(o.sampleRate, o.nFft, o.nChroma, o.tuning);
     this.chromaScratch = new Float64Array(o.nChroma);
-    // With an estimated tuning the chroma store is created for pass 2, once the frame count is known.
-    this.chromaStore = wantChroma && o.tuning !== null ? new FrameStore(o.nChroma, 'f64', expectedFrames) : null;
+    this.powerF32 = new Float32Array(wantChroma ? nBins : 0);
+    // With an estimated tuning the chroma store is created once the frame count is known.
+    this.chromaStore = wantChroma && o.tuning !== null ? new FrameStore(o.nChroma, 'f32', expectedFrames) : null;
+    if (this.tuner) {
+      const budget = hints.spectrogramBudgetBytes ?? 0;
+      const maxFrames = Number.isFinite(budget) && budget > 0 ? Math.floor(budget / (4 * nBins)) : 0;
+      // Known up front to be over budget (or no budget): go straight to the two-pass path.
+      if (maxFrames > 0 && (hinted === null || hinted <= maxFrames)) {
+        this.spectrogram = new PowerSpectrogram(nBins, maxFrames);
+        this.chromaFromSpectrogram = true;
+      }
+    }
 
-    const needSpectrum = this.needMel || wantChroma || this.contrastBands !== null || ['spectral_centroid', 'spectral_bandwidth', 'spectral_rolloff', 'spectral_flatness'].some((f) => wanted.has(f as FeatureName));
-    this.spectrum = needSpectrum ? new SpectrumStream({ nFft: o.nFft, hopLength: o.hopLength }, (frame) => this.onSpectrum(frame)) : null;
-    this.zcrFramer = wanted.has('zero_crossing_rate')
-      ? new Framer({ frameLength: o.nFft, hopLength: o.hopLength, padMode: 'edge' }, (frame) =>
-          this.scalar('zero_crossing_rate').pushScalar(zeroCrossingRate(frame)),
-        )
-      : null;
-    this.rmsFramer = wanted.has('rms')
-      ? new Framer({ frameLength: o.nFft, hopLength: o.hopLength, padMode: 'constant' }, (frame) => this.scalar('rms').pushScalar(rootMeanSquare(frame)))
-      : null;
+    const wantShape = this.centroidStore !== null || this.bandwidthStore !== null || this.rolloffStore !== null;
+    const needSpectrum = this.needMel || wantChroma || this.contrastBands !== null || wantShape || this.flatnessStore !== null;
+    const needMagnitude = wantShape || this.contrastBands !== null;
+    this.spectrum = needSpectrum ? new SpectrumStream({ nFft: o.nFft, hopLength: o.hopLength, magnitude: needMagnitude }, (frame) => this.onSpectrum(frame)) : null;
+    const zcrStore = this.zcrStore;
+    const rmsStore = this.rmsStore;
+    this.timeStats =
+      zcrStore || rmsStore
+        ? new TimeFrameStats({ frameLength: o.nFft, hopLength: o.hopLength }, (_index, zcr, rms) => {
+            zcrStore?.pushScalar(zcr);
+            rmsStore?.pushScalar(rms);
+          })
+        : null;
   }
 
-  /** True when chroma is asked for with an estimated tuning: call pushSecondPass with the same signal. */
+  /**
+   * True when chroma is asked for with an estimated tuning and its spectrogram was not kept: call
+   * pushSecondPass with the same signal. Final once endFirstPass has run.
+   */
   get needsSecondPass(): boolean {
-    return this.tuner !== null;
+    return this.tuner !== null && !this.chromaFromSpectrogram;
   }
 
   /** Pass 1: feed the mono signal in any chunking. */
   push(chunk: Float32Array | Float64Array): void {
     if (this.firstPassEnded) throw new Error('ClipAnalyzer.push after endFirstPass()');
     for (let start = 0; start < chunk.length; start += PUSH_SLICE) {
-      const slice = chunk.subarray(start, Math.min(chunk.length, start + PUSH_SLICE));
+      const slice = chunk.length <= PUSH_SLICE ? chunk : chunk.subarray(start, Math.min(chunk.length, start + PUSH_SLICE));
       this.spectrum?.push(slice);
-      this.zcrFramer?.push(slice);
-      this.rmsFramer?.push(slice);
+      this.timeStats?.push(slice);
     }
     this.samples += chunk.length;
   }
@@ -351,14 +431,28 @@ export class ClipAnalyzer {
       throw new SpotmlError('DECODE', 'the clip has no samples: check that the audio file holds at least one sample frame');
     }
     // Every framer yields 1 + floor(n / hop) frames.
-    const counts = [this.spectrum?.end(), this.zcrFramer?.end(), this.rmsFramer?.end()];
+    const counts = [this.spectrum?.end(), this.timeStats?.end()];
     this.frames = counts.find((c) => c !== undefined) ?? 1 + Math.floor(this.samples / this.options.hopLength);
     if (this.tuner) {
+      const o = this.options;
       this.tuning = this.tuner.estimate();
-      this.chroma = new ChromaComputer(this.options.sampleRate, this.options.nFft, this.options.nChroma, this.tuning);
+      this.chroma = new ChromaComputer(o.sampleRate, o.nFft, o.nChroma, this.tuning);
       // The frame count is known now: chroma goes straight into its final matrix.
-      this.chromaStore = new FrameStore(this.options.nChroma, 'f64', this.frames);
-      this.secondSpectrum = new SpectrumStream({ nFft: this.options.nFft, hopLength: this.options.hopLength }, (frame) => this.onChromaFrame(frame));
+      this.chromaStore = new FrameStore(o.nChroma, 'f32', this.frames);
+      const spectrogram = this.spectrogram;
+      this.spectrogram = null;
+      if (this.chromaFromSpectrogram && spectrogram) {
+        const chroma = this.chroma;
+        const store = this.chromaStore;
+        const scratch = this.chromaScratch;
+        spectrogram.forEach((block, offset) => {
+          chroma.frame(block, scratch, offset);
+          store.push(scratch);
+        });
+      } else {
+        this.chromaFromSpectrogram = false;
+        this.secondSpectrum = new SpectrumStream({ nFft: o.nFft, hopLength: o.hopLength, magnitude: false }, (frame) => this.onChromaFrame(frame));
+      }
     }
   }
 
@@ -367,7 +461,7 @@ export class ClipAnalyzer {
     if (!this.firstPassEnded) throw new Error('ClipAnalyzer.pushSecondPass before endFirstPass()');
     if (!this.secondSpectrum) throw new Error('ClipAnalyzer.pushSecondPass called but no second pass is needed');
     for (let start = 0; start < chunk.length; start += PUSH_SLICE) {
-      this.secondSpectrum.push(chunk.subarray(start, Math.min(chunk.length, start + PUSH_SLICE)));
+      this.secondSpectrum.push(chunk.length <= PUSH_SLICE ? chunk : chunk.subarray(start, Math.min(chunk.length, start + PUSH_SLICE)));
     }
     this.secondPassSamples += chunk.length;
   }
@@ -390,7 +484,15 @@ export class ClipAnalyzer {
     const wanted = this.wanted;
     const matrices: Partial<Record<FeatureName, FrameMatrix>> = {};
 
-    for (const [name, store] of this.scalarStores) matrices[name] = store.toMatrix();
+    const scalars: [FeatureName, FrameStore | null][] = [
+      ['spectral_centroid', this.centroidStore],
+      ['spectral_bandwidth', this.bandwidthStore],
+      ['spectral_rolloff', this.rolloffStore],
+      ['spectral_flatness', this.flatnessStore],
+      ['zero_crossing_rate', this.zcrStore],
+      ['rms', this.rmsStore],
+    ];
+    for (const [name, store] of scalars) if (store) matrices[name] = store.toMatrix();
     if (this.peakStore && this.valleyStore) {
       const peak = this.peakStore.toMatrix();
       const valley = this.valleyStore.toMatrix();
@@ -426,15 +528,18 @@ export class ClipAnalyzer {
         }
       }
 
-      const onsetOptions = { nFft: o.nFft, hopLength: o.hopLength };
-      const onsetMean = wanted.has('onset_strength') || wanted.has('tempo') ? onsetStrength(melDb.data, o.nMels, frames, onsetOptions) : null;
-      if (onsetMean && wanted.has('onset_strength')) matrices.onset_strength = { rows: 1, frames, data: onsetMean };
-      if (wanted.has('tempo') && onsetMean) {
-        const onsetMedian = onsetStrength(melDb.data, o.nMels, frames, { ...onsetOptions, aggregate: 'median' });
-        const featureTempo = estimateTempo(onsetMean, o.sampleRate, o.hopLength);
-        const tracked = beatTrack(onsetMedian, o.sampleRate, o.hopLength);
-        tempo = { feature: featureTempo, beatTrack: tracked.tempo };
-        beatFrames = tracked.beats;
+      const wantTempo = wanted.has('tempo');
+      if (wantTempo || wanted.has('onset_strength')) {
+        // feature.tempo reads the mean-aggregated envelope, beat_track the median one: one pass gives both.
+        const onset = onsetStrengths(melDb.data, o.nMels, frames, { nFft: o.nFft, hopLength: o.hopLength }, { mean: true, median: wantTempo });
+        const onsetMean = onset.mean as Float64Array;
+        if (wanted.has('onset_strength')) matrices.onset_strength = { rows: 1, frames, data: onsetMean };
+        if (wantTempo) {
+          const featureTempo = estimateTempo(onsetMean, o.sampleRate, o.hopLength);
+          const tracked = beatTrack(onset.median as Float64Array, o.sampleRate, o.hopLength);
+          tempo = { feature: featureTempo, beatTrack: tracked.tempo };
+          beatFrames = tracked.beats;
+        }
       }
     }
 
@@ -442,65 +547,123 @@ export class ClipAnalyzer {
       nSamples: this.samples,
       nFrames: frames,
       matrices,
-      tuning: wanted.has('chroma_stft') ? this.tuning : null,
+      tuning: this.wantChroma ? this.tuning : null,
       tempo,
       beatFrames,
       deltaError,
     };
   }
 
-  private scalar(name: ScalarFeature): FrameStore {
-    return this.scalarStores.get(name) as FrameStore;
-  }
-
   private onSpectrum(frame: SpectrumFrame): void {
+    const power = frame.power;
     if (this.melFilterbank && this.melStore) {
-      this.melFilterbank.apply(frame.power, this.melScratch);
+      this.melFilterbank.apply(power, this.melScratch);
       this.melStore.push(this.melScratch);
     }
-    const centroidStore = this.scalarStores.get('spectral_centroid');
-    const bandwidthStore = this.scalarStores.get('spectral_bandwidth');
-    if (centroidStore || bandwidthStore) {
-      const centroid = spectralCentroid(frame.magnitude, this.freqs);
-      centroidStore?.pushScalar(centroid);
-      bandwidthStore?.pushScalar(spectralBandwidth(frame.magnitude, this.freqs, centroid));
+    if (this.centroidStore || this.bandwidthStore || this.rolloffStore) {
+      const shape = this.shapeScratch;
+      spectralShape(frame.magnitude, this.freqs, this.options.rolloffPercent, shape);
+      this.centroidStore?.pushScalar(shape[0]);
+      this.bandwidthStore?.pushScalar(shape[1]);
+      this.rolloffStore?.pushScalar(shape[2]);
     }
-    this.scalarStores.get('spectral_rolloff')?.pushScalar(spectralRolloff(frame.magnitude, this.freqs, this.options.rolloffPercent));
-    this.scalarStores.get('spectral_flatness')?.pushScalar(spectralFlatness(frame.power, DEFAULT_AMIN));
+    this.flatnessStore?.pushScalar(spectralFlatness(power, DEFAULT_AMIN));
     if (this.contrastBands && this.peakStore && this.valleyStore) {
       this.contrastBands.frame(frame.magnitude, this.peakScratch, this.valleyScratch);
       this.peakStore.push(this.peakScratch);
       this.valleyStore.push(this.valleyScratch);
     }
-    this.tuner?.addPowerFrame(frame.power);
-    if (this.chroma && !this.tuner) this.onChromaFrame(frame);
+    if (this.tuner) {
+      this.tuner.addPowerFrame(power);
+      if (this.spectrogram && !this.spectrogram.push(power)) {
+        // Over budget: chroma will come from a second pass instead.
+        this.spectrogram = null;
+        this.chromaFromSpectrogram = false;
+      }
+    } else if (this.chroma) {
+      this.onChromaFrame(frame);
+    }
   }
 
   private onChromaFrame(frame: SpectrumFrame): void {
     if (!this.chroma || !this.chromaStore) return;
-    this.chroma.frame(frame.power, this.chromaScratch);
+    this.powerF32.set(frame.power);
+    this.chroma.frame(this.powerF32, this.chromaScratch);
     this.chromaStore.push(this.chromaScratch);
   }
 }
 
-/** MFCC = orthonormal DCT-II over the mel axis of the dB mel spectrogram, first nMfcc coefficients. */
+const dctCache = new Map<string, Float64Array>();
+
+function sharedDctBasis(nIn: number, nOut: number): Float64Array {
+  const key = `${nIn}|${nOut}`;
+  let basis = dctCache.get(key);
+  if (!basis) {
+    basis = dctOrthoBasis(nIn, nOut);
+    dctCache.set(key, basis);
+  }
+  return basis;
+}
+
+/** Frames of the MFCC product computed together: a tile of the mel matrix, transposed, stays in cache. */
+const MFCC_TILE_FRAMES = 64;
+
+/**
+ * MFCC = orthonormal DCT-II over the mel axis of the dB mel spectrogram, first nMfcc coefficients. A tile
+ * of frames is first transposed (each frame's mel column contiguous), then each frame's coefficients are
+ * dot products taken four at a time, so one read of a mel value serves four sums. Each sum adds the mel
+ * bands in order, as a plain per-frame dot product does.
+ */
 export function mfccFromMelDb(melDb: FrameMatrix, nMfcc: number): FrameMatrix {
   const { rows: nMels, frames, data } = melDb;
-  const basis = dctOrthoBasis(nMels, nMfcc);
-  const column = new Float64Array(nMels);
-  const coefficients = new Float64Array(nMfcc);
+  const basis = sharedDctBasis(nMels, nMfcc);
   const out = new Float32Array(nMfcc * frames);
-  for (let t = 0; t < frames; t++) {
-    for (let m = 0; m < nMels; m++) column[m] = data[m * frames + t];
-    applyBasis(basis, column, coefficients);
-    for (let k = 0; k < nMfcc; k++) out[k * frames + t] = coefficients[k];
+  const tile = new Float64Array(MFCC_TILE_FRAMES * nMels);
+  for (let first = 0; first < frames; first += MFCC_TILE_FRAMES) {
+    const width = Math.min(MFCC_TILE_FRAMES, frames - first);
+    for (let m = 0; m < nMels; m++) {
+      const rowStart = m * frames + first;
+      for (let i = 0; i < width; i++) tile[i * nMels + m] = data[rowStart + i];
+    }
+    for (let i = 0; i < width; i++) {
+      const column = i * nMels;
+      const t = first + i;
+      let k = 0;
+      for (; k + 4 <= nMfcc; k += 4) {
+        const r0 = k * nMels;
+        const r1 = r0 + nMels;
+        const r2 = r1 + nMels;
+        const r3 = r2 + nMels;
+        let s0 = 0;
+        let s1 = 0;
+        let s2 = 0;
+        let s3 = 0;
+        for (let m = 0; m < nMels; m++) {
+          const x = tile[column + m];
+          s0 += basis[r0 + m] * x;
+          s1 += basis[r1 + m] * x;
+          s2 += basis[r2 + m] * x;
+          s3 += basis[r3 + m] * x;
+        }
+        out[k * frames + t] = s0;
+        out[(k + 1) * frames + t] = s1;
+        out[(k + 2) * frames + t] = s2;
+        out[(k + 3) * frames + t] = s3;
+      }
+      for (; k < nMfcc; k++) {
+        const r = k * nMels;
+        let sum = 0;
+        for (let m = 0; m < nMels; m++) sum += basis[r + m] * tile[column + m];
+        out[k * frames + t] = sum;
+      }
+    }
   }
   return { rows: nMfcc, frames, data: out };
 }
 
-/** Convenience for in-memory signals: runs both passes. */
+/** Convenience for in-memory signals: one pass, or two when the spectrogram is over the default budget. */
 export function analyzeSignal(y: Float32Array | Float64Array, options: FeatureOptions): ClipAnalysis {
-  const analyzer = new ClipAnalyzer(options, { expectedSamples: y.length });
+  const analyzer = new ClipAnalyzer(options, { expectedSamples: y.length, spectrogramBudgetBytes: DEFAULT_SPECTROGRAM_BUDGET_BYTES });
   analyzer.push(y);
   analyzer.endFirstPass();
   if (analyzer.needsSecondPass) analyzer.pushSecondPass(y);

@@ -61,13 +61,13 @@ export class TuningEstimator {
     for (let k = 0; k < n; k++) if (power[k] > frameMax) frameMax = power[k];
     const reference = PIPTRACK_THRESHOLD * frameMax;
     // Local maxima of S·(S > ref): x[k] > x[k-1] and x[k] >= x[k+1], ends padded by repetition.
-    const gated = (k: number): number => (power[k] > reference ? power[k] : 0);
     for (let k = this.firstBin; k <= this.lastBin; k++) {
-      const here = gated(k);
+      const here = power[k] > reference ? power[k] : 0;
       if (here === 0) continue;
-      const below = k > 0 ? gated(k - 1) : here;
-      const above = k < n - 1 ? gated(k + 1) : here;
-      if (!(here > below && here >= above)) continue;
+      const below = k > 0 ? (power[k - 1] > reference ? power[k - 1] : 0) : here;
+      if (!(here > below)) continue;
+      const above = k < n - 1 ? (power[k + 1] > reference ? power[k + 1] : 0) : here;
+      if (!(here >= above)) continue;
       let shift = 0;
       let slope = 0;
       if (k > 0 && k < n - 1) {
@@ -223,33 +223,75 @@ function roundHalfEven(x: number): number {
   return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
-/** One chroma frame: filter bank × power spectrum, divided by the frame's maximum (all-zero frames stay 0). */
+const chromaCache = new Map<string, Float64Array>();
+
+/** chromaFilterBank, built once per thread for each (sr, n_fft, n_chroma, tuning) and shared read-only. */
+export function sharedChromaFilterBank(sampleRate: number, nFft: number, nChroma: number, tuning: number): Float64Array {
+  const key = `${sampleRate}|${nFft}|${nChroma}|${tuning}`;
+  let bank = chromaCache.get(key);
+  if (!bank) {
+    bank = chromaFilterBank(sampleRate, nFft, nChroma, tuning);
+    chromaCache.set(key, bank);
+  }
+  return bank;
+}
+
+/**
+ * One chroma frame: filter bank × power spectrum, divided by the frame's maximum (all-zero frames stay 0).
+ * Rows are computed four at a time (one read of each power bin serves four sums); each row's sum still runs
+ * over the bins in order, so the result is the same as one dot product per row.
+ */
 export class ChromaComputer {
   private readonly filterBank: Float64Array;
   private readonly nChroma: number;
   private readonly nBins: number;
 
   constructor(sampleRate: number, nFft: number, nChroma: number, tuning: number) {
-    this.filterBank = chromaFilterBank(sampleRate, nFft, nChroma, tuning);
+    this.filterBank = sharedChromaFilterBank(sampleRate, nFft, nChroma, tuning);
     this.nChroma = nChroma;
     this.nBins = nFft / 2 + 1;
   }
 
-  /** `power` has nFft/2 + 1 bins; `out` receives nChroma values. */
-  frame(power: Float64Array, out: Float64Array): void {
+  /** `power[offset…]` holds nFft/2 + 1 bins; `out` receives nChroma values. */
+  frame(power: Float64Array | Float32Array, out: Float64Array, offset = 0): void {
     const fb = this.filterBank;
     const nBins = this.nBins;
-    let peak = 0;
-    for (let c = 0; c < this.nChroma; c++) {
+    const nChroma = this.nChroma;
+    let c = 0;
+    for (; c + 4 <= nChroma; c += 4) {
+      const b0 = c * nBins;
+      const b1 = b0 + nBins;
+      const b2 = b1 + nBins;
+      const b3 = b2 + nBins;
+      let a0 = 0;
+      let a1 = 0;
+      let a2 = 0;
+      let a3 = 0;
+      for (let k = 0; k < nBins; k++) {
+        const p = power[offset + k];
+        a0 += fb[b0 + k] * p;
+        a1 += fb[b1 + k] * p;
+        a2 += fb[b2 + k] * p;
+        a3 += fb[b3 + k] * p;
+      }
+      out[c] = a0;
+      out[c + 1] = a1;
+      out[c + 2] = a2;
+      out[c + 3] = a3;
+    }
+    for (; c < nChroma; c++) {
       let acc = 0;
       const base = c * nBins;
-      for (let k = 0; k < nBins; k++) acc += fb[base + k] * power[k];
+      for (let k = 0; k < nBins; k++) acc += fb[base + k] * power[offset + k];
       out[c] = acc;
-      const magnitude = Math.abs(acc);
+    }
+    let peak = 0;
+    for (let r = 0; r < nChroma; r++) {
+      const magnitude = Math.abs(out[r]);
       if (magnitude > peak) peak = magnitude;
     }
     // util.normalize(norm=inf) leaves frames whose maximum is below float32 tiny un-normalised.
     if (peak < FLOAT32_TINY) return;
-    for (let c = 0; c < this.nChroma; c++) out[c] /= peak;
+    for (let r = 0; r < nChroma; r++) out[r] /= peak;
   }
 }

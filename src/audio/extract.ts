@@ -1,8 +1,9 @@
 /**
  * One file through the extract pipeline: hash → (cache) → decode → mono → resample → analyse →
  * aggregate → row(s). Streams throughout: WavFileReader chunks go through the Resampler into the
- * ClipAnalyzer, and chroma's second pass re-opens the file rather than keeping the signal, so memory
- * stays at the analyzer's per-frame results whatever the file length.
+ * ClipAnalyzer. Chroma needs the clip's tuning first: a clip of a few minutes keeps its power spectrogram
+ * for that (one pass over the file); a longer one gets a second pass that re-opens the file rather than
+ * keeping the signal, so memory stays at the analyzer's per-frame results whatever the file length.
  *
  * Offset and duration follow librosa.load: counted in the file's own frames, truncated
  * (int(offset · sr)), applied before resampling.
@@ -22,7 +23,7 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { SpotmlError, type ErrorCode } from '../errors.js';
 import { writeFileAtomic } from '../data/writers.js';
-import { aggregateRows, ClipAnalyzer, analyzeSignal, type AggregateName, type ClipAnalysis, type FeatureOptions, type FrameMatrix } from './analyze.js';
+import { aggregateRows, ClipAnalyzer, analyzeSignal, DEFAULT_SPECTROGRAM_BUDGET_BYTES, type AggregateName, type ClipAnalysis, type FeatureOptions, type FrameMatrix } from './analyze.js';
 import { cacheKey, JsonCache } from './cache.js';
 import { featureColumns, featureOptionsFor, type FeatureColumn, type FeatureSettings } from './feature-spec.js';
 import type { FeatureName } from './feature-names.js';
@@ -171,7 +172,9 @@ async function analyzeFile(task: ExtractTask, sha256: string): Promise<CachedVal
     };
 
     if (settings.segment === null) {
-      const analysis = await analyzeStreaming(task.absolutePath, reader, range, options);
+      // The resampled length, for the analyzer's memory planning only (its results never depend on it).
+      const expectedSamples = Math.ceil((nativeFrames * analysisRate) / info.sampleRate);
+      const analysis = await analyzeStreaming(task.absolutePath, reader, range, options, expectedSamples);
       onClip(0, analysis, startS, startS + analysis.nSamples / analysisRate);
     } else {
       const length = Math.max(1, Math.round(settings.segment.length * analysisRate));
@@ -200,8 +203,9 @@ async function analyzeFile(task: ExtractTask, sha256: string): Promise<CachedVal
   }
 }
 
-async function analyzeStreaming(path: string, reader: WavFileReader, range: SignalRange, options: FeatureOptions): Promise<ClipAnalysis> {
-  const analyzer = new ClipAnalyzer(options);
+async function analyzeStreaming(path: string, reader: WavFileReader, range: SignalRange, options: FeatureOptions, expectedSamples: number): Promise<ClipAnalysis> {
+  // Clips of a few minutes keep their power spectrogram for chroma; longer ones re-read the file instead.
+  const analyzer = new ClipAnalyzer(options, { expectedSamples, spectrogramBudgetBytes: DEFAULT_SPECTROGRAM_BUDGET_BYTES });
   for await (const chunk of resampledChunks(reader, range)) analyzer.push(chunk);
   analyzer.endFirstPass();
   if (analyzer.needsSecondPass) {

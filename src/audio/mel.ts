@@ -94,6 +94,19 @@ export class MelFilterbank {
   }
 }
 
+const melCache = new Map<string, MelFilterbank>();
+
+/** MelFilterbank for these options, built once per thread and shared (it is immutable). */
+export function sharedMelFilterbank(options: MelOptions): MelFilterbank {
+  const key = [options.sampleRate, options.nFft, options.nMels, options.fmin, options.fmax ?? 'nyquist', options.htk ?? false].join('|');
+  let bank = melCache.get(key);
+  if (!bank) {
+    bank = new MelFilterbank(options);
+    melCache.set(key, bank);
+  }
+  return bank;
+}
+
 /** Dense weights, row-major nMels × (nFft/2 + 1), exactly as librosa.filters.mel(norm='slaney'). */
 export function melFilterbankDense(sampleRate: number, nFft: number, nMels: number, fmin: number, fmax: number, htk = false): Float64Array {
   const nBins = nFft / 2 + 1;

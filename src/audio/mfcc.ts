@@ -19,18 +19,48 @@ export function powerToDbValue(power: number, amin: number): number {
 
 /**
  * In-place power_to_db over a whole array: the top_db floor is measured from the maximum of the whole
- * array (the whole clip), never per chunk, as librosa does.
+ * array (the whole clip), never per chunk, as librosa does. The maximum is found on the powers first (the
+ * dB map is increasing), so values certainly below the floor are set to it without taking their log: a
+ * power (clamped to amin) under 10^(floor/10)·(1 − 1e-12) has a dB value below the floor by far more than log10's error.
  */
 export function powerToDbInPlace(data: Float32Array | Float64Array, options: PowerToDbOptions): void {
-  let maxDb = Number.NEGATIVE_INFINITY;
-  for (let i = 0; i < data.length; i++) {
-    const db = powerToDbValue(data[i], options.amin);
-    data[i] = db;
-    if (db > maxDb) maxDb = db;
+  const amin = options.amin;
+  if (options.topDb === null || data.length === 0) {
+    for (let i = 0; i < data.length; i++) data[i] = powerToDbValue(data[i], amin);
+    return;
   }
-  if (options.topDb === null || data.length === 0) return;
-  const floor = maxDb - options.topDb;
-  for (let i = 0; i < data.length; i++) if (data[i] < floor) data[i] = floor;
+  let maxPower = Number.NEGATIVE_INFINITY;
+  let sawNaN = false;
+  for (let i = 0; i < data.length; i++) {
+    const p = data[i];
+    if (p > maxPower) maxPower = p;
+    else if (p !== p) sawNaN = true;
+  }
+  // NaN anywhere (never from real audio) takes the plain path, which propagates it as before.
+  if (sawNaN || !(maxPower >= 0)) {
+    let maxDb = Number.NEGATIVE_INFINITY;
+    for (let i = 0; i < data.length; i++) {
+      const db = powerToDbValue(data[i], amin);
+      data[i] = db;
+      if (db > maxDb) maxDb = db;
+    }
+    const plainFloor = maxDb - options.topDb;
+    for (let i = 0; i < data.length; i++) if (data[i] < plainFloor) data[i] = plainFloor;
+    return;
+  }
+  const floor = powerToDbValue(maxPower, amin) - options.topDb;
+  // Values are clamped to amin before the log: the shortcut only applies when amin itself is below the floor.
+  const surelyBelow = 10 ** (floor / 10) * (1 - 1e-12);
+  const cut = surelyBelow > amin ? surelyBelow : Number.NEGATIVE_INFINITY;
+  for (let i = 0; i < data.length; i++) {
+    const p = data[i];
+    if (p < cut) {
+      data[i] = floor;
+    } else {
+      const db = 10 * Math.log10(p > amin ? p : amin);
+      data[i] = db < floor ? floor : db;
+    }
+  }
 }
 
 /**

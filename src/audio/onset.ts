@@ -16,36 +16,91 @@ export interface OnsetOptions {
 
 /** melDb: row-major nMels × frames. Returns `frames` values. */
 export function onsetStrength(melDb: Float32Array | Float64Array, nMels: number, frames: number, options: OnsetOptions): Float64Array {
-  const lag = options.lag ?? 1;
   const aggregate = options.aggregate ?? 'mean';
+  const both = onsetStrengths(melDb, nMels, frames, options, { mean: aggregate === 'mean', median: aggregate === 'median' });
+  return (aggregate === 'mean' ? both.mean : both.median) as Float64Array;
+}
+
+/**
+ * The mean- and/or median-aggregated envelopes from one pass over the flux (librosa.feature.tempo uses the
+ * mean, beat_track the median). An envelope not asked for is null.
+ */
+export function onsetStrengths(
+  melDb: Float32Array | Float64Array,
+  nMels: number,
+  frames: number,
+  options: Omit<OnsetOptions, 'aggregate'>,
+  wanted: { mean: boolean; median: boolean },
+): { mean: Float64Array | null; median: Float64Array | null } {
+  const lag = options.lag ?? 1;
   const pad = lag + Math.floor(options.nFft / (2 * options.hopLength));
-  const out = new Float64Array(frames);
+  const mean = wanted.mean ? new Float64Array(frames) : null;
+  const median = wanted.median ? new Float64Array(frames) : null;
   const flux = new Float64Array(nMels);
   for (let t = pad; t < frames; t++) {
     // Output t holds the flux from frame (t - pad) to (t - pad + lag).
     const current = t - pad + lag;
     if (current >= frames) break;
     const previous = current - lag;
+    let sum = 0;
     for (let m = 0; m < nMels; m++) {
       const diff = melDb[m * frames + current] - melDb[m * frames + previous];
-      flux[m] = diff > 0 ? diff : 0;
+      const v = diff > 0 ? diff : 0;
+      flux[m] = v;
+      sum += v;
     }
-    out[t] = aggregate === 'mean' ? meanOf(flux) : medianInPlace(flux);
+    if (mean) mean[t] = sum / nMels;
+    if (median) median[t] = medianInPlace(flux);
   }
-  return out;
+  return { mean, median };
 }
 
-function meanOf(values: Float64Array): number {
-  let sum = 0;
-  for (let i = 0; i < values.length; i++) sum += values[i];
-  return sum / values.length;
-}
-
-/** np.median: the middle value, or the mean of the two middle values. Sorts `values`. */
+/** np.median: the middle value, or the mean of the two middle values. Reorders `values`. */
 export function medianInPlace(values: Float64Array): number {
   const n = values.length;
   if (n === 0) return Number.NaN;
-  values.sort();
+  for (let i = 0; i < n; i++) if (values[i] !== values[i]) return Number.NaN;
   const mid = n >> 1;
-  return n % 2 === 1 ? values[mid] : 0.5 * (values[mid - 1] + values[mid]);
+  const upper = selectInPlace(values, mid, 0, n - 1);
+  if (n % 2 === 1) return upper;
+  // After selection every value left of mid is <= values[mid]: the lower middle is their maximum.
+  let lower = values[0];
+  for (let i = 1; i < mid; i++) if (values[i] > lower) lower = values[i];
+  return 0.5 * (lower + upper);
+}
+
+/**
+ * Hoare-partition quickselect (median-of-three pivot): places the k-th smallest of values[lo..hi] at k,
+ * smaller-or-equal values before it and larger-or-equal after, and returns it. NaN-free input.
+ */
+function selectInPlace(values: Float64Array, k: number, lo: number, hi: number): number {
+  while (hi > lo) {
+    const mid = (lo + hi) >> 1;
+    // Median of three into values[mid].
+    if (values[mid] < values[lo]) swap(values, mid, lo);
+    if (values[hi] < values[lo]) swap(values, hi, lo);
+    if (values[hi] < values[mid]) swap(values, hi, mid);
+    const pivot = values[mid];
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while (values[i] < pivot) i++;
+      while (values[j] > pivot) j--;
+      if (i <= j) {
+        swap(values, i, j);
+        i++;
+        j--;
+      }
+    }
+    if (k <= j) hi = j;
+    else if (k >= i) lo = i;
+    else return values[k];
+  }
+  return values[k];
+}
+
+function swap(values: Float64Array, a: number, b: number): void {
+  const v = values[a];
+  values[a] = values[b];
+  values[b] = v;
 }

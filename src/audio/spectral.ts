@@ -44,17 +44,80 @@ export function spectralRolloff(magnitude: Float64Array, freqs: Float64Array, ro
   return freqs[magnitude.length - 1];
 }
 
-/** Geometric over arithmetic mean of max(amin, power) (spectral_flatness, power=2). */
+/** Bins whose clamped powers are multiplied before one log: 16 values in [1e-10, 1e6] stay inside float64's range. */
+const FLATNESS_LOG_BLOCK = 16;
+
+/**
+ * Geometric over arithmetic mean of max(amin, power) (spectral_flatness, power=2). The log-sum takes one
+ * log per block of FLATNESS_LOG_BLOCK bins (log of the product); a block whose product leaves the normal
+ * float64 range (only for absurd powers or amin) falls back to one log per bin.
+ */
 export function spectralFlatness(power: Float64Array, amin = 1e-10): number {
   let logSum = 0;
   let sum = 0;
-  for (let k = 0; k < power.length; k++) {
+  const n = power.length;
+  let k = 0;
+  for (; k + FLATNESS_LOG_BLOCK <= n; k += FLATNESS_LOG_BLOCK) {
+    let product = 1;
+    let blockSum = 0;
+    for (let j = k; j < k + FLATNESS_LOG_BLOCK; j++) {
+      const v = power[j] > amin ? power[j] : amin;
+      product *= v;
+      blockSum += v;
+    }
+    sum += blockSum;
+    if (product > 1e-300 && product < 1e300) {
+      logSum += Math.log(product);
+    } else {
+      for (let j = k; j < k + FLATNESS_LOG_BLOCK; j++) logSum += Math.log(power[j] > amin ? power[j] : amin);
+    }
+  }
+  for (; k < n; k++) {
     const v = power[k] > amin ? power[k] : amin;
     logSum += Math.log(v);
     sum += v;
   }
-  const n = power.length;
   return Math.exp(logSum / n) / (sum / n);
+}
+
+/**
+ * Centroid, bandwidth (p = 2) and rolloff of one magnitude frame in two passes over the bins, with the same
+ * arithmetic as spectralCentroid and spectralRolloff (so identical values) and the bandwidth's
+ * normalisation applied once to the sum rather than per bin. Writes [centroid, bandwidth, rolloff].
+ */
+export function spectralShape(magnitude: Float64Array, freqs: Float64Array, rollPercent: number, out: Float64Array): void {
+  const n = magnitude.length;
+  let total = 0;
+  let weighted = 0;
+  for (let k = 0; k < n; k++) {
+    total += magnitude[k];
+    weighted += freqs[k] * magnitude[k];
+  }
+  const scale = total < FLOAT32_TINY ? 1 : total;
+  const centroid = weighted / scale;
+  const threshold = rollPercent * total;
+  let rolloff = freqs[n - 1];
+  let cumulative = 0;
+  let k = 0;
+  let spread = 0;
+  for (; k < n; k++) {
+    const m = magnitude[k];
+    const deviation = freqs[k] - centroid;
+    spread += m * (deviation * deviation);
+    cumulative += m;
+    if (cumulative >= threshold) {
+      rolloff = freqs[k];
+      k++;
+      break;
+    }
+  }
+  for (; k < n; k++) {
+    const deviation = freqs[k] - centroid;
+    spread += magnitude[k] * (deviation * deviation);
+  }
+  out[0] = centroid;
+  out[1] = Math.sqrt(spread / scale);
+  out[2] = rolloff;
 }
 
 export interface ContrastOptions {
@@ -130,27 +193,46 @@ export class ContrastBands {
   /** Writes each band's peak and valley (mean of the top / bottom `take` magnitudes) for one frame. */
   frame(magnitude: Float64Array, peak: Float64Array, valley: Float64Array): void {
     // Only the `take` (<= a few percent) extremes matter: keep them in small sorted arrays instead of
-    // sorting the band. Same multisets as librosa's full sort, so the same means.
+    // sorting the band. Same multisets as librosa's full sort, summed in the same (ascending) order, so the
+    // same means.
     const lowest = this.lowest;
     const highest = this.highest;
     for (let k = 0; k < this.nRows; k++) {
       const start = this.bandStart[k];
       const end = start + this.bandLength[k];
       const take = Math.min(this.take[k], this.bandLength[k]);
-      let filled = 0;
-      for (let b = start; b < end; b++) {
-        const v = magnitude[b];
-        if (filled < take) {
-          insertAscending(lowest, filled, v);
-          insertAscending(highest, filled, v);
-          filled++;
-          continue;
+      if (take === 1) {
+        let low = magnitude[start];
+        let high = low;
+        for (let b = start + 1; b < end; b++) {
+          const v = magnitude[b];
+          if (v < low) low = v;
+          if (v > high) high = v;
         }
-        if (v < lowest[take - 1]) {
+        valley[k] = low;
+        peak[k] = high;
+        continue;
+      }
+      // Spectra mostly fall with frequency, so the lowest values are looked for from the band's top down and
+      // the highest from its bottom up: then most bins fail the test against the current cut, and the few
+      // insertions are cheap.
+      for (let filled = 0; filled < take; filled++) {
+        insertAscending(lowest, filled, magnitude[end - 1 - filled]);
+        insertAscending(highest, filled, magnitude[start + filled]);
+      }
+      let lowCut = lowest[take - 1];
+      for (let b = end - 1 - take; b >= start; b--) {
+        const v = magnitude[b];
+        if (v < lowCut) {
           // Drop the largest of the lowest; insert v.
           insertAscending(lowest, take - 1, v);
+          lowCut = lowest[take - 1];
         }
-        if (v > highest[0]) {
+      }
+      let highCut = highest[0];
+      for (let b = start + take; b < end; b++) {
+        const v = magnitude[b];
+        if (v > highCut) {
           // Drop the smallest of the highest; insert v.
           let i = 1;
           while (i < take && highest[i] < v) {
@@ -158,6 +240,7 @@ export class ContrastBands {
             i++;
           }
           highest[i - 1] = v;
+          highCut = highest[0];
         }
       }
       let low = 0;

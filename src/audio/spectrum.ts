@@ -3,11 +3,13 @@
  * reads the same magnitude/power frame (librosa computes the STFT once per feature; we do it once).
  */
 import { RealFft } from './fft.js';
-import { Framer, hannPeriodic } from './framing.js';
+import { FrameWindow } from './framing.js';
 
 export interface StftOptions {
   nFft: number;
   hopLength: number;
+  /** Fill `magnitude` (one sqrt per bin); default true. Power-only consumers (mel, chroma) turn it off. */
+  magnitude?: boolean;
 }
 
 export const DEFAULT_STFT: StftOptions = { nFft: 2048, hopLength: 512 };
@@ -17,46 +19,85 @@ export interface SpectrumFrame {
   index: number;
   re: Float64Array;
   im: Float64Array;
-  /** |X|, length nFft/2 + 1. */
+  /** |X|, length nFft/2 + 1 (all zero when the stream was made with magnitude: false). */
   magnitude: Float64Array;
   /** |X|², length nFft/2 + 1. */
   power: Float64Array;
 }
 
-/** Centred (zero-padded), periodic-Hann STFT as librosa.stft with its defaults. */
+const fftCache = new Map<number, RealFft>();
+
+/**
+ * A RealFft plan per size, shared within the thread: plans are immutable apart from scratch that a
+ * synchronous `forward` call uses and leaves, so sharing is safe.
+ */
+export function sharedRealFft(size: number): RealFft {
+  let fft = fftCache.get(size);
+  if (!fft) {
+    fft = new RealFft(size);
+    fftCache.set(size, fft);
+  }
+  return fft;
+}
+
+/**
+ * Centred (zero-padded), periodic-Hann STFT as librosa.stft with its defaults.
+ *
+ * The window is applied in the frequency domain: the periodic Hann window is 0.5 − 0.25·e^{2πin/N} −
+ * 0.25·e^{−2πin/N}, so the windowed spectrum is Xw[k] = 0.5·X[k] − 0.25·(X[k−1] + X[k+1]) with X the
+ * transform of the plain frame (X[−1] = conj X[1], X[N/2+1] = conj X[N/2−1]). That is exact algebra; it lets
+ * the FFT read the frame straight from the framer's buffer and folds the window into the pass that computes
+ * the power, instead of a separate multiply over all N samples. Rounding stays at the FFT's own level
+ * (relative to the frame's largest bin).
+ */
 export class SpectrumStream {
-  private readonly framer: Framer;
-  private readonly fft: RealFft;
-  private readonly window: Float64Array;
-  private readonly windowed: Float64Array;
-  private readonly frame: SpectrumFrame;
+  private readonly framer: FrameWindow;
   readonly nBins: number;
 
   constructor(options: StftOptions, onFrame: (frame: SpectrumFrame) => void) {
-    this.fft = new RealFft(options.nFft);
-    this.window = hannPeriodic(options.nFft);
-    this.windowed = new Float64Array(options.nFft);
-    this.nBins = options.nFft / 2 + 1;
-    this.frame = {
+    const nFft = options.nFft;
+    const fft = sharedRealFft(nFft);
+    const nBins = nFft / 2 + 1;
+    this.nBins = nBins;
+    const wantMagnitude = options.magnitude ?? true;
+    const frame: SpectrumFrame = {
       index: 0,
-      re: new Float64Array(this.nBins),
-      im: new Float64Array(this.nBins),
-      magnitude: new Float64Array(this.nBins),
-      power: new Float64Array(this.nBins),
+      re: new Float64Array(nBins),
+      im: new Float64Array(nBins),
+      magnitude: new Float64Array(nBins),
+      power: new Float64Array(nBins),
     };
-    this.framer = new Framer({ frameLength: options.nFft, hopLength: options.hopLength, padMode: 'constant' }, (samples, index) => {
-      const w = this.window;
-      const out = this.windowed;
-      for (let i = 0; i < out.length; i++) out[i] = samples[i] * w[i];
-      const f = this.frame;
-      this.fft.forward(out, f.re, f.im);
-      for (let k = 0; k < this.nBins; k++) {
-        const p = f.re[k] * f.re[k] + f.im[k] * f.im[k];
-        f.power[k] = p;
-        f.magnitude[k] = Math.sqrt(p);
+    const { re, im, power, magnitude } = frame;
+    const last = nBins - 1;
+    this.framer = new FrameWindow({ frameLength: nFft, hopLength: options.hopLength, padMode: 'constant' }, (samples, start, index) => {
+      fft.forward(samples.subarray(start, start + nFft), re, im);
+      // Sliding over the bins: (previous, current) hold X[k−1], X[k] before the update of bin k.
+      let previousRe = re[1];
+      let previousIm = -im[1];
+      let currentRe = re[0];
+      let currentIm = im[0];
+      for (let k = 0; k < last; k++) {
+        const nextRe = re[k + 1];
+        const nextIm = im[k + 1];
+        const windowedRe = 0.5 * currentRe - 0.25 * (previousRe + nextRe);
+        const windowedIm = 0.5 * currentIm - 0.25 * (previousIm + nextIm);
+        re[k] = windowedRe;
+        im[k] = windowedIm;
+        power[k] = windowedRe * windowedRe + windowedIm * windowedIm;
+        previousRe = currentRe;
+        previousIm = currentIm;
+        currentRe = nextRe;
+        currentIm = nextIm;
       }
-      f.index = index;
-      onFrame(f);
+      // Nyquist: X[N/2 + 1] = conj X[N/2 − 1], so the two neighbours' sum is twice the real part.
+      const nyquistRe = 0.5 * currentRe - 0.5 * previousRe;
+      const nyquistIm = 0.5 * currentIm;
+      re[last] = nyquistRe;
+      im[last] = nyquistIm;
+      power[last] = nyquistRe * nyquistRe + nyquistIm * nyquistIm;
+      if (wantMagnitude) for (let k = 0; k < nBins; k++) magnitude[k] = Math.sqrt(power[k]);
+      frame.index = index;
+      onFrame(frame);
     });
   }
 

@@ -5,7 +5,8 @@
  * tightness 100 and trimming), including the quirks of librosa's own implementation, which the reference
  * values depend on.
  */
-import { RealFft } from './fft.js';
+import type { RealFft } from './fft.js';
+import { sharedRealFft } from './spectrum.js';
 
 const START_BPM = 120;
 const STD_BPM = 1;
@@ -23,6 +24,11 @@ export function tempogramWindowLength(sampleRate: number, hopLength: number): nu
 /**
  * Mean over frames of librosa.feature.tempogram (hann window, centred with a linear ramp to zero, each
  * frame's autocorrelation divided by its maximum). Index = lag in frames.
+ *
+ * A frame's autocorrelation peaks at lag 0 (|r(k)| <= r(0) for any sequence), so its maximum is r(0), the
+ * frame's energy, known from its power spectrum alone. And the inverse transform is linear, so the mean of
+ * the normalised autocorrelations is the inverse transform of the mean of the normalised power spectra: one
+ * forward FFT per frame and a single inverse at the end, instead of a forward and an inverse per frame.
  */
 export function meanTempogram(onsetEnvelope: Float64Array, winLength: number): Float64Array {
   const n = onsetEnvelope.length;
@@ -45,51 +51,53 @@ export function meanTempogram(onsetEnvelope: Float64Array, winLength: number): F
 
   let fftSize = 4;
   while (fftSize < 2 * winLength - 1) fftSize *= 2;
-  const fft = new RealFft(fftSize);
-  const bins = fftSize / 2 + 1;
+  const fft = sharedRealFft(fftSize);
+  const halfSize = fftSize / 2;
   const frame = new Float64Array(fftSize);
-  const re = new Float64Array(bins);
-  const im = new Float64Array(bins);
-  const powerFrame = new Float64Array(fftSize);
-  const acRe = new Float64Array(bins);
-  const acIm = new Float64Array(bins);
-  const autocorr = new Float64Array(winLength);
+  const re = new Float64Array(halfSize + 1);
+  const im = new Float64Array(halfSize + 1);
+  // Σ_t |X_t|² / r_t(0) over the bins 0..N/2.
+  const powerSum = new Float64Array(halfSize + 1);
 
   for (let t = 0; t < n; t++) {
-    frame.fill(0);
+    // frame[winLength…] stays zero: the zero padding of the linear autocorrelation.
     for (let i = 0; i < winLength; i++) frame[i] = padded[t + i] * window[i];
-    autocorrelate(fft, frame, re, im, powerFrame, acRe, acIm, autocorr, fftSize);
-    let peak = 0;
-    for (let lag = 0; lag < winLength; lag++) peak = Math.max(peak, Math.abs(autocorr[lag]));
+    fft.forward(frame, re, im);
+    // r(0) = (1/N) Σ over all N bins of |X_k|², the bins above N/2 mirroring those below.
+    let inner = 0;
+    for (let k = 1; k < halfSize; k++) {
+      const p = re[k] * re[k] + im[k] * im[k];
+      re[k] = p;
+      inner += p;
+    }
+    const p0 = re[0] * re[0] + im[0] * im[0];
+    const pHalf = re[halfSize] * re[halfSize] + im[halfSize] * im[halfSize];
+    re[0] = p0;
+    re[halfSize] = pHalf;
+    const peak = (p0 + 2 * inner + pHalf) / fftSize;
     // util.normalize(norm=inf): frames whose max is below tiny are left as they are (all zero here).
     const scale = peak < FLOAT32_TINY ? 1 : 1 / peak;
-    for (let lag = 0; lag < winLength; lag++) mean[lag] += autocorr[lag] * scale;
+    for (let k = 0; k <= halfSize; k++) powerSum[k] += re[k] * scale;
   }
-  for (let lag = 0; lag < winLength; lag++) mean[lag] /= n;
+  const autocorr = new Float64Array(winLength);
+  autocorrelationFromPower(fft, powerSum, autocorr);
+  for (let lag = 0; lag < winLength; lag++) mean[lag] = autocorr[lag] / n;
   return mean;
 }
 
 /**
- * Linear autocorrelation of `frame` (zero-padded to the FFT size, which is at least twice the data) for
- * lags 0..out.length-1: the inverse transform of |X|² is obtained with a second forward transform of the
- * real, even power sequence (its spectrum is real and equals N times the inverse).
+ * Inverse transform of a real, even power spectrum given by its bins 0..N/2, for lags 0..out.length-1: a
+ * forward transform of the even extension (its spectrum is real and equals N times the inverse).
  */
-function autocorrelate(
-  fft: RealFft,
-  frame: Float64Array,
-  re: Float64Array,
-  im: Float64Array,
-  powerFrame: Float64Array,
-  acRe: Float64Array,
-  acIm: Float64Array,
-  out: Float64Array,
-  fftSize: number,
-): void {
-  fft.forward(frame, re, im);
+function autocorrelationFromPower(fft: RealFft, power: Float64Array, out: Float64Array): void {
+  const fftSize = fft.size;
   const half = fftSize / 2;
-  for (let k = 0; k <= half; k++) powerFrame[k] = re[k] * re[k] + im[k] * im[k];
-  for (let k = 1; k < half; k++) powerFrame[fftSize - k] = powerFrame[k];
-  fft.forward(powerFrame, acRe, acIm);
+  const even = new Float64Array(fftSize);
+  for (let k = 0; k <= half; k++) even[k] = power[k];
+  for (let k = 1; k < half; k++) even[fftSize - k] = power[k];
+  const acRe = new Float64Array(half + 1);
+  const acIm = new Float64Array(half + 1);
+  fft.forward(even, acRe, acIm);
   for (let lag = 0; lag < out.length; lag++) out[lag] = acRe[lag] / fftSize;
 }
 

@@ -374,6 +374,9 @@ function isFloatKind(kind: SampleKind): boolean {
   return kind === SampleKind.F32 || kind === SampleKind.F64;
 }
 
+/** Typed-array views read the platform's byte order; WAV is little-endian. */
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
 /**
  * Mono mixdown of the whole frames in `data` into out[outOffset…]. `firstFrame` only labels errors.
  * Returns the frames written.
@@ -385,6 +388,25 @@ function mixToMono(data: Uint8Array, info: WavInfo, out: Float32Array, outOffset
   const frames = Math.min(Math.floor(data.length / blockAlign), out.length - outOffset);
   if (frames <= 0) return 0;
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  if (channels === 1 && kind === SampleKind.S16) {
+    // The common case, without the per-sample dispatch: the mean over one channel is the sample itself.
+    if (LITTLE_ENDIAN && data.byteOffset % 2 === 0) {
+      const samples = new Int16Array(data.buffer, data.byteOffset, frames);
+      for (let f = 0; f < frames; f++) out[outOffset + f] = samples[f] / 32768;
+    } else {
+      for (let f = 0, at = 0; f < frames; f++, at += 2) out[outOffset + f] = view.getInt16(at, true) / 32768;
+    }
+    return frames;
+  }
+  if (kind === SampleKind.S16) {
+    for (let f = 0; f < frames; f++) {
+      let at = f * blockAlign;
+      let sum = 0;
+      for (let c = 0; c < channels; c++, at += 2) sum += view.getInt16(at, true) / 32768;
+      out[outOffset + f] = Math.fround(sum / channels);
+    }
+    return frames;
+  }
   const checkFinite = isFloatKind(kind);
   for (let f = 0; f < frames; f++) {
     let at = f * blockAlign;

@@ -11,19 +11,22 @@
  */
 import { SpotmlError } from '../errors.js';
 import { Rng, hashSeed } from '../learners/rng.js';
-import type { LearnerFamily, ParamValue, Params, Task } from '../learners/types.js';
+import type { LearnerFamily, ParamValue, Params, SerializedModel, Task } from '../learners/types.js';
 import type { MetricName } from '../metrics/index.js';
 import type { CrossValidationResult } from './crossval.js';
 import type { FoldPlan } from './cv.js';
 import { selectEnsemble } from './ensemble.js';
 import { spaceFromFamily } from './space.js';
 import { TpeSampler } from './tpe.js';
+import { RandomSampler } from './sampler.js';
 import { type TrialRecord, finishTrial, startTrial } from './trial.js';
 
 /** Runs one configuration's cross-validation somewhere (in-process or on a worker thread). */
 export interface TrialExecutor {
   readonly parallelism: number;
   crossValidate(family: string, params: Params, seed: number, timeLimitMs: number): Promise<CrossValidationResult>;
+  /** Fits the family's pipeline on all rows (the final refit); returns the model as saved JSON. */
+  fitAll(family: string, params: Params, seed: number): Promise<SerializedModel>;
   close(): Promise<void>;
 }
 
@@ -108,10 +111,10 @@ export async function runAutoMl(executor: TrialExecutor, options: AutoMlOptions)
     const roundSize = Math.min(executor.parallelism, options.maxTrials !== undefined ? options.maxTrials - outcomes.length : Infinity);
     const pending = new Map<string, number>();
     // TPE can re-propose a configuration on a small discrete space; never pay for one twice.
-    for (let attempt = 0; round.length < roundSize && attempt < roundSize * 4; attempt++) {
+    for (let attempt = 0; round.length < roundSize && attempt < roundSize * 8; attempt++) {
       const number = outcomes.length + round.length;
       const proposal =
-        queue.shift() ?? proposeNext(families, outcomes, pending, tpe, hashSeed(options.seed, 'trial', number, attempt), remaining);
+        queue.shift() ?? proposeNext(families, outcomes, pending, tpe, hashSeed(options.seed, 'trial', number, attempt), remaining, attempt);
       if (!proposal) break;
       pending.set(proposal.family, (pending.get(proposal.family) ?? 0) + 1);
       const key = `${proposal.family}:${JSON.stringify(proposal.params)}`;
@@ -120,7 +123,7 @@ export async function runAutoMl(executor: TrialExecutor, options: AutoMlOptions)
       round.push({ ...proposal, number });
     }
     if (round.length === 0) break;
-    const timeLimit = Math.min(trialLimit, Math.max(0.5, deadline - elapsed())) * 1000;
+    const timeLimit = Math.min(trialLimit, Math.max(0.5, deadline - elapsed() - reserve())) * 1000;
     const results = await Promise.all(
       round.map(async (p) => {
         const record = startTrial(p.number, p.params as Record<string, ParamValue>, { family: p.family });
@@ -207,6 +210,7 @@ function proposeNext(
   tpe: TpeSampler,
   seed: number,
   remainingSeconds: number,
+  attempt: number,
 ): { family: string; params: Params } | undefined {
   const rng = new Rng(seed);
   const stats = families.map((family) => {
@@ -239,7 +243,8 @@ function proposeNext(
   }
   if (!chosen) return undefined;
   const space = spaceFromFamily(chosen.family);
-  const params = tpe.sample(space, chosen.own.map((o) => o.record), rng);
+  // A retry after a duplicate draws uniformly: on a small discrete space TPE tends to repeat its favourite.
+  const params = attempt === 0 ? tpe.sample(space, chosen.own.map((o) => o.record), rng) : new RandomSampler().sample(space, [], rng);
   return { family: chosen.family.name, params };
 }
 

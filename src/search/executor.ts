@@ -5,7 +5,8 @@
 import { WorkerPool, workerAvailable } from '../runtime/pool.js';
 import { createMatrix, type Matrix } from '../data/matrix.js';
 import { getFamily } from '../learners/catalogue.js';
-import type { Params, Task } from '../learners/types.js';
+import type { Params, SerializedModel, Task } from '../learners/types.js';
+import { fitPipeline } from '../learners/preprocess.js';
 import type { MetricName } from '../metrics/index.js';
 import type { TrialExecutor } from './automl.js';
 import { crossValidate, type CrossValidationResult } from './crossval.js';
@@ -36,7 +37,11 @@ export interface TrialTask {
   params: Params;
   seed: number;
   timeLimitMs: number;
+  /** 'cv' cross-validates; 'fit' fits on all rows and returns the saved model. */
+  kind: 'cv' | 'fit';
 }
+
+export type TrialAnswer = CrossValidationResult | SerializedModel;
 
 export class InProcessExecutor implements TrialExecutor {
   readonly parallelism = 1;
@@ -47,19 +52,34 @@ export class InProcessExecutor implements TrialExecutor {
     return crossValidate(getFamily(family), params, { ...this.data, seed, signal: AbortSignal.timeout(Math.max(1, Math.round(timeLimitMs))) });
   }
 
+  async fitAll(family: string, params: Params, seed: number): Promise<SerializedModel> {
+    return fitAllRows(this.data, family, params, seed);
+  }
+
   async close(): Promise<void> {}
+}
+
+/** The final refit of one configuration on every row. */
+export async function fitAllRows(data: SearchData, family: string, params: Params, seed: number): Promise<SerializedModel> {
+  const model = await fitPipeline(
+    getFamily(family),
+    { X: data.X, y: data.y, task: data.task, nClasses: data.task === 'classification' ? data.nClasses : undefined },
+    params,
+    { seed },
+  );
+  return model.toJSON();
 }
 
 const TRIAL_WORKER = new URL('./trial-worker.js', import.meta.url);
 
 export class WorkerExecutor implements TrialExecutor {
   readonly parallelism: number;
-  private readonly pool: WorkerPool<TrialTask, CrossValidationResult>;
+  private readonly pool: WorkerPool<TrialTask, TrialAnswer>;
   private readonly shared: Pick<TrialTask, 'rows' | 'cols' | 'X' | 'y' | 'fold' | 'nFolds' | 'planKind' | 'task' | 'nClasses' | 'metric'>;
 
   constructor(data: SearchData, jobs: number) {
     this.parallelism = jobs;
-    this.pool = new WorkerPool<TrialTask, CrossValidationResult>(TRIAL_WORKER, jobs);
+    this.pool = new WorkerPool<TrialTask, TrialAnswer>(TRIAL_WORKER, jobs);
     this.shared = {
       rows: data.X.rows,
       cols: data.X.cols,
@@ -79,7 +99,12 @@ export class WorkerExecutor implements TrialExecutor {
   }
 
   crossValidate(family: string, params: Params, seed: number, timeLimitMs: number): Promise<CrossValidationResult> {
-    return this.pool.run({ ...this.shared, family, params, seed, timeLimitMs }, { timeoutMs: Math.round(timeLimitMs) + 2000 });
+    // A short grace beyond the trial's own limit: the learner checks its abort signal between steps.
+    return this.pool.run({ ...this.shared, kind: 'cv', family, params, seed, timeLimitMs }, { timeoutMs: Math.round(timeLimitMs) + 250 }) as Promise<CrossValidationResult>;
+  }
+
+  fitAll(family: string, params: Params, seed: number): Promise<SerializedModel> {
+    return this.pool.run({ ...this.shared, kind: 'fit', family, params, seed, timeLimitMs: 0 }) as Promise<SerializedModel>;
   }
 
   close(): Promise<void> {

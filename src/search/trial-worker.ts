@@ -1,11 +1,12 @@
 /** Worker-thread entry: cross-validates one configuration per task on the shared data. */
 import { serveTasks } from '../runtime/pool.js';
 import { getFamily } from '../learners/catalogue.js';
-import { crossValidate, type CrossValidationResult } from './crossval.js';
-import { dataFromTask, type TrialTask } from './executor.js';
+import { crossValidate } from './crossval.js';
+import { dataFromTask, fitAllRows, type TrialAnswer, type TrialTask } from './executor.js';
 
-serveTasks<TrialTask, CrossValidationResult>(async (task) => {
+serveTasks<TrialTask, TrialAnswer>(async (task) => {
   const data = dataFromTask(task);
+  if (task.kind === 'fit') return fitAllRows(data, task.family, task.params, task.seed);
   return crossValidate(getFamily(task.family), task.params, {
     ...data,
     seed: task.seed,

@@ -8,13 +8,11 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createMatrix } from '../../src/data/matrix.js';
 import { decisionTree } from '../../src/learners/decision-tree.js';
 import { extraTrees, randomForest } from '../../src/learners/forest.js';
 import { gbdt } from '../../src/learners/gbdt/index.js';
-import { Rng } from '../../src/learners/rng.js';
 import type { LearnerFamily } from '../../src/learners/types.js';
-import { SHARED_DATA_DIR, accuracy, loadDataset, splitFold, type Dataset } from '../helpers/datasets.js';
+import { SHARED_DATA_DIR, accuracy, loadDataset, splitFold, syntheticClassification, type Dataset } from '../helpers/datasets.js';
 
 const FAMILIES: readonly [LearnerFamily, string][] = [
   [decisionTree, 'dt'],
@@ -23,26 +21,6 @@ const FAMILIES: readonly [LearnerFamily, string][] = [
   [gbdt, 'hgb'],
 ];
 
-/** Gaussian class clusters on 10 informative features, 4 redundant mixtures, 6 noise features, 5% label noise. */
-export function syntheticClassification(rows: number, seed: number): Dataset {
-  const rng = new Rng(seed);
-  const p = 20;
-  const informative = 10;
-  const shift = Float64Array.from({ length: informative }, () => 0.3 + 0.5 * rng.next());
-  const data = new Float64Array(rows * p);
-  const y = new Float64Array(rows);
-  const fold = new Int32Array(rows);
-  for (let i = 0; i < rows; i++) {
-    const label = rng.int(2);
-    const o = i * p;
-    for (let j = 0; j < informative; j++) data[o + j] = rng.normal() + (label === 1 ? shift[j] : -shift[j]);
-    for (let j = 0; j < 4; j++) data[o + informative + j] = data[o + j] * data[o + j + 1] + 0.5 * data[o + j + 2];
-    for (let j = informative + 4; j < p; j++) data[o + j] = rng.normal();
-    y[i] = rng.next() < 0.05 ? 1 - label : label;
-    fold[i] = i % 5;
-  }
-  return { name: 'synthetic', task: 'classification', X: createMatrix(rows, p, data), y, nClasses: 2, fold, nFolds: 5 };
-}
 
 interface Timing {
   cpu: number;
