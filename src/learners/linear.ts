@@ -407,7 +407,7 @@ export const logisticRegression: LearnerFamily = {
   description: 'Logistic (softmax) regression with L2, L1 or elastic-net penalty; fast, calibrated, linear boundaries.',
   tasks: ['classification'],
   params: LOGISTIC_PARAMS,
-  tags: { handlesNaN: false, needsScaling: true, onnx: false, cost: 'low' },
+  tags: { handlesNaN: false, needsScaling: true, onnx: true, cost: 'low' },
 
   async fit(data, params, options) {
     const resolved = resolveParams(LOGISTIC, LOGISTIC_PARAMS, params);
@@ -677,7 +677,7 @@ export const linearRegression: LearnerFamily = {
   description: 'Penalised least squares: ridge (l2), lasso (l1) or elastic net; fast, linear in the features.',
   tasks: ['regression'],
   params: REGRESSION_PARAMS,
-  tags: { handlesNaN: false, needsScaling: true, onnx: false, cost: 'low' },
+  tags: { handlesNaN: false, needsScaling: true, onnx: true, cost: 'low' },
 
   async fit(data, params, options) {
     const resolved = resolveParams(REGRESSION, REGRESSION_PARAMS, params);

@@ -167,7 +167,7 @@ export const gaussianNb: LearnerFamily = {
   description: 'Gaussian naive Bayes: one normal distribution per class and feature; very fast, a good baseline.',
   tasks: TASKS,
   params: NB_PARAMS,
-  tags: { handlesNaN: false, needsScaling: false, onnx: false, cost: 'low' },
+  tags: { handlesNaN: false, needsScaling: false, onnx: true, cost: 'low' },
 
   async fit(data, params, _options) {
     const resolved = resolveParams(FAMILY, NB_PARAMS, params);

@@ -51,6 +51,8 @@ export interface PackageOptions {
   /** Training data to use instead of the synthetic set. */
   data?: SyntheticData;
   maxDepth?: number;
+  /** Export model.onnx too (default false: these packages exercise the native runtime; ONNX tests write their own graph). */
+  onnx?: boolean;
 }
 
 /** Fits a random forest pipeline and writes a package; returns the fitted data too. */
@@ -80,6 +82,7 @@ export async function forestPackage(options: PackageOptions): Promise<SyntheticD
     metrics: {},
     training: { family: 'random_forest' },
     exampleRow: Array.from(data.X.data.subarray(0, data.X.cols)),
+    onnx: options.onnx ?? false,
   });
   return { ...data, featureNames };
 }
