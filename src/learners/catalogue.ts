@@ -10,6 +10,8 @@ import { gaussianNb } from './naive-bayes.js';
 import { knn } from './knn.js';
 import { linearRegression, logisticRegression } from './linear.js';
 import { svm } from './svm.js';
+import { mlp } from './mlp.js';
+import { FRAME_FAMILIES } from './cnn.js';
 import { PIPELINE_FAMILY, loadPipeline } from './preprocess.js';
 import type { FittedModel, LearnerFamily, SerializedModel, Task } from './types.js';
 
@@ -23,9 +25,11 @@ export const FAMILIES: readonly LearnerFamily[] = [
   randomForest,
   extraTrees,
   gbdt,
+  mlp,
 ];
 
-const BY_NAME = new Map(FAMILIES.map((family) => [family.name, family]));
+// Frame-level families (cnn) are loadable and fittable by name, but not in FAMILIES: tabular searches skip them.
+const BY_NAME = new Map([...FAMILIES, ...FRAME_FAMILIES].map((family) => [family.name, family]));
 
 export function familyNames(): string[] {
   return FAMILIES.map((family) => family.name);

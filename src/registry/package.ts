@@ -8,7 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify as stringifyYaml } from 'yaml';
 import { SpotmlError } from '../errors.js';
@@ -16,6 +16,7 @@ import { SPOTML_VERSION } from '../version.js';
 import { createMatrix, type Matrix } from '../data/matrix.js';
 import { columnIndex, type Table } from '../data/table.js';
 import type { FeatureSpec } from '../audio/feature-spec.js';
+import { exportOnnx, onnxSupport, type OnnxExport, type OnnxTensorSpec } from '../export/onnx/index.js';
 import { LabelEncoder, type ClassLabel } from '../learners/label-encoder.js';
 import { loadAnyModel } from '../learners/ensemble.js';
 import type { FittedModel, SerializedModel, Task } from '../learners/types.js';
@@ -64,6 +65,8 @@ export interface WritePackageInput {
   training: Record<string, unknown>;
   runId?: string;
   exampleRow?: readonly number[];
+  /** Write model.onnx (and its flavors) when the model exports; default true. */
+  onnx?: boolean;
 }
 
 export async function writeModelPackage(input: WritePackageInput): Promise<PackageDocument> {
@@ -90,19 +93,66 @@ export async function writeModelPackage(input: WritePackageInput): Promise<Packa
     // What `mlflow models serve` (and spotml serve) accepts as a request body, as MLflow 2.x writes it.
     await writeFileAtomic(join(input.dir, 'serving_input_example.json'), JSON.stringify({ dataframe_split: example }));
   }
-  await writeFileAtomic(join(input.dir, 'MLmodel'), mlmodelYaml(input, document));
+  const onnx = await writeOnnxFiles(input.dir, input.onnx === false ? null : input.model);
+  await writeFileAtomic(join(input.dir, 'MLmodel'), mlmodelYaml(input, document, onnx));
   return document;
 }
 
-function mlmodelYaml(input: WritePackageInput, document: PackageDocument): string {
+export const ONNX_MODEL_FILE = 'model.onnx';
+/** The Python side MLflow builds for the python_function flavor (mlflow.md §4). */
+const PYTHON_VERSION = '3.11.9';
+/** The onnx release whose format the file follows (IR 8, opset 13, ai.onnx.ml 3); MLflow records it. */
+const ONNX_FORMAT_VERSION = '1.16.0';
+const PYTHON_REQUIREMENTS = ['mlflow>=2.12', 'onnx>=1.14', 'onnxruntime>=1.16'];
+
+/**
+ * Writes model.onnx and the Python environment files when the model exports (null: export turned off);
+ * otherwise removes any an earlier model left in the folder (serve prefers model.onnx: a stale one must go).
+ */
+async function writeOnnxFiles(dir: string, model: FittedModel | null): Promise<OnnxExport | null> {
+  const files = [ONNX_MODEL_FILE, 'python_env.yaml', 'requirements.txt'];
+  if (model === null || !onnxSupport(model).exportable) {
+    await Promise.all(files.map((file) => rm(join(dir, file), { force: true })));
+    return null;
+  }
+  const exported = exportOnnx(model);
+  await writeFileAtomic(join(dir, ONNX_MODEL_FILE), Buffer.from(exported.bytes.buffer, exported.bytes.byteOffset, exported.bytes.byteLength));
+  await writeFileAtomic(join(dir, 'requirements.txt'), `${PYTHON_REQUIREMENTS.join('\n')}\n`);
+  const pythonEnv = { python: PYTHON_VERSION, build_dependencies: ['pip', 'setuptools', 'wheel'], dependencies: ['-r requirements.txt'] };
+  await writeFileAtomic(join(dir, 'python_env.yaml'), stringifyYaml(pythonEnv));
+  return exported;
+}
+
+function tensorSpecs(specs: readonly OnnxTensorSpec[]): string {
+  return JSON.stringify(specs.map((s) => ({ type: 'tensor', 'tensor-spec': { dtype: s.dtype, shape: s.shape }, name: s.name })));
+}
+
+function mlmodelYaml(input: WritePackageInput, document: PackageDocument, onnx: OnnxExport | null): string {
   const inputs = input.featureNames.map((name) => ({ type: 'double', name, required: true }));
   const outputs =
     input.task === 'classification'
       ? [{ type: 'tensor', 'tensor-spec': { dtype: typeof document.classes?.[0] === 'number' ? 'float64' : 'str', shape: [-1] } }]
       : [{ type: 'tensor', 'tensor-spec': { dtype: 'float64', shape: [-1] } }];
+  // With model.onnx the signature describes the ONNX graph, the tensors pyfunc feeds and returns.
+  const signature = onnx
+    ? { inputs: tensorSpecs(onnx.inputs), outputs: tensorSpecs(onnx.outputs), params: null }
+    : { inputs: JSON.stringify(inputs), outputs: JSON.stringify(outputs), params: null };
+  const onnxFlavors = onnx
+    ? {
+        onnx: { code: null, data: ONNX_MODEL_FILE, onnx_version: ONNX_FORMAT_VERSION, providers: ['CPUExecutionProvider'], onnx_session_options: null },
+        python_function: {
+          code: null,
+          data: ONNX_MODEL_FILE,
+          env: { virtualenv: 'python_env.yaml' },
+          loader_module: 'mlflow.onnx',
+          python_version: PYTHON_VERSION,
+        },
+      }
+    : {};
   const mlmodel: Record<string, unknown> = {
     artifact_path: 'model',
     flavors: {
+      ...onnxFlavors,
       spotml: {
         model: 'model.json',
         feature_spec: input.spec ? 'feature-spec.json' : null,
@@ -114,7 +164,7 @@ function mlmodelYaml(input: WritePackageInput, document: PackageDocument): strin
     },
     model_uuid: randomUUID().replace(/-/g, ''),
     utc_time_created: new Date().toISOString().replace('T', ' ').replace('Z', '000'),
-    signature: { inputs: JSON.stringify(inputs), outputs: JSON.stringify(outputs), params: null },
+    signature,
   };
   if (input.runId) mlmodel.run_id = input.runId;
   if (input.exampleRow) mlmodel.saved_input_example_info = { artifact_path: 'input_example.json', pandas_orient: 'split', type: 'dataframe' };

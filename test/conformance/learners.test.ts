@@ -19,6 +19,7 @@ const cheapParams: Record<string, Params> = {
   gbdt: { max_iter: 10 },
   svm: { probability: true },
   knn: { n_neighbors: 3 },
+  mlp: { hidden_units: 16, max_epochs: 15 },
 };
 
 /** Families whose predict is not argmax(predictProba), and why. */

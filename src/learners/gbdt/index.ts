@@ -12,7 +12,8 @@ import { SpotmlError } from '../../errors.js';
 import { resolveParams } from '../params.js';
 import { Rng, hashSeed } from '../rng.js';
 import { Pacer, argmax, checkModelHeader } from '../tree/ensemble.js';
-import { deserializeTree, leafIndex, serializeTree, type Tree } from '../tree/tree.js';
+import { accumulateTrees, compileTrees, type CompiledTrees } from '../tree/predict.js';
+import { deserializeTree, serializeTree, type Tree } from '../tree/tree.js';
 import type { FitOptions, FittedModel, LearnerFamily, ParamSpec, Params, SerializedModel, Task, TrainingData } from '../types.js';
 import { checkPredictInput, checkTrainingData } from '../validate.js';
 import { boost, type BoostSet } from './boost.js';
@@ -70,6 +71,8 @@ const GBDT_PARAMS = {
 
 export class GbdtModel implements FittedModel {
   readonly family = FAMILY;
+  /** The trees flattened for prediction, built once here (the trees are not changed after fit or load). */
+  private readonly compiled: CompiledTrees;
 
   constructor(
     readonly task: Task,
@@ -82,25 +85,22 @@ export class GbdtModel implements FittedModel {
     readonly trees: readonly Tree[],
     /** Validation loss per iteration when early stopping ran (for reports). */
     readonly validationLoss: readonly number[],
-  ) {}
+  ) {
+    // Tree t of an iteration adds to output t mod treesPerIteration.
+    this.compiled = compileTrees(trees, Int32Array.from(trees, (_, t) => t % treesPerIteration));
+  }
 
   get iterations(): number {
     return this.trees.length / this.treesPerIteration;
   }
 
-  /** rows × outputs raw scores (row-major). */
+  /** rows × outputs raw scores (row-major): the baseline, then every tree's leaf added in order. */
   rawScores(X: Matrix): Float64Array {
     checkPredictInput(X, this.nFeatures, this.family);
     const K = this.treesPerIteration;
     const out = new Float64Array(X.rows * K);
-    const p = X.cols;
-    for (let r = 0; r < X.rows; r++) for (let k = 0; k < K; k++) out[r * K + k] = this.baseline[k];
-    for (let t = 0; t < this.trees.length; t++) {
-      const tree = this.trees[t];
-      const k = t % K;
-      const value = tree.value;
-      for (let r = 0; r < X.rows; r++) out[r * K + k] += value[leafIndex(tree, X.data, r * p)];
-    }
+    for (let r = 0; r < X.rows; r++) out.set(this.baseline, r * K);
+    accumulateTrees(this.compiled, X.data, X.rows, X.cols, out, K, true);
     return out;
   }
 

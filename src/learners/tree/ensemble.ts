@@ -10,7 +10,8 @@ import { hashSeed } from '../rng.js';
 import type { FittedModel, Params, SerializedModel, Task } from '../types.js';
 import { checkNoMissing, checkPredictInput } from '../validate.js';
 import type { CartInput } from './cart.js';
-import { deserializeTree, leafIndex, serializeTree, type Tree } from './tree.js';
+import { accumulateTrees, compileTrees, type CompiledTrees } from './predict.js';
+import { deserializeTree, serializeTree, type Tree } from './tree.js';
 
 /** Bins for split search in the 'best' splitter (uint8 codes). */
 export const CART_MAX_BINS = 255;
@@ -76,6 +77,9 @@ export class Pacer {
 
 /** Trees whose leaf values are averaged: class frequencies (classification) or means (regression). */
 export class AveragedTreesModel implements FittedModel {
+  /** The trees flattened for prediction, built once here (the trees are not changed after fit or load). */
+  private readonly compiled: CompiledTrees;
+
   constructor(
     readonly family: string,
     readonly task: Task,
@@ -83,25 +87,19 @@ export class AveragedTreesModel implements FittedModel {
     readonly nClasses: number | undefined,
     readonly params: Params,
     readonly trees: readonly Tree[],
-  ) {}
+  ) {
+    this.compiled = compileTrees(trees, new Int32Array(trees.length));
+  }
 
-  /** rows × outputs mean of leaf values. */
+  /** rows × outputs mean of leaf values: summed tree by tree in order, then scaled by 1 / trees. */
   private average(X: Matrix): Float64Array {
     checkPredictInput(X, this.nFeatures, this.family);
     // These families split on raw values and declare handlesNaN false: the pipeline imputes before them.
     checkNoMissing(X, this.family);
-    const outputs = this.trees[0].nOutputs;
+    const outputs = this.compiled.leafWidth;
     const out = new Float64Array(X.rows * outputs);
+    accumulateTrees(this.compiled, X.data, X.rows, X.cols, out, outputs, false);
     const scale = 1 / this.trees.length;
-    const p = X.cols;
-    for (const tree of this.trees) {
-      const value = tree.value;
-      for (let r = 0; r < X.rows; r++) {
-        const leaf = leafIndex(tree, X.data, r * p) * outputs;
-        const o = r * outputs;
-        for (let k = 0; k < outputs; k++) out[o + k] += value[leaf + k];
-      }
-    }
     for (let i = 0; i < out.length; i++) out[i] *= scale;
     return out;
   }

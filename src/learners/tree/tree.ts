@@ -2,6 +2,8 @@
  * One tree representation for every tree family: flat typed arrays of plain threshold splits on raw feature
  * values (x <= threshold goes left, NaN goes where missingLeft says), with `nOutputs` values per node
  * (class frequencies, a regression mean or a boosting leaf score). This maps 1:1 onto ONNX TreeEnsemble*.
+ * Fitted models predict through a compiled copy of their trees (./predict.ts); `leafIndex` is the plain walk
+ * that training uses.
  */
 import { SpotmlError } from '../../errors.js';
 
@@ -152,9 +154,17 @@ export function deserializeTree(json: unknown, nFeatures: number, family: string
   }
   if (value.length !== n * (nOutputs as number)) fail('tree values do not match the node count');
   const threshold = Float64Array.from(thresholdRaw, (x) => (x === null ? Infinity : x));
+  // Every node but the root has exactly one parent, so the arrays form one tree (prediction lays it out as one).
+  const parents = new Int32Array(n);
   for (let i = 0; i < n; i++) {
     if (feature[i] >= nFeatures) fail(`node ${i} splits on feature ${feature[i]} of ${nFeatures}`);
     if (feature[i] >= 0 && (left[i] <= i || right[i] <= i || left[i] >= n || right[i] >= n)) fail(`node ${i} has bad children`);
+    if (feature[i] >= 0) {
+      if (Number.isNaN(threshold[i])) fail(`node ${i} has no numeric threshold`);
+      parents[left[i]]++;
+      parents[right[i]]++;
+    }
   }
+  for (let i = 1; i < n; i++) if (parents[i] !== 1) fail(`node ${i} has ${parents[i]} parents`);
   return { nodeCount: n, nOutputs: nOutputs as number, feature, threshold, left, right, missingLeft, value };
 }

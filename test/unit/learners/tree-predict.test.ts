@@ -1,0 +1,298 @@
+/**
+ * Compiled tree prediction (src/learners/tree/predict.ts) against the plain per-tree walk it replaced, kept here
+ * as the reference: outputs must be bit-identical (Object.is per value), for random trees whose thresholds and
+ * inputs collide on purpose (ties, ±Infinity, -0, NaN), for every remainder of the four-row and four-tree
+ * groupings, and for fitted random_forest / extra_trees / decision_tree / gbdt models before and after save/load.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { createMatrix, type Matrix } from '../../../src/data/matrix.js';
+import { decisionTree } from '../../../src/learners/decision-tree.js';
+import { extraTrees, randomForest } from '../../../src/learners/forest.js';
+import { gbdt, type GbdtModel } from '../../../src/learners/gbdt/index.js';
+import { Rng } from '../../../src/learners/rng.js';
+import type { AveragedTreesModel } from '../../../src/learners/tree/ensemble.js';
+import { accumulateTrees, compileTrees } from '../../../src/learners/tree/predict.js';
+import { TreeBuilder, deserializeTree, type Tree } from '../../../src/learners/tree/tree.js';
+import type { FittedModel, LearnerFamily, SerializedModel, TrainingData } from '../../../src/learners/types.js';
+
+// ---------------------------------------------------------------- the previous implementation (reference)
+
+function referenceLeaf(tree: Tree, data: Float64Array, offset: number): number {
+  let node = 0;
+  let f = tree.feature[0];
+  while (f >= 0) {
+    const x = data[offset + f];
+    if (x <= tree.threshold[node]) node = tree.left[node];
+    else if (x !== x && tree.missingLeft[node] === 1) node = tree.left[node];
+    else node = tree.right[node];
+    f = tree.feature[node];
+  }
+  return node;
+}
+
+/** out[row · stride + offset[t] + k] += leaf value k, tree by tree then row by row, as the models used to. */
+function referenceAccumulate(trees: readonly Tree[], offsets: readonly number[], X: Matrix, out: Float64Array, stride: number): void {
+  trees.forEach((tree, t) => {
+    const width = tree.nOutputs;
+    for (let r = 0; r < X.rows; r++) {
+      const leaf = referenceLeaf(tree, X.data, r * X.cols);
+      for (let k = 0; k < width; k++) out[r * stride + offsets[t] + k] += tree.value[leaf * width + k];
+    }
+  });
+}
+
+function referenceForestProba(model: AveragedTreesModel, X: Matrix): Float64Array {
+  const outputs = model.trees[0].nOutputs;
+  const out = new Float64Array(X.rows * outputs);
+  referenceAccumulate(model.trees, new Array<number>(model.trees.length).fill(0), X, out, outputs);
+  const scale = 1 / model.trees.length;
+  for (let i = 0; i < out.length; i++) out[i] *= scale;
+  return out;
+}
+
+function referenceGbdtRaw(model: GbdtModel, X: Matrix): Float64Array {
+  const K = model.treesPerIteration;
+  const out = new Float64Array(X.rows * K);
+  for (let r = 0; r < X.rows; r++) for (let k = 0; k < K; k++) out[r * K + k] = model.baseline[k];
+  referenceAccumulate(
+    model.trees,
+    model.trees.map((_, t) => t % K),
+    X,
+    out,
+    K,
+  );
+  return out;
+}
+
+/** Index of the first differing value (bitwise, so -0 ≠ 0 and NaN = NaN), or -1. */
+function firstDifference(a: Float64Array, b: Float64Array): number {
+  if (a.length !== b.length) return 0;
+  for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) return i;
+  return -1;
+}
+
+// ---------------------------------------------------------------- random trees and inputs
+
+/** Values shared by thresholds and inputs so that x === threshold happens often. */
+const GRID = [-2, -1, -0.5, 0, 0.5, 1, 2];
+
+function gridValue(rng: Rng): number {
+  return GRID[rng.int(GRID.length)];
+}
+
+/** A random tree numbered depth-first or breadth-first (children always after their parent). */
+function randomTree(rng: Rng, nFeatures: number, width: number, maxDepth: number): Tree {
+  const builder = new TreeBuilder(width, 4);
+  const makeSplit = (node: number, depth: number): [number, number] | null => {
+    if (depth >= maxDepth || (depth > 0 && rng.next() < 0.3)) {
+      for (let k = 0; k < width; k++) builder.value[node * width + k] = rng.normal();
+      return null;
+    }
+    const pick = rng.next();
+    const threshold = pick < 0.1 ? Infinity : pick < 0.15 ? -Infinity : gridValue(rng);
+    const left = builder.addNode();
+    const right = builder.addNode();
+    builder.setSplit(node, rng.int(nFeatures), threshold, rng.next() < 0.5, left, right);
+    return [left, right];
+  };
+  const root = builder.addNode();
+  if (rng.next() < 0.5) {
+    const grow = (node: number, depth: number): void => {
+      const children = makeSplit(node, depth);
+      if (children) children.forEach((child) => grow(child, depth + 1));
+    };
+    grow(root, 0);
+  } else {
+    const queue: [number, number][] = [[root, 0]];
+    for (let i = 0; i < queue.length; i++) {
+      const [node, depth] = queue[i];
+      const children = makeSplit(node, depth);
+      if (children) children.forEach((child) => queue.push([child, depth + 1]));
+    }
+  }
+  return builder.finish();
+}
+
+function randomInput(rng: Rng, rows: number, cols: number, nanShare: number): Matrix {
+  const data = new Float64Array(rows * cols);
+  for (let i = 0; i < data.length; i++) {
+    const pick = rng.next();
+    if (pick < nanShare) data[i] = NaN;
+    else if (pick < nanShare + 0.05) data[i] = rng.next() < 0.5 ? Infinity : -Infinity;
+    else if (pick < nanShare + 0.1) data[i] = -0;
+    else if (pick < nanShare + 0.6) data[i] = gridValue(rng);
+    else data[i] = rng.normal() * 2;
+  }
+  return createMatrix(rows, cols, data);
+}
+
+describe('compiled trees against the per-tree walk', () => {
+  it('sums every tree exactly as the reference, for any tree count, row count, width and NaN', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 2 ** 31 - 1 }),
+        fc.integer({ min: 1, max: 11 }),
+        fc.integer({ min: 0, max: 13 }),
+        fc.integer({ min: 1, max: 3 }),
+        fc.boolean(),
+        (seed, treeCount, rows, width, withNaN) => {
+          const rng = new Rng(seed);
+          const cols = 1 + rng.int(5);
+          const trees = Array.from({ length: treeCount }, () => randomTree(rng, cols, width, 1 + rng.int(7)));
+          // Several outputs per row, trees writing to different ones (as gbdt's classes do).
+          const stride = width + 2;
+          const offsets = trees.map(() => rng.int(3));
+          const X = randomInput(rng, rows, cols, withNaN ? 0.15 : 0);
+          const start = Float64Array.from({ length: rows * stride }, () => rng.normal());
+          const expected = start.slice();
+          referenceAccumulate(trees, offsets, X, expected, stride);
+          const actual = start.slice();
+          accumulateTrees(compileTrees(trees, offsets), X.data, rows, cols, actual, stride, withNaN);
+          expect(firstDifference(actual, expected)).toBe(-1);
+        },
+      ),
+      { numRuns: 400 },
+    );
+  });
+
+  it('gives each row the same sum alone as in a batch', () => {
+    const rng = new Rng(11);
+    const cols = 4;
+    const trees = Array.from({ length: 7 }, () => randomTree(rng, cols, 2, 6));
+    const compiled = compileTrees(trees, new Int32Array(7));
+    const X = randomInput(rng, 23, cols, 0.1);
+    const batch = new Float64Array(23 * 2);
+    accumulateTrees(compiled, X.data, 23, cols, batch, 2, true);
+    for (let r = 0; r < 23; r++) {
+      const one = new Float64Array(2);
+      accumulateTrees(compiled, X.data.slice(r * cols, (r + 1) * cols), 1, cols, one, 2, true);
+      expect(firstDifference(one, batch.subarray(r * 2, r * 2 + 2))).toBe(-1);
+    }
+  });
+
+  it('follows each split’s NaN direction, and x <= threshold (not x < threshold) goes left', () => {
+    // Root: feature 0 <= 1 (NaN left); its right child: feature 1 <= 0 (NaN right).
+    const builder = new TreeBuilder(1);
+    const root = builder.addNode();
+    const a = builder.addNode();
+    const b = builder.addNode();
+    builder.setSplit(root, 0, 1, true, a, b);
+    const c = builder.addNode();
+    const d = builder.addNode();
+    builder.setSplit(b, 1, 0, false, c, d);
+    builder.value[a] = 10;
+    builder.value[c] = 20;
+    builder.value[d] = 30;
+    const compiled = compileTrees([builder.finish()], [0]);
+    const rows = [
+      [NaN, 5, 10],
+      [1, 5, 10],
+      [2, 0, 20],
+      [2, -0, 20],
+      [2, NaN, 30],
+      [Infinity, Infinity, 30],
+      [-Infinity, NaN, 10],
+    ];
+    for (const [x0, x1, want] of rows) {
+      const out = new Float64Array(1);
+      accumulateTrees(compiled, Float64Array.from([x0, x1]), 1, 2, out, 1, true);
+      expect(out[0]).toBe(want);
+    }
+  });
+
+  it('refuses a NaN threshold, and load refuses arrays that are not one tree', () => {
+    const builder = new TreeBuilder(1);
+    const root = builder.addNode();
+    builder.setSplit(root, 0, NaN, false, builder.addNode(), builder.addNode());
+    expect(() => compileTrees([builder.finish()], [0])).toThrow(/NaN threshold/);
+
+    const shared = {
+      feature: [0, 0, -1, -1],
+      threshold: [0, 1, null, null],
+      left: [1, 2, -1, -1],
+      right: [2, 3, -1, -1],
+      missingLeft: [0, 0, 0, 0],
+      nOutputs: 1,
+      value: [0, 0, 1, 2],
+    };
+    expect(() => deserializeTree(shared, 1, 'gbdt')).toThrow(/node 2 has 2 parents/);
+    const orphan = { ...shared, left: [1, -1, -1, -1], right: [2, -1, -1, -1], feature: [0, -1, -1, -1] };
+    expect(() => deserializeTree(orphan, 1, 'gbdt')).toThrow(/node 3 has 0 parents/);
+  });
+
+});
+
+// ---------------------------------------------------------------- fitted models
+
+function blobs(rows: number, cols: number, seed: number): TrainingData {
+  const rng = new Rng(seed);
+  const data = new Float64Array(rows * cols);
+  const y = new Float64Array(rows);
+  for (let i = 0; i < rows; i++) {
+    const c = i % 3;
+    y[i] = c;
+    for (let j = 0; j < cols; j++) data[i * cols + j] = rng.normal() + (j % 3 === c ? 1.5 : 0);
+  }
+  return { X: createMatrix(rows, cols, data), y, task: 'classification', nClasses: 3 };
+}
+
+function reload(family: LearnerFamily, model: FittedModel): FittedModel {
+  return family.load(JSON.parse(JSON.stringify(model.toJSON())) as SerializedModel);
+}
+
+describe('fitted models predict exactly as the per-tree walk', () => {
+  const train = blobs(300, 6, 1);
+  const test = blobs(37, 6, 2).X;
+
+  for (const [family, params] of [
+    [randomForest, { n_estimators: 13 }],
+    [extraTrees, { n_estimators: 9 }],
+    [decisionTree, {}],
+  ] as const) {
+    it(`${family.name}: predictProba and predict, fitted and reloaded, batch and one row at a time`, async () => {
+      const fitted = (await family.fit(train, params, { seed: 3 })) as AveragedTreesModel;
+      const expected = referenceForestProba(fitted, test);
+      for (const model of [fitted, reload(family, fitted) as AveragedTreesModel]) {
+        const proba = model.predictProba(test).data;
+        expect(firstDifference(proba, expected)).toBe(-1);
+        const labels = model.predict(test);
+        for (let r = 0; r < test.rows; r++) {
+          const one = createMatrix(1, test.cols, test.data.slice(r * test.cols, (r + 1) * test.cols));
+          expect(firstDifference(model.predictProba(one).data, expected.subarray(r * 3, r * 3 + 3))).toBe(-1);
+          expect(model.predict(one)[0]).toBe(labels[r]);
+        }
+      }
+    });
+  }
+
+  it('random_forest regression means match the reference', async () => {
+    const rng = new Rng(4);
+    const X = createMatrix(200, 3, Float64Array.from({ length: 600 }, () => rng.normal()));
+    const y = Float64Array.from({ length: 200 }, (_, i) => X.data[i * 3] * 2 + Math.sin(X.data[i * 3 + 1]));
+    const model = (await randomForest.fit({ X, y, task: 'regression' }, { n_estimators: 11 }, { seed: 1 })) as AveragedTreesModel;
+    const query = createMatrix(41, 3, Float64Array.from({ length: 123 }, () => rng.normal()));
+    expect(firstDifference(model.predict(query), referenceForestProba(model, query))).toBe(-1);
+  });
+
+  for (const classes of [2, 3]) {
+    it(`gbdt (${classes} classes): raw scores with and without NaN, fitted and reloaded`, async () => {
+      const data = blobs(300, 6, 5);
+      const y = data.y.map((c) => c % classes);
+      const withNaN = data.X.data.slice();
+      for (let i = 0; i < withNaN.length; i += 7) withNaN[i] = NaN;
+      const fitted = (await gbdt.fit({ ...data, y, nClasses: classes, X: createMatrix(300, 6, withNaN) }, { max_iter: 15 }, { seed: 2 })) as GbdtModel;
+      const queries = [test, createMatrix(test.rows, test.cols, test.data.map((v, i) => (i % 5 === 0 ? NaN : v)))];
+      for (const model of [fitted, reload(gbdt, fitted) as GbdtModel]) {
+        for (const X of queries) {
+          expect(firstDifference(model.rawScores(X), referenceGbdtRaw(fitted, X))).toBe(-1);
+          for (let r = 0; r < X.rows; r++) {
+            const one = createMatrix(1, X.cols, X.data.slice(r * X.cols, (r + 1) * X.cols));
+            const K = model.treesPerIteration;
+            expect(firstDifference(model.rawScores(one), model.rawScores(X).subarray(r * K, (r + 1) * K))).toBe(-1);
+          }
+        }
+      }
+    });
+  }
+});
