@@ -148,9 +148,11 @@ export function kNearest(
   for (let t = 0; t < nTrain; t++) {
     const base = t * d;
     let dist = 0;
-    // Sums grow monotonically, so a row can be dropped as soon as its partial sum passes the k-th best.
-    for (let start = 0; start < d && dist < worst; start += 16) {
-      const end = Math.min(start + 16, d);
+    // Sums grow monotonically, so a row can be dropped as soon as its partial sum passes the k-th best;
+    // with few features the check costs more than it saves, so short rows are summed in one go.
+    const block = d <= 32 ? d : 16;
+    for (let start = 0; start < d && dist < worst; start += block) {
+      const end = Math.min(start + block, d);
       if (manhattan) {
         for (let j = start; j < end; j++) dist += Math.abs(train[base + j] - query[offset + j]);
       } else {
