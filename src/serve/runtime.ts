@@ -23,7 +23,8 @@ export type RuntimeName = (typeof RUNTIMES)[number];
  * single rows and 1,000-row batches), but packages without an ONNX file must still be servable.
  */
 export type RuntimeChoice = RuntimeName | 'auto';
-export const DEFAULT_RUNTIME: RuntimeChoice = 'auto';
+// The faster runtime in bench-results/serve.json (300-tree forest): native, for single rows and batches alike.
+export const DEFAULT_RUNTIME: RuntimeChoice = 'native';
 
 export function hasOnnxFile(dir: string): boolean {
   return existsSync(join(dir, ONNX_FILE));

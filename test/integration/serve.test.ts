@@ -300,7 +300,7 @@ describe('spotml serve (real process)', () => {
   });
 
   it('runs --workers 2 on one port, merges their metrics, and stops on SIGTERM', async () => {
-    const server = await serve([onnxDir, '--workers', '2']);
+    const server = await serve([onnxDir, '--workers', '2', '--runtime', 'auto']);
     const results = await Promise.all(Array.from({ length: 40 }, () => invoke(server.url, { instances: [[1, 2, 3, 4]] }).then((r) => r.status)));
     expect(results.every((s) => s === 200)).toBe(true);
     const metrics = await (await fetch(`${server.url}/metrics`)).text();

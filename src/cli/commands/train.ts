@@ -42,7 +42,8 @@ export const trainCommand: CommandModule = {
       .option('-o, --out <dir>', 'where to write the model package', 'out/model')
       .option('--experiment <name>', 'MLflow experiment to log to', 'spotml')
       .option('--tracking-uri <uri>', 'MLflow store: a path, file:…, or http(s):// for an MLflow server (default $MLFLOW_TRACKING_URI or ./mlruns)')
-      .option('--tenant <name>', 'namespace experiments and models for one tenant');
+      .option('--tenant <name>', 'namespace experiments and models for one tenant')
+      .option('--device <device>', 'compute backend for the neural families (mlp): auto, gpu, node, wasm or cpu', process.env.SPOTML_DEVICE ?? 'auto');
   },
   async run(context: CommandContext, args: readonly string[], options: Record<string, unknown>): Promise<number> {
     const { ui } = context;
@@ -56,6 +57,15 @@ export const trainCommand: CommandModule = {
     const holdoutText = textOption(options, 'holdout');
     const trackingUri = textOption(options, 'trackingUri');
     const config = { table, target, ...options };
+    const families = parseListOption(textOption(options, 'families'), familyNames());
+    const usesNetworks = autoOptimize ? (families ?? familyNames()).includes('mlp') : textOption(options, 'model') === 'mlp';
+    if (usesNetworks) {
+      // Worker threads read the device from the environment; choosing it here surfaces a missing GPU at once.
+      const { getTf, parseDevice } = await import('../../runtime/tf.js');
+      const device = parseDevice(String(options.device));
+      process.env.SPOTML_DEVICE = device;
+      ui.info(ui.color.dim(`neural backend: ${(await getTf(device)).description}`));
+    }
     const progress = ui.progress('search', Math.round(timeBudget), 's');
     let lastTick = performance.now();
     const { train } = await import('../../api/train.js');
@@ -67,7 +77,7 @@ export const trainCommand: CommandModule = {
       autoOptimize,
       timeBudget,
       maxTrials: maxTrials === undefined ? undefined : parseNumberOption('--max-trials', maxTrials, true),
-      families: parseListOption(textOption(options, 'families'), familyNames()),
+      families,
       metric: metricText === undefined ? undefined : oneOf<MetricName>('--metric', metricText, Object.keys(METRICS) as MetricName[]),
       task: taskText === undefined ? undefined : oneOf<Task>('--task', taskText, ['classification', 'regression']),
       cv: parseNumberOption('--cv', String(options.cv), true),
