@@ -6,7 +6,8 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
 import { SpotmlError } from '../errors.js';
 import { createMatrix, type Matrix } from '../data/matrix.js';
 import { columnIndex, readTable, type Table } from '../data/table.js';
@@ -221,6 +222,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       exampleRow: Array.from(X.data.subarray(0, X.cols)),
     });
     await store.logArtifact(run.runId, options.out, 'model');
+    const history = await logModelHistoryTag(options.out, run.runId);
+    if (history) await log.setTags({ 'mlflow.log-model.history': history });
     await store.writeArtifact(run.runId, 'leaderboard.json', JSON.stringify(board, null, 2));
     await log.setTags({ 'spotml.model_family': modelSummary.family, 'mlflow.note.content': `spotml train: ${modelSummary.family}, cv ${metric} ${score.toFixed(4)}` });
     await store.updateRun(run.runId, 'FINISHED');
@@ -383,4 +386,20 @@ async function logTrial(store: TrackingStore, experimentId: string, parentRunId:
   }
   await store.logBatch(child.runId, { params, metrics, tags: trial.state === 'FAIL' ? [{ key: 'spotml.failure', value: String(trial.attrs.reason) }] : [] });
   await store.updateRun(child.runId, trial.state === 'FAIL' ? 'FAILED' : 'FINISHED');
+}
+
+/**
+ * MLflow 2.x's UI lists a run's models from the `mlflow.log-model.history` tag: a JSON list of MLmodel
+ * dicts. Run tags are capped at 5000 characters (2.x), so a long signature is left out of the tag (it stays
+ * in the MLmodel file), and the tag is skipped when even that does not fit.
+ */
+async function logModelHistoryTag(packageDir: string, runId: string): Promise<string | null> {
+  const mlmodel = parseYaml(await readFile(join(packageDir, 'MLmodel'), 'utf8')) as Record<string, unknown>;
+  const entry: Record<string, unknown> = { ...mlmodel, run_id: runId, artifact_path: 'model' };
+  let text = JSON.stringify([entry]);
+  if (text.length > 5000) {
+    const { signature: _signature, ...withoutSignature } = entry;
+    text = JSON.stringify([withoutSignature]);
+  }
+  return text.length <= 5000 ? text : null;
 }

@@ -44,6 +44,10 @@ describe('train', () => {
     expect(parent.info.status).toBe('FINISHED');
     expect(parent.data.params.target).toBe('target');
     expect(parent.data.metrics.find((m) => m.key === 'cv_accuracy')?.value).toBeCloseTo(result.score, 12);
+    // MLflow 2.x's UI lists logged models from this tag.
+    const history = JSON.parse(parent.data.tags['mlflow.log-model.history']) as { run_id: string; artifact_path: string; flavors: Record<string, unknown> }[];
+    expect(history[0]).toMatchObject({ run_id: result.runId, artifact_path: 'model' });
+    expect(Object.keys(history[0].flavors)).toContain('spotml');
 
     const pkg = await readModelPackage(join(dir, 'model'));
     const table = await readTable(join(DATA, 'iris.csv'));
