@@ -20,12 +20,12 @@
 import { randomBytes } from 'node:crypto';
 import { appendFile, mkdir, readFile, readdir, rename, rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { userInfo } from 'node:os';
 import { SpotmlError } from '../errors.js';
 import { withLock, writeFileAtomic } from '../tracking/fs-atomic.js';
 import { dumpYaml, loadYaml, validateKey } from '../tracking/file-store/codec.js';
-import { FileStore } from '../tracking/file-store/index.js';
+import { FileStore, readKeyFiles } from '../tracking/file-store/index.js';
 import {
   MAX_REGISTRY_TAG_VALUE,
   MODEL_STAGES,
@@ -642,23 +642,6 @@ function osUser(): string {
   }
 }
 
-/** Reads a folder of key files (tags/, aliases/) recursively: "a/b" keys come from subfolders. */
-async function readKeyFiles(dir: string): Promise<Record<string, string>> {
-  const out: Record<string, string> = {};
-  let entries;
-  try {
-    entries = await readdir(dir, { recursive: true, withFileTypes: true });
-  } catch {
-    return out;
-  }
-  for (const entry of entries) {
-    if (!entry.isFile() || entry.name.endsWith('.tmp')) continue;
-    const parent = (entry as unknown as { parentPath?: string; path?: string }).parentPath ?? (entry as unknown as { path: string }).path;
-    const full = join(parent, entry.name);
-    out[relative(dir, full)] = await readFile(full, 'utf8');
-  }
-  return sortKeys(out);
-}
 
 /** Removes folders named `<prefix>…` in `dir`: called under the registry lock, they are crashed writers' leftovers. */
 async function removeAbandoned(dir: string, prefix: string): Promise<void> {

@@ -346,20 +346,25 @@ function safeUser(): string {
   }
 }
 
-/** Reads a folder of key files (params/, tags/, metrics/) recursively: "a/b" keys come from subfolders. */
-async function readKeyFiles(dir: string): Promise<Record<string, string>> {
-  const out: Record<string, string> = {};
+/**
+ * Reads a folder of key files (params/, tags/, metrics/, aliases/) recursively: "a/b" keys come from
+ * subfolders. Temp files of an unfinished atomic write and lock files are not keys. Keys come back sorted.
+ */
+export async function readKeyFiles(dir: string): Promise<Record<string, string>> {
+  const found: Record<string, string> = {};
   let entries;
   try {
     entries = await readdir(dir, { recursive: true, withFileTypes: true });
   } catch {
-    return out;
+    return found;
   }
   for (const entry of entries) {
     if (!entry.isFile() || entry.name.endsWith('.tmp') || entry.name.endsWith('.lock')) continue;
     const parent = (entry as unknown as { parentPath?: string; path?: string }).parentPath ?? (entry as unknown as { path: string }).path;
     const full = join(parent, entry.name);
-    out[relative(dir, full)] = await readFile(full, 'utf8');
+    found[relative(dir, full)] = await readFile(full, 'utf8');
   }
+  const out: Record<string, string> = {};
+  for (const key of Object.keys(found).sort()) out[key] = found[key];
   return out;
 }
