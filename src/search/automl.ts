@@ -110,15 +110,25 @@ export async function runAutoMl(executor: TrialExecutor, options: AutoMlOptions)
     const round: { family: string; params: Params; number: number }[] = [];
     const roundSize = Math.min(executor.parallelism, options.maxTrials !== undefined ? options.maxTrials - outcomes.length : Infinity);
     const pending = new Map<string, number>();
-    // TPE can re-propose a configuration on a small discrete space; never pay for one twice.
-    for (let attempt = 0; round.length < roundSize && attempt < roundSize * 8; attempt++) {
+    // TPE can re-propose a configuration on a small discrete space; never pay for one twice. A family that
+    // keeps repeating itself is set aside for the rest of the round, so the budget goes to the others.
+    const repeats = new Map<string, number>();
+    const setAside = new Set<string>();
+    for (let attempt = 0; round.length < roundSize && attempt < roundSize * 8 + families.length * 3; attempt++) {
       const number = outcomes.length + round.length;
       const proposal =
-        queue.shift() ?? proposeNext(families, outcomes, pending, tpe, hashSeed(options.seed, 'trial', number, attempt), remaining, attempt);
+        queue.shift() ??
+        proposeNext(families, outcomes, pending, setAside, tpe, hashSeed(options.seed, 'trial', number, attempt), remaining, repeats.get('*') ?? 0);
       if (!proposal) break;
       pending.set(proposal.family, (pending.get(proposal.family) ?? 0) + 1);
       const key = `${proposal.family}:${JSON.stringify(proposal.params)}`;
-      if (seen.has(key)) continue;
+      if (seen.has(key)) {
+        const count = (repeats.get(proposal.family) ?? 0) + 1;
+        repeats.set(proposal.family, count);
+        repeats.set('*', (repeats.get('*') ?? 0) + 1);
+        if (count >= 3) setAside.add(proposal.family);
+        continue;
+      }
       seen.add(key);
       round.push({ ...proposal, number });
     }
@@ -207,6 +217,7 @@ function proposeNext(
   families: readonly LearnerFamily[],
   outcomes: readonly TrialOutcome[],
   pending: Map<string, number>,
+  setAside: ReadonlySet<string>,
   tpe: TpeSampler,
   seed: number,
   remainingSeconds: number,
@@ -228,7 +239,7 @@ function proposeNext(
   let chosen: (typeof stats)[number] | undefined;
   let bestUcb = Number.NEGATIVE_INFINITY;
   for (const s of stats) {
-    if (!Number.isFinite(s.bestScore)) continue;
+    if (!Number.isFinite(s.bestScore) || setAside.has(s.family.name)) continue;
     if (s.failures > 3 && s.failures > s.ok.length) continue;
     if (s.seconds > remainingSeconds * 0.8) continue;
     const space = spaceFromFamily(s.family);
