@@ -10,10 +10,11 @@ export function parseNumberOption(flag: string, value: string, integer = false):
   return number;
 }
 
-/** "a,b, c" → ["a","b","c"]; "all" → every allowed value. */
-export function parseListOption(value: string | undefined, all: readonly string[]): string[] | undefined {
+/** "a,b, c" (or a YAML list from --config) → ["a","b","c"]; "all" → every allowed value. */
+export function parseListOption(value: unknown, all: readonly string[]): string[] | undefined {
   if (value === undefined) return undefined;
-  const items = value.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const parts = Array.isArray(value) ? value.map(String) : [String(value)];
+  const items = parts.flatMap((part) => part.split(',')).map((s) => s.trim()).filter((s) => s !== '');
   return items.length === 1 && items[0] === 'all' ? [...all] : items;
 }
 

@@ -11,6 +11,7 @@ import type { AnalysisOptions, FeatureSettingsInput } from '../../audio/feature-
 import type { LabelSource } from '../../audio/discover.js';
 import type { CommandModule } from '../command.js';
 import type { CommandContext } from '../context.js';
+import { collectOption, parseListOption, parseNumberOption, textOption } from '../parse.js';
 import { formatSeconds, formatTable } from '../ui/index.js';
 
 /** Analysis options settable by flag: attribute name (commander camelCase) → FeatureOptions field. */
@@ -30,71 +31,46 @@ const NUMERIC_OPTIONS: readonly { flag: string; key: keyof AnalysisOptions; help
   { flag: '--top-db', key: 'topDb', help: 'dB floor below the clip maximum for the mel dB scale (default 80)', integer: false },
 ];
 
-function parseNumber(flag: string, value: string, integer = false): number {
-  const trimmed = value.trim();
-  const number = trimmed === '' ? Number.NaN : Number(trimmed);
-  if (!Number.isFinite(number) || (integer && !Number.isInteger(number))) {
-    throw new SpotmlError('USAGE', `${flag} must be ${integer ? 'a whole number' : 'a number'}, got "${value}"`, { flag });
-  }
-  return number;
-}
-
-/** A comma-separated flag value, or a YAML list from --config. */
-function parseList(value: unknown, all: readonly string[]): string[] | undefined {
-  if (value === undefined) return undefined;
-  const parts = Array.isArray(value) ? value.map(String) : [String(value)];
-  const items = parts.flatMap((part) => part.split(',')).map((s) => s.trim()).filter((s) => s !== '');
-  return items.length === 1 && items[0] === 'all' ? [...all] : items;
-}
-
-function collect(value: string, previous: string[] | undefined): string[] {
-  return [...(previous ?? []), value];
-}
-
-function text(options: Record<string, unknown>, key: string): string | undefined {
-  const value = options[key];
-  return typeof value === 'string' ? value : undefined;
-}
 
 export function settingsFromOptions(options: Record<string, unknown>): FeatureSettingsInput {
-  const sr = text(options, 'sr');
+  const sr = textOption(options, 'sr');
   const analysis: Partial<AnalysisOptions> = {};
   for (const { flag, key, integer } of NUMERIC_OPTIONS) {
-    const raw = text(options, key);
-    if (raw !== undefined) (analysis as Record<string, number>)[key] = parseNumber(flag, raw, integer);
+    const raw = textOption(options, key);
+    if (raw !== undefined) (analysis as Record<string, number>)[key] = parseNumberOption(flag, raw, integer);
   }
-  const tuning = text(options, 'tuning');
-  if (tuning !== undefined) analysis.tuning = tuning === 'estimate' ? null : parseNumber('--tuning', tuning);
-  const segment = text(options, 'segment');
-  const segmentHop = text(options, 'segmentHop');
+  const tuning = textOption(options, 'tuning');
+  if (tuning !== undefined) analysis.tuning = tuning === 'estimate' ? null : parseNumberOption('--tuning', tuning);
+  const segment = textOption(options, 'segment');
+  const segmentHop = textOption(options, 'segmentHop');
   if (segmentHop !== undefined && segment === undefined) {
     throw new SpotmlError('USAGE', '--segment-hop needs --segment <seconds>', { flag: '--segment-hop' });
   }
-  const segmentLength = segment === undefined ? undefined : parseNumber('--segment', segment);
-  const offset = text(options, 'offset');
-  const duration = text(options, 'duration');
+  const segmentLength = segment === undefined ? undefined : parseNumberOption('--segment', segment);
+  const offset = textOption(options, 'offset');
+  const duration = textOption(options, 'duration');
   return {
-    sampleRate: sr === undefined ? undefined : sr === 'native' ? 'native' : parseNumber('--sr', sr, true),
-    offset: offset === undefined ? undefined : parseNumber('--offset', offset),
-    duration: duration === undefined ? undefined : parseNumber('--duration', duration),
+    sampleRate: sr === undefined ? undefined : sr === 'native' ? 'native' : parseNumberOption('--sr', sr, true),
+    offset: offset === undefined ? undefined : parseNumberOption('--offset', offset),
+    duration: duration === undefined ? undefined : parseNumberOption('--duration', duration),
     segment:
       segmentLength === undefined
         ? null
-        : { length: segmentLength, hop: segmentHop === undefined ? segmentLength : parseNumber('--segment-hop', segmentHop) },
-    features: parseList(options.features, ALL_FEATURES),
-    aggregates: parseList(options.aggregates, AGGREGATES),
+        : { length: segmentLength, hop: segmentHop === undefined ? segmentLength : parseNumberOption('--segment-hop', segmentHop) },
+    features: parseListOption(options.features, ALL_FEATURES),
+    aggregates: parseListOption(options.aggregates, AGGREGATES),
     options: analysis,
   };
 }
 
 function labelSource(options: Record<string, unknown>): LabelSource {
-  const csv = text(options, 'labels');
+  const csv = textOption(options, 'labels');
   const fromDirs = options.labelsFromDirs === true;
   if (csv !== undefined && fromDirs) {
     throw new SpotmlError('USAGE', '--labels and --labels-from-dirs cannot be combined: pick one source of labels', { flag: '--labels' });
   }
-  const pathColumn = text(options, 'pathColumn');
-  const labelColumn = text(options, 'labelColumn');
+  const pathColumn = textOption(options, 'pathColumn');
+  const labelColumn = textOption(options, 'labelColumn');
   if (csv === undefined && (pathColumn !== undefined || labelColumn !== undefined)) {
     throw new SpotmlError('USAGE', '--path-column and --label-column need --labels <file.csv>', { flag: pathColumn !== undefined ? '--path-column' : '--label-column' });
   }
@@ -104,7 +80,7 @@ function labelSource(options: Record<string, unknown>): LabelSource {
 
 function parseJobs(value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
-  const jobs = parseNumber('--jobs', value, true);
+  const jobs = parseNumberOption('--jobs', value, true);
   if (jobs < 1) throw new SpotmlError('USAGE', `--jobs must be at least 1, got ${value}`, { flag: '--jobs' });
   return jobs;
 }
@@ -147,7 +123,7 @@ export const extractCommand: CommandModule = {
   configure(command: Command): void {
     command
       .argument('[inputs...]', '.wav files, folders (searched recursively) and globs such as "data/**/*.wav"')
-      .option('-i, --input <path>', 'an input file, folder or glob (repeatable; same as the positional inputs)', collect)
+      .option('-i, --input <path>', 'an input file, folder or glob (repeatable; same as the positional inputs)', collectOption)
       .option('-o, --out <file>', 'the table to write: .csv, .parquet or .jsonl (the spec goes to <file>.spec.json)')
       .addOption(new Option('--format <format>', 'table format, when the --out extension does not say').choices(['csv', 'parquet', 'jsonl']))
       .option('--labels <file.csv>', 'labels from a CSV with a path column and a label column (paths relative to the CSV, absolute, or a trailing part such as blues/a.wav or a.wav)')
@@ -174,22 +150,22 @@ export const extractCommand: CommandModule = {
     const { ui } = context;
     const inputs = [...args, ...((options.input as string[] | undefined) ?? [])];
     if (inputs.length === 0) inputs.push(await context.require(undefined, '--input', 'Which .wav file, folder or glob?'));
-    const out = await context.require(text(options, 'out'), '--out', 'Where should the feature table go (e.g. features.csv)?');
+    const out = await context.require(textOption(options, 'out'), '--out', 'Where should the feature table go (e.g. features.csv)?');
     const settings = settingsFromOptions(options);
     const labels = labelSource(options);
-    const jobs = parseJobs(text(options, 'jobs'));
+    const jobs = parseJobs(textOption(options, 'jobs'));
 
     let progress = ui.progress('extract', 0, 'files');
     const summary = await extract({
       inputs,
       out,
-      format: text(options, 'format'),
+      format: textOption(options, 'format'),
       labels,
       settings,
-      framesDir: text(options, 'frames') ?? null,
+      framesDir: textOption(options, 'frames') ?? null,
       jobs,
       cache: options.cache !== false,
-      cacheDir: text(options, 'cacheDir'),
+      cacheDir: textOption(options, 'cacheDir'),
       strict: options.strict === true,
       onStart: ({ total, jobs: used }) => {
         ui.info(`extracting ${total} file${total === 1 ? '' : 's'} on ${used} thread${used === 1 ? '' : 's'}`);

@@ -57,7 +57,7 @@ export const trainCommand: CommandModule = {
     const holdoutText = textOption(options, 'holdout');
     const trackingUri = textOption(options, 'trackingUri');
     const config = { table, target, ...options };
-    const families = parseListOption(textOption(options, 'families'), familyNames());
+    const families = parseListOption(options.families, familyNames());
     const usesNetworks = autoOptimize ? (families ?? familyNames()).includes('mlp') : textOption(options, 'model') === 'mlp';
     if (usesNetworks) {
       // Worker threads read the device from the environment; choosing it here surfaces a missing GPU at once.

@@ -11,19 +11,14 @@ import { METRICS, type MetricName } from '../../metrics/index.js';
 import { PRUNER_NAMES, type PrunerName } from '../../search/pruners.js';
 import type { CommandModule } from '../command.js';
 import type { CommandContext } from '../context.js';
+import { parseNumberOption, textOption } from '../parse.js';
 import { formatSeconds, formatTable } from '../ui/index.js';
 
-function text(options: Record<string, unknown>, key: string): string | undefined {
-  const value = options[key];
-  return typeof value === 'string' ? value : undefined;
-}
-
+/** A number flag with a lower bound; undefined when the flag was not given. */
 function parseNumber(flag: string, value: string | undefined, integer: boolean, min: number): number | undefined {
   if (value === undefined) return undefined;
-  const number = value.trim() === '' ? Number.NaN : Number(value);
-  if (!Number.isFinite(number) || (integer && !Number.isInteger(number)) || number < min) {
-    throw new SpotmlError('USAGE', `${flag} must be ${integer ? 'a whole number' : 'a number'} >= ${min}, got "${value}"`, { flag });
-  }
+  const number = parseNumberOption(flag, value, integer);
+  if (number < min) throw new SpotmlError('USAGE', `${flag} must be ${integer ? 'a whole number' : 'a number'} >= ${min}, got "${value}"`, { flag });
   return number;
 }
 
@@ -114,8 +109,8 @@ export const tuneCommand: CommandModule = {
   async run(context: CommandContext, args: readonly string[], options: Record<string, unknown>): Promise<number> {
     const { ui } = context;
     const table = await context.require(args[0], 'table', 'Which feature table?');
-    const target = await context.require(text(options, 'target'), '--target', 'Which column is the target?');
-    const model = await context.require(text(options, 'model'), '--model', `Which model family (${familyNames().join(', ')})?`);
+    const target = await context.require(textOption(options, 'target'), '--target', 'Which column is the target?');
+    const model = await context.require(textOption(options, 'model'), '--model', `Which model family (${familyNames().join(', ')})?`);
     const controller = new AbortController();
     const onSigint = (): void => {
       if (controller.signal.aborted) process.exit(130);
@@ -132,27 +127,27 @@ export const tuneCommand: CommandModule = {
         table,
         target,
         model,
-        space: text(options, 'space'),
-        trials: parseNumber('--trials', text(options, 'trials'), true, 1),
-        timeBudget: parseDuration(text(options, 'timeBudget')),
-        sampler: text(options, 'sampler') as SamplerName | undefined,
-        pruner: text(options, 'pruner') as PrunerName | undefined,
-        study: text(options, 'study'),
-        storage: text(options, 'storage'),
-        jobs: parseNumber('--jobs', text(options, 'jobs'), true, 1),
-        cv: parseNumber('--cv', text(options, 'cv'), true, 2),
-        metric: text(options, 'metric') as MetricName | undefined,
-        task: text(options, 'task') as Task | undefined,
+        space: textOption(options, 'space'),
+        trials: parseNumber('--trials', textOption(options, 'trials'), true, 1),
+        timeBudget: parseDuration(textOption(options, 'timeBudget')),
+        sampler: textOption(options, 'sampler') as SamplerName | undefined,
+        pruner: textOption(options, 'pruner') as PrunerName | undefined,
+        study: textOption(options, 'study'),
+        storage: textOption(options, 'storage'),
+        jobs: parseNumber('--jobs', textOption(options, 'jobs'), true, 1),
+        cv: parseNumber('--cv', textOption(options, 'cv'), true, 2),
+        metric: textOption(options, 'metric') as MetricName | undefined,
+        task: textOption(options, 'task') as Task | undefined,
         seed: context.seed,
-        out: text(options, 'out'),
+        out: textOption(options, 'out'),
         plots: options.plots !== false,
-        saveModel: text(options, 'saveModel'),
-        trackingUri: options.track === false ? null : text(options, 'trackingUri'),
-        experiment: text(options, 'experiment'),
-        startupTrials: parseNumber('--startup-trials', text(options, 'startupTrials'), true, 0),
-        gridResolution: parseNumber('--grid-resolution', text(options, 'gridResolution'), true, 1),
-        heartbeatTimeoutSeconds: parseNumber('--heartbeat-timeout', text(options, 'heartbeatTimeout'), false, 1),
-        top: parseNumber('--top', text(options, 'top'), true, 1),
+        saveModel: textOption(options, 'saveModel'),
+        trackingUri: options.track === false ? null : textOption(options, 'trackingUri'),
+        experiment: textOption(options, 'experiment'),
+        startupTrials: parseNumber('--startup-trials', textOption(options, 'startupTrials'), true, 0),
+        gridResolution: parseNumber('--grid-resolution', textOption(options, 'gridResolution'), true, 1),
+        heartbeatTimeoutSeconds: parseNumber('--heartbeat-timeout', textOption(options, 'heartbeatTimeout'), false, 1),
+        top: parseNumber('--top', textOption(options, 'top'), true, 1),
         signal: controller.signal,
         onStart: (e) => {
           sign = e.greaterIsBetter ? 1 : -1;
