@@ -28,6 +28,7 @@ import { BATCH_NORM_EPSILON, batchNorm, conv2dSame } from './dl/ops.js';
 import { trainingParams, trainingSettings } from './dl/params.js';
 import { balancedClassWeights, validationSplit } from './dl/schedule.js';
 import { decodeFloat32, encodeFloat32, glorotUniform, heUniform } from './dl/weights.js';
+import { serializedModel } from './serialized.js';
 
 export const CNN = 'cnn';
 const KERNEL = 3;
@@ -369,16 +370,7 @@ export class CnnModel implements FittedModel {
   }
 
   toJSON(): SerializedModel {
-    return {
-      format: 'spotml-model',
-      formatVersion: 1,
-      family: CNN,
-      task: this.task,
-      nFeatures: this.nFeatures,
-      nClasses: this.nClasses,
-      params: this.params,
-      state: this.state,
-    };
+    return serializedModel(this, this.state);
   }
 }
 

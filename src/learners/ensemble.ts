@@ -7,6 +7,7 @@ import { createMatrix, type Matrix } from '../data/matrix.js';
 import { loadModel } from './catalogue.js';
 import { checkPredictInput } from './validate.js';
 import type { FittedModel, Params, SerializedModel, Task } from './types.js';
+import { serializedModel } from './serialized.js';
 
 export const ENSEMBLE_FAMILY = 'ensemble';
 
@@ -77,16 +78,7 @@ export class EnsembleModel implements FittedModel {
   }
 
   toJSON(): SerializedModel {
-    return {
-      format: 'spotml-model',
-      formatVersion: 1,
-      family: ENSEMBLE_FAMILY,
-      task: this.task,
-      nFeatures: this.nFeatures,
-      ...(this.nClasses !== undefined ? { nClasses: this.nClasses } : {}),
-      params: this.params,
-      state: { weights: this.weights, members: this.members.map((m) => m.toJSON()) },
-    };
+    return serializedModel(this, { weights: this.weights, members: this.members.map((m) => m.toJSON()) });
   }
 }
 

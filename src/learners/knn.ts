@@ -11,6 +11,7 @@ import { resolveParams, type ResolvedParams } from './params.js';
 import { checkPredictInput, checkTrainingData } from './validate.js';
 import { argmaxRows, checkModelJson, checkNoMissing, malformed } from './preprocess.js';
 import type { FittedModel, LearnerFamily, ParamSpec, SerializedModel, Task, TrainingData } from './types.js';
+import { serializedModel } from './serialized.js';
 
 const FAMILY = 'knn';
 const TASKS: readonly Task[] = ['classification', 'regression'];
@@ -63,16 +64,7 @@ class KnnModel implements FittedModel {
 
   toJSON(): SerializedModel {
     const state: KnnState = { X: Array.from(this.trainX), y: Array.from(this.trainY) };
-    return {
-      format: 'spotml-model',
-      formatVersion: 1,
-      family: FAMILY,
-      task: this.task,
-      nFeatures: this.nFeatures,
-      ...(this.nClasses !== undefined ? { nClasses: this.nClasses } : {}),
-      params: this.params,
-      state,
-    };
+    return serializedModel(this, state);
   }
 
   private check(X: Matrix): void {

@@ -13,6 +13,7 @@ import { resolveParams, type ResolvedParams } from './params.js';
 import { checkPredictInput, checkTrainingData } from './validate.js';
 import { argmaxRows, checkModelJson, checkNoMissing, malformed } from './preprocess.js';
 import type { FitOptions, FittedModel, LearnerFamily, ParamSpec, SerializedModel, Task, TrainingData } from './types.js';
+import { serializedModel } from './serialized.js';
 
 // ---------------------------------------------------------------------------------------------------------
 // L-BFGS / OWL-QN
@@ -382,16 +383,7 @@ class LogisticModel implements FittedModel {
   }
 
   toJSON(): SerializedModel {
-    return {
-      format: 'spotml-model',
-      formatVersion: 1,
-      family: LOGISTIC,
-      task: this.task,
-      nFeatures: this.nFeatures,
-      nClasses: this.nClasses,
-      params: this.params,
-      state: this.state,
-    };
+    return serializedModel(this, this.state);
   }
 }
 
@@ -660,15 +652,7 @@ class LinearRegressionModel implements FittedModel {
   }
 
   toJSON(): SerializedModel {
-    return {
-      format: 'spotml-model',
-      formatVersion: 1,
-      family: REGRESSION,
-      task: this.task,
-      nFeatures: this.nFeatures,
-      params: this.params,
-      state: this.state,
-    };
+    return serializedModel(this, this.state);
   }
 }
 

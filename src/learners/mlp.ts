@@ -21,6 +21,7 @@ import { trainNetwork, type ForwardContext, type LoopData, type NetworkSpec, typ
 import { trainingParams, trainingSettings } from './dl/params.js';
 import { balancedClassWeights, validationSplit } from './dl/schedule.js';
 import { decodeFloat32, encodeFloat32, glorotUniform, heUniform } from './dl/weights.js';
+import { serializedModel } from './serialized.js';
 
 export const MLP = 'mlp';
 
@@ -237,15 +238,6 @@ export class MlpModel implements FittedModel {
   }
 
   toJSON(): SerializedModel {
-    return {
-      format: 'spotml-model',
-      formatVersion: 1,
-      family: MLP,
-      task: this.task,
-      nFeatures: this.nFeatures,
-      ...(this.nClasses !== undefined ? { nClasses: this.nClasses } : {}),
-      params: this.params,
-      state: this.state,
-    };
+    return serializedModel(this, this.state);
   }
 }

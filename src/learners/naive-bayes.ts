@@ -9,6 +9,7 @@ import { resolveParams, type ResolvedParams } from './params.js';
 import { checkPredictInput, checkTrainingData } from './validate.js';
 import { argmaxRows, checkModelJson, checkNoMissing, malformed } from './preprocess.js';
 import type { FittedModel, LearnerFamily, ParamSpec, SerializedModel, Task, TrainingData } from './types.js';
+import { serializedModel } from './serialized.js';
 
 const FAMILY = 'gaussian_nb';
 const TASKS: readonly Task[] = ['classification'];
@@ -99,16 +100,7 @@ class GaussianNbModel implements FittedModel {
   }
 
   toJSON(): SerializedModel {
-    return {
-      format: 'spotml-model',
-      formatVersion: 1,
-      family: FAMILY,
-      task: this.task,
-      nFeatures: this.nFeatures,
-      nClasses: this.nClasses,
-      params: this.params,
-      state: this.state,
-    };
+    return serializedModel(this, this.state);
   }
 }
 

@@ -8,6 +8,7 @@ import { createMatrix, type Matrix } from '../data/matrix.js';
 import { checkPredictInput, checkTrainingData } from './validate.js';
 export { checkNoMissing } from './validate.js';
 import type { FitOptions, FittedModel, LearnerFamily, Params, SerializedModel, Task, TrainingData } from './types.js';
+import { serializedModel } from './serialized.js';
 
 export const PIPELINE_FAMILY = 'pipeline';
 
@@ -120,16 +121,7 @@ export class PipelineModel implements FittedModel {
   }
 
   toJSON(): SerializedModel {
-    return {
-      format: 'spotml-model',
-      formatVersion: 1,
-      family: PIPELINE_FAMILY,
-      task: this.task,
-      nFeatures: this.nFeatures,
-      ...(this.nClasses !== undefined ? { nClasses: this.nClasses } : {}),
-      params: this.params,
-      state: { preprocessor: this.preprocessor.state, model: this.model.toJSON() },
-    };
+    return serializedModel(this, { preprocessor: this.preprocessor.state, model: this.model.toJSON() });
   }
 
   private prepare(X: Matrix): Matrix {

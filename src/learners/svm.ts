@@ -19,6 +19,7 @@ import { Rng, hashSeed } from './rng.js';
 import { kernelAgainst } from './svm/kernel.js';
 import { trainClassifier, trainRegressor } from './svm/train.js';
 import type { FitOptions, FittedModel, LearnerFamily, ParamSpec, SerializedModel, Task, TrainingData } from './types.js';
+import { serializedModel } from './serialized.js';
 
 const FAMILY = 'svm';
 const TASKS: readonly Task[] = ['classification', 'regression'];
@@ -234,16 +235,7 @@ class SvmModel implements FittedModel {
   }
 
   toJSON(): SerializedModel {
-    return {
-      format: 'spotml-model',
-      formatVersion: 1,
-      family: FAMILY,
-      task: this.task,
-      nFeatures: this.nFeatures,
-      ...(this.nClasses !== undefined ? { nClasses: this.nClasses } : {}),
-      params: this.params,
-      state: this.state,
-    };
+    return serializedModel(this, this.state);
   }
 
   private check(X: Matrix): void {

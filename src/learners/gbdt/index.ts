@@ -18,6 +18,7 @@ import type { FitOptions, FittedModel, LearnerFamily, ParamSpec, Params, Seriali
 import { checkPredictInput, checkTrainingData } from '../validate.js';
 import { boost, type BoostSet } from './boost.js';
 import { binaryLogLoss, sigmoid, softmaxLoss, squaredError, type Objective } from './objective.js';
+import { serializedModel } from '../serialized.js';
 
 const FAMILY = 'gbdt';
 
@@ -144,21 +145,12 @@ export class GbdtModel implements FittedModel {
   }
 
   toJSON(): SerializedModel {
-    return {
-      format: 'spotml-model',
-      formatVersion: 1,
-      family: FAMILY,
-      task: this.task,
-      nFeatures: this.nFeatures,
-      ...(this.nClasses !== undefined ? { nClasses: this.nClasses } : {}),
-      params: { ...this.params },
-      state: {
-        baseline: Array.from(this.baseline),
-        treesPerIteration: this.treesPerIteration,
-        trees: this.trees.map(serializeTree),
-        validationLoss: [...this.validationLoss],
-      },
-    };
+    return serializedModel(this, {
+      baseline: Array.from(this.baseline),
+      treesPerIteration: this.treesPerIteration,
+      trees: this.trees.map(serializeTree),
+      validationLoss: [...this.validationLoss],
+    });
   }
 }
 

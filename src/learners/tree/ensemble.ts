@@ -12,6 +12,7 @@ import { checkNoMissing, checkPredictInput } from '../validate.js';
 import type { CartInput } from './cart.js';
 import { accumulateTrees, compileTrees, type CompiledTrees } from './predict.js';
 import { deserializeTree, serializeTree, type Tree } from './tree.js';
+import { serializedModel } from '../serialized.js';
 
 /** Bins for split search in the 'best' splitter (uint8 codes). */
 export const CART_MAX_BINS = 255;
@@ -121,16 +122,7 @@ export class AveragedTreesModel implements FittedModel {
   }
 
   toJSON(): SerializedModel {
-    return {
-      format: 'spotml-model',
-      formatVersion: 1,
-      family: this.family,
-      task: this.task,
-      nFeatures: this.nFeatures,
-      ...(this.nClasses !== undefined ? { nClasses: this.nClasses } : {}),
-      params: { ...this.params },
-      state: { trees: this.trees.map(serializeTree) },
-    };
+    return serializedModel(this, { trees: this.trees.map(serializeTree) });
   }
 }
 
