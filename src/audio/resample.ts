@@ -1,19 +1,26 @@
 /**
  * Band-limited sample-rate conversion standing in for librosa's default (soxr 'HQ'): a linear-phase
- * Kaiser-windowed-sinc low-pass with passband edge 0.913 × the lower Nyquist, stopband at that Nyquist and
- * ~125 dB attenuation, delay-compensated (output sample j is the signal at time j / toRate) and trimmed or
+ * Kaiser-windowed-sinc low-pass with passband edge 0.9136 × the lower Nyquist, stopband at that Nyquist and
+ * ~126.4 dB attenuation (soxr's HQ recipe for 20 bits), delay-compensated (output sample j is the signal at time j / toRate) and trimmed or
  * padded to librosa's length ceil(n · (to / from)). The signal is taken as zero outside [0, n).
  *
- * Run in two stages, as soxr does, because the sharp filter is long (~376 taps at 44.1 kHz → 22.05 kHz) and
+ * Run in two stages, as soxr does, because the sharp filter is long (~380 taps at 44.1 kHz → 22.05 kHz) and
  * evaluating it directly per output sample is several times slower than by FFT:
  * 1. the sharp low-pass by FFT overlap-save, at the input rate (keeping every 2nd/4th… output when that
  *    still leaves stage 2 room, or lands exactly on the target: 44.1 kHz → 22.05 kHz ends here), or on the
  *    signal zero-stuffed to 2×/4×… when upsampling, so that stage 2 has a transition band to work in;
  * 2. a short polyphase interpolator (~16–34 taps) that is flat to ~1e-6 over the band stage 1 passes and
- *    ~125 dB down from the first image on, evaluated as a tight dot product per output sample. It uses an
+ *    as far down from the first image on, evaluated as a tight dot product per output sample. It uses an
  *    exact table of L phases when the reduced ratio L/M allows, otherwise a fine table
  *    (INTERPOLATED_PHASES rows) with linear interpolation between neighbouring rows.
  * The overall response is stage 1's to within ~1e-6.
+ *
+ * Arithmetic is float32 by default, as in soxr's HQ recipe (its precision of 20 bits selects soxr's
+ * single-precision engine) and librosa's float32 signal: every FFT butterfly, spectrum product and
+ * stage 2 accumulation is rounded to float32. This is not about accuracy (float64 is ~1e-9 closer to the
+ * ideal filter) but about the noise floor: where a band holds no signal (the top bins of a pure sine), the
+ * spectrum there is the arithmetic's rounding noise, ~eps · RMS, and features such as spectral contrast read
+ * it. `precision: 'float64'` keeps the exact float64 evaluation.
  *
  * Streaming equals one-shot bit for bit: FFT blocks sit at fixed absolute positions and each output is
  * the same arithmetic on the same samples, however the input was chunked.
@@ -22,14 +29,23 @@ import { SpotmlError } from '../errors.js';
 import { RealFft } from './fft.js';
 
 export interface ResamplerOptions {
-  /** stopband attenuation dB, default 125 */
+  /** stopband attenuation dB, default DEFAULT_ATTENUATION_DB (126.4) */
   attenuationDb?: number;
-  /** passband edge as a fraction of the output (or input, when downsampling: of the lower) Nyquist, default 0.913 */
+  /** passband edge as a fraction of the output (or input, when downsampling: of the lower) Nyquist, default DEFAULT_PASSBAND (0.91363) */
   passband?: number;
+  /** arithmetic of the filter, default 'float32' (soxr HQ's single-precision engine; see the file comment) */
+  precision?: ResamplerPrecision;
 }
 
-export const DEFAULT_ATTENUATION_DB = 125;
-export const DEFAULT_PASSBAND = 0.913;
+export type ResamplerPrecision = 'float32' | 'float64';
+
+type Samples = Float32Array | Float64Array;
+
+/** soxr HQ: 20 bits of precision plus one for pass + stop, (20 + 1) · 20·log10(2) ≈ 126.4 dB. */
+export const DEFAULT_ATTENUATION_DB = 21 * 20 * Math.log10(2);
+/** soxr HQ's passband end for 20-bit precision, 0.91363 of Nyquist (soxr.h rounds it to 0.913). */
+export const DEFAULT_PASSBAND = 0.91363;
+export const DEFAULT_PRECISION: ResamplerPrecision = 'float32';
 
 /** Beyond this many exact phases the table costs memory for nothing: interpolate a fine table instead. */
 const MAX_EXACT_PHASES = 4096;
@@ -135,7 +151,10 @@ function checkRate(name: string, rate: number): void {
 }
 
 function checkOptions(options: ResamplerOptions): void {
-  const { attenuationDb, passband } = options;
+  const { attenuationDb, passband, precision } = options;
+  if (precision !== undefined && precision !== 'float32' && precision !== 'float64') {
+    throw new SpotmlError('USAGE', `resampler precision must be 'float32' or 'float64' (got ${String(precision)}); the default is ${DEFAULT_PRECISION}`, { precision });
+  }
   if (attenuationDb !== undefined && !(Number.isFinite(attenuationDb) && attenuationDb > 0 && attenuationDb <= 300)) {
     throw new SpotmlError('USAGE', `resampler attenuationDb must be in (0, 300] dB (got ${attenuationDb}); the default is ${DEFAULT_ATTENUATION_DB}`, { attenuationDb });
   }
@@ -158,6 +177,28 @@ function dot(buffer: Float64Array, start: number, table: Float64Array, offset: n
   return a0 + a1;
 }
 
+/** `dot` in float32 arithmetic: each product and each partial sum rounded, as a float FIR loop computes it. */
+function dot32(buffer: Float32Array, start: number, table: Float32Array, offset: number, taps: number): number {
+  const round = Math.fround;
+  let sum = 0;
+  for (let i = 0; i < taps; i++) sum = round(sum + round(buffer[start + i] * table[offset + i]));
+  return sum;
+}
+
+/** `interpolatedDot` in float32 arithmetic. */
+function interpolatedDot32(buffer: Float32Array, start: number, table: Float32Array, offset0: number, taps: number, weight: number): number {
+  const round = Math.fround;
+  const offset1 = offset0 + taps;
+  let a = 0;
+  let b = 0;
+  for (let i = 0; i < taps; i++) {
+    const x = buffer[start + i];
+    a = round(a + round(x * table[offset0 + i]));
+    b = round(b + round(x * table[offset1 + i]));
+  }
+  return round(a + round(round(weight) * round(b - a)));
+}
+
 /** Rows row and row + 1 of the interpolated table against the same samples: row0·x + weight·(row1·x − row0·x). */
 function interpolatedDot(buffer: Float64Array, start: number, table: Float64Array, offset0: number, taps: number, weight: number): number {
   const offset1 = offset0 + taps;
@@ -171,6 +212,99 @@ function interpolatedDot(buffer: Float64Array, start: number, table: Float64Arra
   return a + weight * (b - a);
 }
 
+
+/** What stage 1 needs of a real FFT: numpy.fft.rfft's convention, N/2 + 1 bins out. */
+interface RealTransform {
+  forward(input: Samples, outRe: Samples, outIm: Samples): void;
+}
+
+/**
+ * A real FFT in float32 arithmetic (every product and sum rounded to float32, twiddles rounded once), so that
+ * stage 1 has the rounding noise of soxr's single-precision FFT. Plain radix-2: the N reals packed as N/2
+ * complex values, an iterative decimation-in-time transform, then the split into the real spectrum.
+ */
+class Float32RealFft implements RealTransform {
+  private readonly half: number;
+  private readonly reversed: Uint32Array;
+  /** e^{-2πik/M} for k < M/2 (M = N/2), float32. */
+  private readonly twiddleRe: Float32Array;
+  private readonly twiddleIm: Float32Array;
+  /** e^{-2πik/N} for k <= M, float32: the split step's twiddle. */
+  private readonly splitRe: Float32Array;
+  private readonly splitIm: Float32Array;
+  private readonly workRe: Float32Array;
+  private readonly workIm: Float32Array;
+
+  constructor(size: number) {
+    const half = size / 2;
+    this.half = half;
+    const bits = Math.round(Math.log2(half));
+    this.reversed = new Uint32Array(half);
+    for (let i = 0; i < half; i++) {
+      let r = 0;
+      for (let b = 0; b < bits; b++) r |= ((i >> b) & 1) << (bits - 1 - b);
+      this.reversed[i] = r;
+    }
+    this.twiddleRe = new Float32Array(Math.max(half / 2, 1));
+    this.twiddleIm = new Float32Array(Math.max(half / 2, 1));
+    for (let k = 0; k < half / 2; k++) {
+      this.twiddleRe[k] = Math.cos((2 * Math.PI * k) / half);
+      this.twiddleIm[k] = -Math.sin((2 * Math.PI * k) / half);
+    }
+    this.splitRe = new Float32Array(half + 1);
+    this.splitIm = new Float32Array(half + 1);
+    for (let k = 0; k <= half; k++) {
+      this.splitRe[k] = Math.cos((2 * Math.PI * k) / size);
+      this.splitIm[k] = -Math.sin((2 * Math.PI * k) / size);
+    }
+    this.workRe = new Float32Array(half);
+    this.workIm = new Float32Array(half);
+  }
+
+  forward(input: Samples, outRe: Samples, outIm: Samples): void {
+    const round = Math.fround;
+    const { half, reversed, twiddleRe, twiddleIm, workRe: re, workIm: im } = this;
+    for (let n = 0; n < half; n++) {
+      re[reversed[n]] = input[2 * n];
+      im[reversed[n]] = input[2 * n + 1];
+    }
+    for (let length = 2; length <= half; length *= 2) {
+      const span = length / 2;
+      const stride = half / length;
+      for (let start = 0; start < half; start += length) {
+        for (let j = 0; j < span; j++) {
+          const wr = twiddleRe[j * stride];
+          const wi = twiddleIm[j * stride];
+          const a = start + j;
+          const b = a + span;
+          const br = re[b];
+          const bi = im[b];
+          const tr = round(round(wr * br) - round(wi * bi));
+          const ti = round(round(wr * bi) + round(wi * br));
+          const ar = re[a];
+          const ai = im[a];
+          re[b] = ar - tr; // the Float32Array store rounds the sum
+          im[b] = ai - ti;
+          re[a] = ar + tr;
+          im[a] = ai + ti;
+        }
+      }
+    }
+    // X[k] = E[k] + e^{-2πik/N} · O[k], E = (Z[k] + conj Z[M−k]) / 2, O = (Z[k] − conj Z[M−k]) / 2i.
+    for (let k = 0; k <= half; k++) {
+      const p = k % half;
+      const q = (half - k) % half;
+      const evenRe = round(0.5 * round(re[p] + re[q]));
+      const evenIm = round(0.5 * round(im[p] - im[q]));
+      const oddRe = round(0.5 * round(im[p] + im[q]));
+      const oddIm = round(-0.5 * round(re[p] - re[q]));
+      const wr = this.splitRe[k];
+      const wi = this.splitIm[k];
+      outRe[k] = round(evenRe + round(round(wr * oddRe) - round(wi * oddIm)));
+      outIm[k] = round(evenIm + round(round(wr * oddIm) + round(wi * oddRe)));
+    }
+  }
+}
 
 /**
  * Stage 1: the sharp zero-phase low-pass by FFT overlap-save, at `upsample` × the input rate on the
@@ -187,18 +321,19 @@ class OverlapSaveLowpass {
   private readonly hop: number;
   /** Outputs per block after decimation. */
   readonly outputHop: number;
-  private readonly fft: RealFft;
-  private readonly inverseFft: RealFft;
+  private readonly fft: RealTransform;
+  private readonly inverseFft: RealTransform;
   /** Transform of the input samples alone when upsampling (the stuffed zeros only repeat the spectrum). */
-  private readonly compactFft: RealFft;
-  private readonly kernelRe: Float64Array;
-  private readonly kernelIm: Float64Array;
-  private readonly frame: Float64Array;
-  private readonly spectrumRe: Float64Array;
-  private readonly spectrumIm: Float64Array;
-  private readonly folded: Float64Array;
+  private readonly compactFft: RealTransform;
+  /** Float32Array throughout in float32 precision: every store rounds, as soxr's float buffers do. */
+  private readonly kernelRe: Samples;
+  private readonly kernelIm: Samples;
+  private readonly frame: Samples;
+  private readonly spectrumRe: Samples;
+  private readonly spectrumIm: Samples;
+  private readonly folded: Samples;
   /** The last block's outputs, [0, outputHop). */
-  readonly output: Float64Array;
+  readonly output: Samples;
 
   /** Raw input not yet consumed; input[0] is absolute input index inputStart. */
   private input = new Float64Array(1 << 14);
@@ -207,7 +342,7 @@ class OverlapSaveLowpass {
   private blockStart: number;
 
   /** `firstOutput` is the index (at the decimated rate) of the first output wanted. */
-  constructor(filter: Lowpass, upsample: number, decimate: number, firstOutput: number) {
+  constructor(filter: Lowpass, upsample: number, decimate: number, firstOutput: number, single: boolean) {
     this.upsample = upsample;
     this.decimate = decimate;
     // Taps at m / upsample input samples, |m| <= half; half and the first block's start are multiples of
@@ -217,9 +352,11 @@ class OverlapSaveLowpass {
     this.size = Math.max(1024, nextPowerOfTwo(8 * this.half));
     this.hop = this.size - 2 * this.half;
     this.outputHop = this.hop / decimate;
-    this.fft = new RealFft(this.size);
-    this.inverseFft = decimate === 1 ? this.fft : new RealFft(this.size / decimate);
-    this.compactFft = upsample === 1 ? this.fft : new RealFft(this.size / upsample);
+    const transform = (size: number): RealTransform => (single ? new Float32RealFft(size) : new RealFft(size));
+    const samples = (length: number): Samples => (single ? new Float32Array(length) : new Float64Array(length));
+    this.fft = transform(this.size);
+    this.inverseFft = decimate === 1 ? this.fft : transform(this.size / decimate);
+    this.compactFft = upsample === 1 ? this.fft : transform(this.size / upsample);
     const bins = this.size / 2 + 1;
 
     // Each of the `upsample` phases of the kernel sums to 1: unit DC gain on the zero-stuffed input.
@@ -230,17 +367,20 @@ class OverlapSaveLowpass {
       taps[m + this.half] = lowpassAt(filter, m / upsample);
       phaseSums[phaseOf(m)] += taps[m + this.half];
     }
+    // The kernel's spectrum is computed exactly, then stored (rounded) like the rest: soxr keeps float coefficients.
     const wrapped = new Float64Array(this.size);
     for (let m = -this.half; m <= this.half; m++) wrapped[(m + this.size) % this.size] = taps[m + this.half] / phaseSums[phaseOf(m)];
-    this.kernelRe = new Float64Array(bins);
-    this.kernelIm = new Float64Array(bins);
-    this.fft.forward(wrapped, this.kernelRe, this.kernelIm);
+    const exactRe = new Float64Array(bins);
+    const exactIm = new Float64Array(bins);
+    new RealFft(this.size).forward(wrapped, exactRe, exactIm);
+    this.kernelRe = single ? Float32Array.from(exactRe) : exactRe;
+    this.kernelIm = single ? Float32Array.from(exactIm) : exactIm;
 
-    this.frame = new Float64Array(this.size / upsample);
-    this.spectrumRe = new Float64Array(bins);
-    this.spectrumIm = new Float64Array(bins);
-    this.folded = new Float64Array(this.size / decimate);
-    this.output = new Float64Array(this.outputHop);
+    this.frame = samples(this.size / upsample);
+    this.spectrumRe = samples(bins);
+    this.spectrumIm = samples(bins);
+    this.folded = samples(this.size / decimate);
+    this.output = samples(this.outputHop);
     this.blockStart = Math.floor(firstOutput / upsample) * upsample * decimate;
   }
 
@@ -400,10 +540,12 @@ export class Resampler {
   private readonly exactTable: boolean = false;
   private readonly half: number = 0;
   private readonly taps: number = 0;
-  private readonly table: Float64Array = new Float64Array(0);
+  private readonly table: Samples = new Float64Array(0);
+  /** Float32 arithmetic (table, buffer and stage 2 sums in float32); see the file comment. */
+  private readonly single: boolean = true;
 
   /** Stage-1 output not yet consumed; buffer[0] is absolute stage-1 index bufferStart. */
-  private buffer = new Float64Array(0);
+  private buffer: Samples = new Float64Array(0);
   private bufferStart = 0;
   private bufferLength = 0;
   private inputLength = 0;
@@ -424,6 +566,7 @@ export class Resampler {
 
     const attenuationDb = options.attenuationDb ?? DEFAULT_ATTENUATION_DB;
     const passband = options.passband ?? DEFAULT_PASSBAND;
+    this.single = (options.precision ?? DEFAULT_PRECISION) === 'float32';
     const bandEdge = Math.min(fromRate, toRate) / 2;
     const plan = planStages(fromRate, toRate);
     const stage1Rate = (fromRate * plan.upsample) / plan.decimate;
@@ -454,12 +597,13 @@ export class Resampler {
         ? polyphaseTable(interpolator, this.half, this.stepDenominator, this.stepDenominator)
         : polyphaseTable(interpolator, this.half, INTERPOLATED_PHASES + 1, INTERPOLATED_PHASES);
     }
+    if (this.single) this.table = Float32Array.from(this.table);
 
     // Stage 1 starts where the first output's leftmost tap reads (the filtered signal rings before t = 0).
     const sharp = kaiserLowpass((passband * bandEdge) / fromRate, bandEdge / fromRate, attenuationDb);
     const firstNeeded = -(this.half - 1);
-    this.stage1 = new OverlapSaveLowpass(sharp, plan.upsample, plan.decimate, firstNeeded);
-    this.buffer = new Float64Array(4 * this.stage1.outputHop + 2 * this.taps);
+    this.stage1 = new OverlapSaveLowpass(sharp, plan.upsample, plan.decimate, firstNeeded, this.single);
+    this.buffer = this.samples(4 * this.stage1.outputHop + 2 * this.taps);
     this.bufferStart = this.stage1.firstOutput;
   }
 
@@ -493,7 +637,7 @@ export class Resampler {
     const out = new Float64Array(total - this.outputIndex);
     let written = 0;
     while (this.outputIndex < total) written = this.runStage1Block(stage1, out, written, total);
-    this.buffer = new Float64Array(0);
+    this.buffer = this.samples(0);
     return out;
   }
 
@@ -505,12 +649,16 @@ export class Resampler {
   }
 
   /** Appends stage-1 output, dropping samples no future output reads. */
-  private append(samples: Float64Array): void {
+  private samples(length: number): Samples {
+    return this.single ? new Float32Array(length) : new Float64Array(length);
+  }
+
+  private append(samples: Samples): void {
     if (this.bufferLength + samples.length > this.buffer.length) {
       const keepFrom = Math.min(Math.max(this.position - (this.half - 1) - this.bufferStart, 0), this.bufferLength);
       const kept = this.bufferLength - keepFrom;
       if (kept + samples.length > this.buffer.length) {
-        const grown = new Float64Array(Math.max(2 * this.buffer.length, kept + samples.length));
+        const grown = this.samples(Math.max(2 * this.buffer.length, kept + samples.length));
         grown.set(this.buffer.subarray(keepFrom, this.bufferLength));
         this.buffer = grown;
       } else {
@@ -553,12 +701,17 @@ export class Resampler {
     while (this.outputIndex < limit && this.position + half <= lastIndex) {
       const start = this.position - (half - 1) - this.bufferStart;
       if (this.exactTable) {
-        out[j++] = dot(buffer, start, table, this.remainder * taps, taps);
+        const offset = this.remainder * taps;
+        out[j++] = this.single
+          ? dot32(buffer as Float32Array, start, table as Float32Array, offset, taps)
+          : dot(buffer as Float64Array, start, table as Float64Array, offset, taps);
       } else {
         const fraction = this.integerRates ? this.remainder / this.stepDenominator : this.fraction;
         const scaled = fraction * INTERPOLATED_PHASES;
         const row = Math.min(Math.floor(scaled), INTERPOLATED_PHASES - 1);
-        out[j++] = interpolatedDot(buffer, start, table, row * taps, taps, scaled - row);
+        out[j++] = this.single
+          ? interpolatedDot32(buffer as Float32Array, start, table as Float32Array, row * taps, taps, scaled - row)
+          : interpolatedDot(buffer as Float64Array, start, table as Float64Array, row * taps, taps, scaled - row);
       }
       this.outputIndex++;
       if (this.integerRates) {

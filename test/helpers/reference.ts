@@ -232,24 +232,3 @@ export function compareRolloffStats(actual: FrameMatrix, expected: RowStats, bin
   if (!(stdError <= tolerance.std)) failures.push(`spectral_rolloff.std: got ${got.std}, expected ${expected.std[0]} (> ${tolerance.std})`);
   return { worst: Math.max(meanError, stdError), failures };
 }
-
-/**
- * README targets for files that pass through the resampler (44.1 / 48 kHz → 22050): absolute where the
- * README gives a unit, otherwise relative to the reference value (`relative: true`).
- */
-export const RESAMPLED_TOLERANCES: Readonly<Record<Exclude<FeatureName, 'tempo'>, { value: number; relative: boolean }>> = {
-  mfcc: { value: 0.05, relative: false },
-  mfcc_delta: { value: 1e-2, relative: true },
-  mfcc_delta2: { value: 1e-2, relative: true },
-  melspectrogram_db: { value: 1e-2, relative: true },
-  chroma_stft: { value: 1e-2, relative: true },
-  spectral_centroid: { value: 5, relative: false },
-  spectral_bandwidth: { value: 5, relative: false },
-  spectral_contrast: { value: 4, relative: false },
-  // Two bins.
-  spectral_rolloff: { value: (2 * 22050) / 2048, relative: false },
-  spectral_flatness: { value: 1e-2, relative: true },
-  zero_crossing_rate: { value: 1e-2, relative: true },
-  rms: { value: 1e-2, relative: true },
-  onset_strength: { value: 1e-2, relative: true },
-};

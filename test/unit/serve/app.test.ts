@@ -283,7 +283,8 @@ describe('POST /predict/audio', () => {
   async function audioPackage(dir: string, s: FeatureSpec): Promise<void> {
     const values: number[] = [];
     const labels: number[] = [];
-    for (let i = 0; i < 6; i++) {
+    // Enough files and trees that the forest separates the tones by pitch, not by chance features of 12 rows.
+    for (let i = 0; i < 12; i++) {
       const file = join(root, `train-${i}.wav`);
       await writeFile(file, wavBytes(tone(i % 2 === 0 ? 220 : 2000, 1, SR, i + 1), SR));
       for (const row of await extracted(file, s)) {
@@ -293,7 +294,7 @@ describe('POST /predict/audio', () => {
     }
     const p = s.columns.features.length;
     const X = createMatrix(labels.length, p, Float64Array.from(values, (v) => (Number.isFinite(v) ? v : 0)));
-    await forestPackage({ dir, trees: 5, classes: ['high', 'low'], data: { X, y: Float64Array.from(labels, (l) => 1 - l), featureNames: s.columns.features }, spec: s });
+    await forestPackage({ dir, trees: 25, classes: ['high', 'low'], data: { X, y: Float64Array.from(labels, (l) => 1 - l), featureNames: s.columns.features }, spec: s });
   }
 
   beforeAll(async () => {
