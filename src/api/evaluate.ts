@@ -1,14 +1,15 @@
 /**
  * `spotml evaluate`: score a model package on a table made under the model's own FeatureSpec, with the
  * full metric set, bootstrap intervals, plots, an HTML report, an optional quality gate and an optional
- * paired comparison against a baseline model on the same rows.
+ * paired comparison against a baseline model on the same rows. A model that reads frame-level input
+ * (the cnn) also needs the `extract --frames` folder of the data (`framesDir`).
  */
 import { existsSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { SpotmlError } from '../errors.js';
 import { columnIndex, readTable } from '../data/table.js';
 import { readFeatureSpec, specPathFor } from '../audio/feature-spec.js';
-import { featureMatrix, readModelPackage, type ModelPackage } from '../registry/package.js';
+import { packageInput, readModelPackage, type ModelPackage } from '../registry/package.js';
 import { computeReportMetrics, headlineMetric, type EvalInput, type EvaluationMetrics } from '../metrics/report-metrics.js';
 import { compareModels, describeComparison, metricIntervals, type ComparisonResult } from '../metrics/stats.js';
 import { evaluateGate, gateError, parseGate, type GateResult } from '../metrics/gate.js';
@@ -26,6 +27,8 @@ export interface EvaluateOptions {
   /** How the model was named (e.g. models:/birds@champion), for the report. */
   modelRef?: string;
   data: string;
+  /** The folder `spotml extract --frames` wrote for `data`; needed when the model reads frames. */
+  framesDir?: string;
   target?: string;
   failUnder?: string;
   baselineDir?: string;
@@ -56,11 +59,11 @@ interface Scored {
   X: Matrix;
 }
 
-async function scoreOn(pkg: ModelPackage, dataPath: string, targetName: string): Promise<Scored> {
+async function scoreOn(pkg: ModelPackage, dataPath: string, targetName: string, framesDir: string | undefined): Promise<Scored> {
   const table = await readTable(dataPath, { stringColumns: [targetName] });
   const specPath = specPathFor(dataPath);
   const tableSpec = existsSync(specPath) ? await readFeatureSpec(specPath) : null;
-  const X = featureMatrix(pkg, table, tableSpec, basename(dataPath));
+  const X = await packageInput(pkg, table, tableSpec, basename(dataPath), framesDir);
   const raw = table.columns[columnIndex(table, targetName)];
   const predicted = pkg.model.predict(X);
   if (pkg.document.task === 'classification') {
@@ -85,7 +88,7 @@ async function scoreOn(pkg: ModelPackage, dataPath: string, targetName: string):
 export async function evaluate(options: EvaluateOptions): Promise<EvaluateResult> {
   const pkg = await readModelPackage(options.modelDir);
   const target = options.target ?? pkg.document.target;
-  const { input, X } = await scoreOn(pkg, options.data, target);
+  const { input, X } = await scoreOn(pkg, options.data, target, options.framesDir);
   const evaluation = computeReportMetrics(input);
   const headline = headlineMetric(input.task);
   const intervals = metricIntervals(input, [headline], { seed: options.seed });
@@ -99,12 +102,13 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluateResult
     if (baseline.document.task !== pkg.document.task) {
       throw new SpotmlError('INVALID_INPUT', `the baseline is a ${baseline.document.task} model but the candidate is ${pkg.document.task}`, {});
     }
-    const base = await scoreOn(baseline, options.data, target);
+    const base = await scoreOn(baseline, options.data, target, options.framesDir);
     comparison = compareModels(input.task, input.yTrue, input.yPred, base.input.yPred, { seed: options.seed });
   }
 
   let importance: PermutationImportanceResult | undefined;
-  if (options.importance) {
+  // Permuting each of a frame model's thousands of patch columns would cost a cnn pass apiece: skipped.
+  if (options.importance && !pkg.document.frameInput) {
     importance =
       input.task === 'classification'
         ? permutationImportance({ predict: (m) => pkg.model.predict(m), X, y: input.yTrue, score: accuracy, greaterIsBetter: true, nRepeats: 3, seed: options.seed, featureNames: pkg.document.featureNames })

@@ -2,6 +2,11 @@
  * `spotml train`: read a feature table, pick the task, encode labels, plan the folds, then either
  * cross-validate one family or run the AutoML search; refit on all rows inside the budget, write the model
  * package and log everything (params, per-trial child runs, metrics, leaderboard, model) to the store.
+ *
+ * With `framesDir` (the folder `extract --frames` wrote) each row's frame patch is loaded by the table's
+ * path column: the cnn trains on the patches, the other families on the table, and a package whose model
+ * reads frames records their shape (dl/frame-input.ts). Neural families report epochs: a single neural
+ * model streams them to a progress bar and logs the refit's to the run; trials log theirs to their child run.
  */
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -12,16 +17,21 @@ import { SpotmlError } from '../errors.js';
 import { createMatrix, type Matrix } from '../data/matrix.js';
 import { columnIndex, readTable, type Table } from '../data/table.js';
 import { readFeatureSpec, specPathFor, type FeatureSpec } from '../audio/feature-spec.js';
-import { familiesFor, getFamily } from '../learners/catalogue.js';
+import type { Progress } from '../cli/ui/index.js';
+import { familiesFor, frameFamiliesFor, getFamily, takesFrames, trainsInEpochs } from '../learners/catalogue.js';
+import { InputSliceModel, type FrameInput } from '../learners/dl/frame-input.js';
+import { DEFAULT_FRAME_FEATURE, loadTableFrames } from '../learners/dl/frames.js';
+import { epochReporter, logEpochs, type EpochReporter } from '../learners/dl/progress.js';
 import { EnsembleModel, loadAnyModel } from '../learners/ensemble.js';
 import { LabelEncoder } from '../learners/label-encoder.js';
 import { parseParamValue } from '../learners/params.js';
 import { hashSeed } from '../learners/rng.js';
-import type { FittedModel, LearnerFamily, Params, Task } from '../learners/types.js';
+import type { FitProgress, FittedModel, LearnerFamily, Params, Task } from '../learners/types.js';
 import { METRICS, defaultMetric, type MetricName } from '../metrics/index.js';
-import { runAutoMl, type AutoMlResult } from '../search/automl.js';
+import { runAutoMl, type AutoMlResult, type TrialExecutor } from '../search/automl.js';
+import type { CrossValidationResult } from '../search/crossval.js';
 import { givenFolds, holdout, kFold, stratifiedKFold, type FoldPlan } from '../search/cv.js';
-import { createExecutor, type SearchData } from '../search/executor.js';
+import { createExecutor, InProcessExecutor, type FrameData, type SearchData } from '../search/executor.js';
 import type { TrialRecord } from '../search/trial.js';
 import { writeModelPackage } from '../registry/package.js';
 import { FileStore } from '../tracking/file-store/index.js';
@@ -51,6 +61,12 @@ export interface TrainOptions {
   experiment: string;
   store?: TrackingStore;
   ensemble: boolean;
+  /** The folder `spotml extract --frames` wrote: frame families (cnn) train on its patches. */
+  framesDir?: string;
+  /** The frame matrix to read (default melspectrogram_db). */
+  frameFeature?: string;
+  /** A progress bar per neural fit (each CV fold, then the refit) when training one mlp or cnn. */
+  epochProgress?: (label: string) => Progress;
   /** The resolved configuration to record with the run. */
   config?: Record<string, unknown>;
   onTrial?: (trial: TrialRecord, leaderboard: LeaderboardRow[]) => void;
@@ -74,7 +90,7 @@ export interface TrainResult {
   /** The metric value (not oriented) of what was shipped, mean over folds. */
   score: number;
   scoreStd: number;
-  model: { kind: 'single' | 'ensemble'; family: string; members: { family: string; params: Params; weight: number }[] };
+  model: { kind: 'single' | 'ensemble'; family: string; members: { family: string; params: Params; weight: number }[]; frameInput: FrameInput | null };
   trials: { total: number; complete: number; failed: number };
   leaderboard: LeaderboardRow[];
   folds: { kind: FoldPlan['kind']; n: number };
@@ -121,6 +137,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     throw new SpotmlError('USAGE', `--metric ${metric} is for ${METRICS[metric].task}, but the target "${options.target}" makes this ${task}`, { flag: '--metric' });
   }
   const plan = await makePlan(options, y, task, nClasses);
+  const frames = options.framesDir ? await loadFrames(options, table) : undefined;
 
   // Tracking: one parent run; each trial is a child run (MLflow's nested runs).
   const store = options.store ?? new FileStore('mlruns');
@@ -144,16 +161,21 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       ...(labels ? { n_classes: labels.nClasses } : {}),
       data_sha256: dataHash,
       ...(spec ? { feature_spec_hash: spec.specHash } : {}),
+      ...(frames && options.framesDir ? { frames_dir: resolve(options.framesDir), frame_feature: frames.feature, n_bands: frames.bands, n_frames: frames.frames } : {}),
     });
     await store.writeArtifact(run.runId, 'config.json', JSON.stringify(options.config ?? {}, null, 2));
     if (spec) await store.writeArtifact(run.runId, 'feature-spec.json', JSON.stringify(spec, null, 2));
 
-    const data: SearchData = { X, y, task, nClasses, plan, metric };
-    const families = selectFamilies(options, task);
-    const executor = createExecutor(data, Math.max(1, options.jobs));
+    const data: SearchData = { X, y, task, nClasses, plan, metric, ...(frames ? { frames } : {}) };
+    const families = selectFamilies(options, task, frames !== undefined, status);
+    // One neural model runs in this thread (a single trial gains nothing from workers), so its epochs
+    // can reach the progress bar and the run as they happen.
+    const neural = !options.autoOptimize && trainsInEpochs(families[0].name);
+    const epochs = neural ? new EpochSinks(options.epochProgress, plan.nFolds) : null;
+    const executor: TrialExecutor = epochs ? new InProcessExecutor(data, epochs.hooks(log)) : createExecutor(data, Math.max(1, options.jobs));
     const trialRecords: TrialRecord[] = [];
     let search: AutoMlResult;
-    let model: FittedModel;
+    let composed: ComposedModel;
     let members: { trial: TrialRecord; weight: number }[];
     let ensembleKept: boolean;
     try {
@@ -168,15 +190,18 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         seed: options.seed,
         budgetSeconds: Math.max(1, options.timeBudget - elapsed()),
         maxTrials: options.autoOptimize ? options.maxTrials : 1,
+        // One model's cross-validation may use the whole budget (a search splits it across trials).
+        ...(options.autoOptimize ? {} : { trialTimeLimitSeconds: Math.max(1, options.timeBudget - elapsed()) }),
         ensemble: options.autoOptimize && options.ensemble,
         signal: options.signal,
         reserveSeconds: (best) => refitReserve(best, plan, executor.parallelism),
-        onTrial: async (trial) => {
+        onTrial: async (trial, result) => {
           trialRecords.push(trial);
-          await logTrial(store, experiment.experimentId, run.runId, trial, metric);
+          await epochs?.endFold();
+          await logTrial(store, experiment.experimentId, run.runId, trial, metric, result);
           options.onTrial?.(trial, leaderboard(trialRecords, METRICS[metric].greaterIsBetter));
         },
-        ...(options.autoOptimize ? {} : { initial: [{ family: families[0].name, params: fixedParams(families[0], options.params ?? {}) }] }),
+        ...(options.autoOptimize ? {} : { initial: [{ family: families[0].name, params: fixedParams(families[0], options.params ?? {}, frames) }] }),
       });
 
       // Final refit on all rows, in parallel on the trial threads: the ensemble's members when their refit
@@ -190,11 +215,18 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       const saved = await Promise.all(
         members.map((m) => executor.fitAll(String(m.trial.attrs.family), m.trial.params, hashSeed(options.seed, 'refit', m.trial.number))),
       );
-      const fitted = saved.map(loadAnyModel);
-      model = fitted.length === 1 ? fitted[0] : new EnsembleModel(fitted, members.map((m) => m.weight));
+      await epochs?.endRefit();
+      composed = composeModel(
+        saved.map(loadAnyModel),
+        members.map((m) => m.weight),
+        members.map((m) => takesFrames(String(m.trial.attrs.family))),
+        X.cols,
+        frames,
+      );
     } finally {
       await executor.close();
     }
+    const model = composed.model;
 
     const board = leaderboard(trialRecords, METRICS[metric].greaterIsBetter);
     const orient = (v: number): number => (METRICS[metric].greaterIsBetter ? v : -v);
@@ -206,6 +238,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       kind: (ensembleKept ? 'ensemble' : 'single') as 'single' | 'ensemble',
       family: ensembleKept ? 'ensemble' : String(search.best.attrs.family),
       members: members.map((m) => ({ family: String(m.trial.attrs.family), params: m.trial.params, weight: m.weight })),
+      frameInput: composed.frameInput,
     };
     await writeModelPackage({
       dir: options.out,
@@ -213,13 +246,15 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       target: options.target,
       model,
       labels,
-      featureNames,
+      featureNames: composed.usesFeatures ? featureNames : [],
+      frameInput: composed.frameInput,
       spec,
       dataHash,
       metrics,
       training: { runId: run.runId, experimentId: experiment.experimentId, table: resolve(options.table), seed: options.seed, model: modelSummary, folds: { kind: plan.kind, n: plan.nFolds } },
       runId: run.runId,
-      exampleRow: Array.from(X.data.subarray(0, X.cols)),
+      // A frame model's row is thousands of patch values: no input example for it.
+      ...(composed.frameInput ? {} : { exampleRow: Array.from(X.data.subarray(0, X.cols)) }),
     });
     await store.logArtifact(run.runId, options.out, 'model');
     const history = await logModelHistoryTag(options.out, run.runId);
@@ -252,31 +287,122 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   }
 }
 
-function selectFamilies(options: TrainOptions, task: Task): LearnerFamily[] {
+function selectFamilies(options: TrainOptions, task: Task, hasFrames: boolean, status: (message: string) => void): LearnerFamily[] {
+  const needFrames = (family: LearnerFamily, flag: string): void => {
+    if (takesFrames(family.name) && !hasFrames) {
+      throw new SpotmlError('USAGE', `${family.name} trains on frame-level features: pass --frames DIR, the folder spotml extract --frames wrote for ${options.table}`, { flag });
+    }
+  };
   if (!options.autoOptimize) {
     if (!options.model) throw new SpotmlError('USAGE', 'pass --model <family> to train one model, or --auto-optimize to search', { flag: '--model' });
     const family = getFamily(options.model);
     if (!family.tasks.includes(task)) throw new SpotmlError('USAGE', `${family.name} does not support ${task}`, { flag: '--model' });
+    needFrames(family, '--model');
     return [family];
   }
-  const all = familiesFor(task);
-  if (!options.families || options.families.length === 0) return all;
+  if (!options.families || options.families.length === 0) {
+    if (!hasFrames) return familiesFor(task);
+    const frameFamilies = frameFamiliesFor(task);
+    if (frameFamilies.length === 0) status(`--frames: no frame-level family supports ${task}; searching the table's features only`);
+    return [...familiesFor(task), ...frameFamilies];
+  }
   return options.families.map((name) => {
     const family = getFamily(name);
     if (!family.tasks.includes(task)) throw new SpotmlError('USAGE', `${name} does not support ${task}`, { flag: '--families' });
+    needFrames(family, '--families');
     return family;
   });
 }
 
 /** Single-model mode: --param k=v strings parsed by the family's constraint table. */
-function fixedParams(family: LearnerFamily, raw: Record<string, string>): Params {
+function fixedParams(family: LearnerFamily, raw: Record<string, string>, frames: FrameData | undefined): Params {
   const fixed: Record<string, string | number | boolean> = {};
   for (const [key, value] of Object.entries(raw)) {
     const spec = family.params[key];
     if (!spec) throw new SpotmlError('USAGE', `${family.name} has no parameter "${key}"; known: ${Object.keys(family.params).join(', ')}`, { flag: '--param' });
     fixed[key] = parseParamValue(spec, value);
   }
+  if (frames && takesFrames(family.name) && fixed.n_bands !== undefined && fixed.n_bands !== frames.bands) {
+    throw new SpotmlError('USAGE', `--param n_bands=${String(fixed.n_bands)} disagrees with the ${frames.bands} bands of the --frames matrices; leave n_bands out`, { flag: '--param' });
+  }
   return fixed;
+}
+
+/** Loads every row's frame patch (cropped or padded to the longest clip) from the --frames folder. */
+async function loadFrames(options: TrainOptions, table: Table): Promise<FrameData> {
+  const feature = options.frameFeature ?? DEFAULT_FRAME_FEATURE;
+  const loaded = await loadTableFrames({ framesDir: options.framesDir as string, table, tableName: options.table, feature });
+  return { X: loaded.X, bands: loaded.bands, frames: loaded.frames, feature };
+}
+
+export interface ComposedModel {
+  model: FittedModel;
+  /** Whether the model reads the table's summary features (else its input is the frame patch alone). */
+  usesFeatures: boolean;
+  frameInput: FrameInput | null;
+}
+
+/**
+ * The shipped model from its refitted members. Members that read frames and members that read the table
+ * are each given their slice of one combined row, [summary features | frame patch], so they can share an
+ * ensemble; a model of frame members only reads the patch alone.
+ */
+export function composeModel(fitted: FittedModel[], weights: number[], readsFrames: boolean[], featureCols: number, frames: FrameData | undefined): ComposedModel {
+  const anyFrames = readsFrames.some(Boolean);
+  const frameInput: FrameInput | null = anyFrames && frames ? { feature: frames.feature, n_bands: frames.bands, frames: frames.frames } : null;
+  const mixed = anyFrames && !readsFrames.every(Boolean);
+  let members = fitted;
+  if (mixed && frames) {
+    const width = featureCols + frames.X.cols;
+    members = fitted.map((m, i) => (readsFrames[i] ? new InputSliceModel(m, 'frames', featureCols, width) : new InputSliceModel(m, 'features', 0, width)));
+  }
+  const model = members.length === 1 ? members[0] : new EnsembleModel(members, weights);
+  return { model, usesFeatures: !anyFrames || mixed, frameInput };
+}
+
+/**
+ * Where a single neural model's epochs go: a progress bar per fit, the refit's epochs to the run as they
+ * happen. (Each fold's epochs reach the trial's child run with its result, like a search's trials.)
+ */
+class EpochSinks {
+  private fold = -1;
+  private foldReporter: EpochReporter | null = null;
+  private refitReporter: EpochReporter | null = null;
+
+  constructor(
+    private readonly bar: ((label: string) => Progress) | undefined,
+    private readonly folds: number,
+  ) {}
+
+  hooks(log: RunLogger): { fold: (fold: number, progress: FitProgress) => void; refit: (progress: FitProgress) => void } {
+    return {
+      fold: (fold, progress) => {
+        if (fold !== this.fold) {
+          void this.foldReporter?.finish(this.foldLabel(this.fold));
+          this.fold = fold;
+          this.foldReporter = epochReporter({ bar: this.bar?.(this.foldLabel(fold)) });
+        }
+        this.foldReporter?.onProgress(progress);
+      },
+      refit: (progress) => {
+        this.refitReporter ??= epochReporter({ bar: this.bar?.('refit'), logger: log });
+        this.refitReporter.onProgress(progress);
+      },
+    };
+  }
+
+  async endFold(): Promise<void> {
+    await this.foldReporter?.finish(this.foldLabel(this.fold));
+    this.foldReporter = null;
+  }
+
+  async endRefit(): Promise<void> {
+    await this.refitReporter?.finish('refit');
+  }
+
+  private foldLabel(fold: number): string {
+    return this.folds > 1 ? `cv fold ${fold + 1}/${this.folds}` : 'holdout';
+  }
 }
 
 function chooseFeatures(table: Table, target: string, spec: FeatureSpec | null, tableName: string): string[] {
@@ -367,7 +493,7 @@ export function leaderboard(trials: readonly TrialRecord[], greaterIsBetter: boo
     }));
 }
 
-async function logTrial(store: TrackingStore, experimentId: string, parentRunId: string, trial: TrialRecord, metric: MetricName): Promise<void> {
+async function logTrial(store: TrackingStore, experimentId: string, parentRunId: string, trial: TrialRecord, metric: MetricName, result?: CrossValidationResult): Promise<void> {
   const child = await store.createRun({
     experimentId,
     runName: `trial-${trial.number}-${String(trial.attrs.family)}`,
@@ -385,6 +511,9 @@ async function logTrial(store: TrackingStore, experimentId: string, parentRunId:
     metrics.push({ key: 'fit_seconds', value: Number(trial.attrs.fitSeconds ?? 0), step: 0, timestamp: now });
   }
   await store.logBatch(child.runId, { params, metrics, tags: trial.state === 'FAIL' ? [{ key: 'spotml.failure', value: String(trial.attrs.reason) }] : [] });
+  // Neural families: each fold's epochs (train_loss, val_loss, val_<metric>, learning_rate by epoch).
+  const childRun = { store, runId: child.runId };
+  for (const [fold, records] of (result?.epochs ?? []).entries()) if (records) await logEpochs(childRun, records, `fold${fold}_`);
   await store.updateRun(child.runId, trial.state === 'FAIL' ? 'FAILED' : 'FINISHED');
 }
 

@@ -10,10 +10,11 @@ import { gaussianNb } from './naive-bayes.js';
 import { knn } from './knn.js';
 import { linearRegression, logisticRegression } from './linear.js';
 import { svm } from './svm.js';
-import { mlp } from './mlp.js';
-import { FRAME_FAMILIES } from './cnn.js';
+import { MLP, mlp } from './mlp.js';
+import { CNN, CNN_SEARCH_START, FRAME_FAMILIES } from './cnn.js';
+import { INPUT_SLICE_FAMILY, loadInputSlice } from './dl/frame-input.js';
 import { PIPELINE_FAMILY, loadPipeline } from './preprocess.js';
-import type { FittedModel, LearnerFamily, SerializedModel, Task } from './types.js';
+import type { FittedModel, LearnerFamily, Params, SerializedModel, Task } from './types.js';
 
 export const FAMILIES: readonly LearnerFamily[] = [
   logisticRegression,
@@ -35,6 +36,32 @@ export function familyNames(): string[] {
   return FAMILIES.map((family) => family.name);
 }
 
+/** Families that read frame-level patches (`train --frames`) instead of the summary-feature table. */
+export function frameFamilyNames(): string[] {
+  return FRAME_FAMILIES.map((family) => family.name);
+}
+
+export function takesFrames(name: string): boolean {
+  return FRAME_FAMILIES.some((family) => family.name === name);
+}
+
+export function frameFamiliesFor(task: Task): LearnerFamily[] {
+  return FRAME_FAMILIES.filter((family) => family.tasks.includes(task));
+}
+
+/** Families trained epoch by epoch (dl/loop.ts): they report loss and a validation metric per epoch. */
+export function trainsInEpochs(name: string): boolean {
+  return name === MLP || name === CNN;
+}
+
+/**
+ * The configuration an AutoML search tries first for a family: its defaults, except where they are too
+ * costly to be the cheap start (FLAML's cost-frugal initial point): the cnn starts small and short.
+ */
+export function searchStart(family: LearnerFamily): Params {
+  return family.name === CNN ? { ...CNN_SEARCH_START } : {};
+}
+
 export function getFamily(name: string): LearnerFamily {
   const family = BY_NAME.get(name);
   if (!family) {
@@ -47,8 +74,9 @@ export function familiesFor(task: Task): LearnerFamily[] {
   return FAMILIES.filter((family) => family.tasks.includes(task));
 }
 
-/** Rebuilds a saved model (a bare family model or a preprocessing pipeline around one). */
+/** Rebuilds a saved model (a bare family model, a preprocessing pipeline around one, or an input slice of either). */
 export function loadModel(json: SerializedModel): FittedModel {
   if (json !== null && typeof json === 'object' && json.family === PIPELINE_FAMILY) return loadPipeline(json, getFamily);
+  if (json !== null && typeof json === 'object' && json.family === INPUT_SLICE_FAMILY) return loadInputSlice(json, loadModel);
   return getFamily(String((json as { family?: unknown } | null)?.family)).load(json);
 }

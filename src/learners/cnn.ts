@@ -9,8 +9,9 @@
  * schedule, class weights and early stopping. Predict folds batch norm into the convolutions and runs in
  * plain JavaScript (dl/forward.ts), as the ONNX export does (src/export/onnx/dl.ts).
  *
- * The CNN is not in the tabular catalogue (`FAMILIES`): it takes part in a search only when the table
- * carries frame-level features; it is listed in `FRAME_FAMILIES` and loadable by name.
+ * The CNN is not in the tabular catalogue (`FAMILIES`): it is listed in `FRAME_FAMILIES`, loadable by
+ * name, and trained by `train --frames DIR` (`--model cnn`, or added to the `--auto-optimize` portfolio,
+ * where the search starts it at `CNN_SEARCH_START` and searches max_epochs so its trials fit the budget).
  */
 import type { Tensor, Tensor2D, Tensor4D, Variable } from '@tensorflow/tfjs';
 import { SpotmlError } from '../errors.js';
@@ -51,7 +52,12 @@ const CNN_PARAMS = {
   time_mask_width: { type: 'int', default: 8, low: 0, high: 4096, description: 'widest time mask in frames (at most a quarter of them)', search: false },
   mixup_alpha: { type: 'float', default: 0.2, low: 0, high: 4, description: 'mixup Beta(α, α) blending of training rows; 0 = off', search: { low: 0, high: 0.4 } },
   ...trainingParams({ learningRate: 3e-3, batchSize: 16, maxEpochs: 100, patience: 15, dropout: 0.3 }),
+  // Epochs drive the cost: searched (log scale) so a time-bounded search can afford the cnn at all.
+  max_epochs: { type: 'int', default: 100, low: 1, high: 100_000, description: 'passes over the training rows at most', search: { low: 10, high: 100, log: true } },
 } as const;
+
+/** Where an AutoML search starts the cnn (FLAML's cost-frugal start): a small, short network. */
+export const CNN_SEARCH_START: Params = { channels: 8, blocks: 2, max_epochs: 20, patience: 5 };
 
 type CnnParams = ResolvedParams<typeof CNN_PARAMS>;
 

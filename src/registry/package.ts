@@ -5,6 +5,10 @@
  *   feature-spec.json  the FeatureSpec the features were made with (when the table came from `extract`)
  *   input_example.json one row in pandas "split" orientation (+ serving_input_example.json, a request body)
  * The invariant: the FeatureSpec travels with the model; data made under other settings is refused.
+ *
+ * A model that reads frame-level input (the cnn, alone or in an ensemble) records `frameInput`: its input
+ * row is the `featureNames` columns (none for a cnn alone) followed by one n_bands × frames patch of the
+ * `extract --frames` matrices, band-major (src/learners/dl/frame-input.ts). Scoring it needs that folder.
  */
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -19,6 +23,8 @@ import type { FeatureSpec } from '../audio/feature-spec.js';
 import { exportOnnx, onnxSupport, type OnnxExport, type OnnxTensorSpec } from '../export/onnx/index.js';
 import { LabelEncoder, type ClassLabel } from '../learners/label-encoder.js';
 import { loadAnyModel } from '../learners/ensemble.js';
+import { concatColumns, type FrameInput } from '../learners/dl/frame-input.js';
+import { framesSpecHash, loadTableFrames } from '../learners/dl/frames.js';
 import type { FittedModel, SerializedModel, Task } from '../learners/types.js';
 import { writeFileAtomic } from '../tracking/fs-atomic.js';
 
@@ -41,6 +47,8 @@ export interface PackageDocument {
   dataHash: string | null;
   metrics: Record<string, number>;
   training: Record<string, unknown>;
+  /** Set when the model reads frame patches after the feature columns (absent in older packages). */
+  frameInput?: FrameInput | null;
   model: SerializedModel;
 }
 
@@ -63,6 +71,8 @@ export interface WritePackageInput {
   dataHash: string | null;
   metrics: Record<string, number>;
   training: Record<string, unknown>;
+  /** The frame input the model reads after `featureNames`, if any. */
+  frameInput?: FrameInput | null;
   runId?: string;
   exampleRow?: readonly number[];
   /** Write model.onnx (and its flavors) when the model exports; default true. */
@@ -83,6 +93,7 @@ export async function writeModelPackage(input: WritePackageInput): Promise<Packa
     dataHash: input.dataHash,
     metrics: input.metrics,
     training: input.training,
+    frameInput: input.frameInput ?? null,
     model: input.model.toJSON(),
   };
   await writeFileAtomic(join(input.dir, 'model.json'), JSON.stringify(document));
@@ -160,6 +171,7 @@ function mlmodelYaml(input: WritePackageInput, document: PackageDocument, onnx: 
         format_version: PACKAGE_FORMAT_VERSION,
         task: input.task,
         model_family: document.model.family,
+        ...(input.frameInput ? { frame_input: input.frameInput } : {}),
       },
     },
     model_uuid: randomUUID().replace(/-/g, ''),
@@ -226,4 +238,31 @@ export function featureMatrix(pkg: ModelPackage, table: Table, tableSpec: Featur
     for (let i = 0; i < table.nRows; i++) data[i * names.length + j] = column[i];
   });
   return createMatrix(table.nRows, names.length, data);
+}
+
+/**
+ * The model's input rows for a table: its feature columns (featureMatrix), then, for a model that reads
+ * frames, each row's patch from the `extract --frames` folder, cropped or padded to the model's frame count.
+ */
+export async function packageInput(pkg: ModelPackage, table: Table, tableSpec: FeatureSpec | null, tableName: string, framesDir?: string): Promise<Matrix> {
+  const features = featureMatrix(pkg, table, tableSpec, tableName);
+  const frameInput = pkg.document.frameInput;
+  if (!frameInput) return features;
+  if (!framesDir) {
+    throw new SpotmlError(
+      'USAGE',
+      `${pkg.dir} reads frame-level input (${frameInput.feature}, ${frameInput.n_bands} bands × ${frameInput.frames} frames): pass --frames DIR, the folder spotml extract --frames wrote for ${tableName}`,
+      { flag: '--frames', frameInput },
+    );
+  }
+  const framesHash = await framesSpecHash(framesDir);
+  if (pkg.document.specHash && framesHash && framesHash !== pkg.document.specHash) {
+    throw new SpotmlError(
+      'FEATURE_SPEC_MISMATCH',
+      `${framesDir} was extracted with other feature settings (specHash ${framesHash.slice(0, 12)}) than the model was trained on (${pkg.document.specHash.slice(0, 12)}): re-run spotml extract --frames with the model's feature-spec.json settings`,
+      { expected: pkg.document.specHash, actual: framesHash },
+    );
+  }
+  const frames = await loadTableFrames({ framesDir, table, tableName, feature: frameInput.feature, frames: frameInput.frames, bands: frameInput.n_bands });
+  return concatColumns(features, frames.X);
 }

@@ -1,6 +1,7 @@
 /**
  * The AutoML search behind `train --auto-optimize`:
- * 1. cheap first: every family's default configuration, in cost order (FLAML's cost-frugal start);
+ * 1. cheap first: every family's default configuration (a small, short one for the cnn), in cost order
+ *    (FLAML's cost-frugal start);
  * 2. then rounds of `jobs` trials: a family is picked by an upper-confidence rule on its best score,
  *    discounted by its cost, and its configuration proposed by TPE over that family's own trials;
  * 3. greedy ensemble selection over the out-of-fold predictions, kept only when it beats the best model;
@@ -10,6 +11,7 @@
  * trial cap (`maxTrials`) the whole search is reproducible whatever the thread timing.
  */
 import { SpotmlError } from '../errors.js';
+import { searchStart } from '../learners/catalogue.js';
 import { Rng, hashSeed } from '../learners/rng.js';
 import type { LearnerFamily, ParamValue, Params, SerializedModel, Task } from '../learners/types.js';
 import type { MetricName } from '../metrics/index.js';
@@ -47,10 +49,11 @@ export interface AutoMlOptions {
   /** Seconds to keep free at the end for the final refit, given the best trials so far. */
   reserveSeconds?: (best: readonly TrialRecord[]) => number;
   ensemble?: boolean;
-  /** Configurations to try first (default: every family's defaults, cheapest first). */
+  /** Configurations to try first (default: every family's search start, cheapest first). */
   initial?: readonly { family: string; params: Params }[];
   signal?: AbortSignal;
-  onTrial?: (trial: TrialRecord) => void | Promise<void>;
+  /** Each finished trial, with its cross-validation result when it completed (out-of-fold predictions, epochs). */
+  onTrial?: (trial: TrialRecord, result?: CrossValidationResult) => void | Promise<void>;
 }
 
 export interface TrialOutcome {
@@ -78,7 +81,7 @@ export async function runAutoMl(executor: TrialExecutor, options: AutoMlOptions)
   if (families.length === 0) throw new SpotmlError('USAGE', `no model family supports ${options.task}`, {});
   const tpe = new TpeSampler({ startupTrials: 5 });
   const outcomes: TrialOutcome[] = [];
-  const queue: { family: string; params: Params }[] = options.initial ? [...options.initial] : families.map((f) => ({ family: f.name, params: {} }));
+  const queue: { family: string; params: Params }[] = options.initial ? [...options.initial] : families.map((f) => ({ family: f.name, params: searchStart(f) }));
   const trialLimit = options.trialTimeLimitSeconds ?? Math.max(1, options.budgetSeconds / 3);
   let stoppedBecause: AutoMlResult['stoppedBecause'] = 'exhausted';
   const seen = new Set<string>();
@@ -160,7 +163,7 @@ export async function runAutoMl(executor: TrialExecutor, options: AutoMlOptions)
     );
     for (const outcome of results.sort((a, b) => a.record.number - b.record.number)) {
       outcomes.push(outcome);
-      await options.onTrial?.(outcome.record);
+      await options.onTrial?.(outcome.record, outcome.result);
     }
   }
 

@@ -6,7 +6,8 @@
 import { createMatrix, takeRows, type Matrix } from '../data/matrix.js';
 import { hashSeed } from '../learners/rng.js';
 import { fitPipeline } from '../learners/preprocess.js';
-import type { LearnerFamily, Params, Task } from '../learners/types.js';
+import type { FitProgress, LearnerFamily, Params, Task } from '../learners/types.js';
+import { epochRecord, isEpochProgress, type EpochRecord } from '../learners/dl/progress.js';
 import { METRICS, type MetricName } from '../metrics/index.js';
 import { type FoldPlan, splitIndices } from './cv.js';
 
@@ -21,6 +22,8 @@ export interface CrossValidationInput {
   signal?: AbortSignal;
   /** Called after each fold with the fold's oriented score, so pruners can stop early. Return false to stop. */
   onFold?: (fold: number, score: number) => boolean | void;
+  /** Each fold's fit progress as it happens (in-process only: a worker cannot call back). */
+  onFitProgress?: (fold: number, progress: FitProgress) => void;
 }
 
 export interface CrossValidationResult {
@@ -35,6 +38,8 @@ export interface CrossValidationResult {
   predictSeconds: number;
   /** Folds actually run (fewer when pruned). */
   foldsRun: number;
+  /** Per fold, the epochs of families trained in epochs (mlp, cnn); absent for the others. */
+  epochs?: EpochRecord[][];
 }
 
 export async function crossValidate(family: LearnerFamily, params: Params, input: CrossValidationInput): Promise<CrossValidationResult> {
@@ -46,17 +51,24 @@ export async function crossValidate(family: LearnerFamily, params: Params, input
   const foldScores: number[] = [];
   let fitSeconds = 0;
   let predictSeconds = 0;
+  const epochs: EpochRecord[][] = [];
   for (let f = 0; f < plan.nFolds; f++) {
     input.signal?.throwIfAborted();
     const { train, test } = splitIndices(plan, f);
     const yTrain = Float64Array.from(train, (i) => y[i]);
     const started = performance.now();
+    const foldEpochs: EpochRecord[] = [];
+    const onProgress = (progress: FitProgress): void => {
+      if (isEpochProgress(progress)) foldEpochs.push(epochRecord(progress));
+      input.onFitProgress?.(f, progress);
+    };
     const model = await fitPipeline(
       family,
       { X: takeRows(X, train), y: yTrain, task, nClasses: task === 'classification' ? nClasses : undefined },
       params,
-      { seed: hashSeed(input.seed, 'fold', f), signal: input.signal },
+      { seed: hashSeed(input.seed, 'fold', f), signal: input.signal, onProgress },
     );
+    if (foldEpochs.length > 0) epochs[f] = foldEpochs;
     const fitted = performance.now();
     const XTest = takeRows(X, test);
     const predicted = model.predict(XTest);
@@ -79,7 +91,7 @@ export async function crossValidate(family: LearnerFamily, params: Params, input
     if (input.onFold && input.onFold(f, oriented) === false) break;
   }
   const score = foldScores.reduce((a, b) => a + b, 0) / foldScores.length;
-  return { score, foldScores, oof, oofPredicted, fitSeconds, predictSeconds, foldsRun: foldScores.length };
+  return { score, foldScores, oof, oofPredicted, fitSeconds, predictSeconds, foldsRun: foldScores.length, ...(epochs.length > 0 ? { epochs } : {}) };
 }
 
 /** Mean over folds of the metric on out-of-fold predictions (probabilities → argmax), oriented. */

@@ -1,16 +1,29 @@
 /**
- * Where trials run: in this thread (tests, --jobs 1) or on a pool of worker threads that share the data
- * through SharedArrayBuffers (copied once, never per trial).
+ * Where trials run: in this thread (tests, --jobs 1, a single neural model) or on a pool of worker threads
+ * that share the data through SharedArrayBuffers (copied once, never per trial).
+ *
+ * With frame-level data (`train --frames`) each family gets its own input: frame families (the cnn) the
+ * band × frame patches, the others the summary-feature table. Both hold the same rows in the same order,
+ * so out-of-fold predictions line up by row whichever input made them.
  */
+import { SpotmlError } from '../errors.js';
 import { WorkerPool, workerAvailable } from '../runtime/pool.js';
 import { createMatrix, type Matrix } from '../data/matrix.js';
-import { getFamily } from '../learners/catalogue.js';
-import type { Params, SerializedModel, Task } from '../learners/types.js';
+import { getFamily, takesFrames } from '../learners/catalogue.js';
+import type { FitProgress, Params, SerializedModel, Task } from '../learners/types.js';
 import { fitPipeline } from '../learners/preprocess.js';
 import type { MetricName } from '../metrics/index.js';
 import type { TrialExecutor } from './automl.js';
 import { crossValidate, type CrossValidationResult } from './crossval.js';
 import type { FoldPlan } from './cv.js';
+
+/** Frame patches per row (rows × bands·frames, band-major), aligned with the table's rows. */
+export interface FrameData {
+  X: Matrix;
+  bands: number;
+  frames: number;
+  feature: string;
+}
 
 export interface SearchData {
   X: Matrix;
@@ -19,6 +32,16 @@ export interface SearchData {
   nClasses: number;
   plan: FoldPlan;
   metric: MetricName;
+  frames?: FrameData;
+}
+
+/** The frame patches as a worker receives them (the buffer is shared, not copied). */
+interface SharedFrames {
+  X: SharedArrayBuffer;
+  cols: number;
+  bands: number;
+  frames: number;
+  feature: string;
 }
 
 /** What a trial worker receives: shared buffers plus the configuration. */
@@ -26,6 +49,7 @@ export interface TrialTask {
   rows: number;
   cols: number;
   X: SharedArrayBuffer;
+  frames?: SharedFrames;
   y: SharedArrayBuffer;
   fold: SharedArrayBuffer;
   nFolds: number;
@@ -43,29 +67,58 @@ export interface TrialTask {
 
 export type TrialAnswer = CrossValidationResult | SerializedModel;
 
+/** Live fit progress from an in-process executor: each cross-validation fold's, then the refit's. */
+export interface FitProgressHooks {
+  fold?: (fold: number, progress: FitProgress) => void;
+  refit?: (progress: FitProgress) => void;
+}
+
+/**
+ * The input matrix and params a family trains on: frame families get the patches and `n_bands` from
+ * them; every other family the summary-feature table.
+ */
+export function familyInput(data: SearchData, family: string, params: Params): { X: Matrix; params: Params } {
+  if (!takesFrames(family)) return { X: data.X, params };
+  if (!data.frames) {
+    throw new SpotmlError('USAGE', `${family} trains on frame-level features: pass --frames DIR, the folder spotml extract --frames wrote`, { family });
+  }
+  return { X: data.frames.X, params: { ...params, n_bands: data.frames.bands } };
+}
+
 export class InProcessExecutor implements TrialExecutor {
   readonly parallelism = 1;
 
-  constructor(private readonly data: SearchData) {}
+  constructor(
+    private readonly data: SearchData,
+    private readonly progress: FitProgressHooks = {},
+  ) {}
 
   crossValidate(family: string, params: Params, seed: number, timeLimitMs: number): Promise<CrossValidationResult> {
-    return crossValidate(getFamily(family), params, { ...this.data, seed, signal: AbortSignal.timeout(Math.max(1, Math.round(timeLimitMs))) });
+    const input = familyInput(this.data, family, params);
+    return crossValidate(getFamily(family), input.params, {
+      ...this.data,
+      X: input.X,
+      seed,
+      signal: AbortSignal.timeout(Math.max(1, Math.round(timeLimitMs))),
+      onFitProgress: this.progress.fold,
+    });
   }
 
   async fitAll(family: string, params: Params, seed: number): Promise<SerializedModel> {
-    return fitAllRows(this.data, family, params, seed);
+    return fitAllRows(this.data, family, params, seed, this.progress.refit);
   }
 
   async close(): Promise<void> {}
 }
 
 /** The final refit of one configuration on every row. */
-export async function fitAllRows(data: SearchData, family: string, params: Params, seed: number): Promise<SerializedModel> {
+export async function fitAllRows(data: SearchData, family: string, params: Params, seed: number, onProgress?: (progress: FitProgress) => void): Promise<SerializedModel> {
+  const input = familyInput(data, family, params);
   const model = await fitPipeline(
     getFamily(family),
-    { X: data.X, y: data.y, task: data.task, nClasses: data.task === 'classification' ? data.nClasses : undefined },
-    params,
-    { seed },
+    { X: input.X, y: data.y, task: data.task, nClasses: data.task === 'classification' ? data.nClasses : undefined },
+    input.params,
+    { seed, onProgress },
   );
   return model.toJSON();
 }
@@ -75,7 +128,7 @@ const TRIAL_WORKER = new URL('./trial-worker.js', import.meta.url);
 export class WorkerExecutor implements TrialExecutor {
   readonly parallelism: number;
   private readonly pool: WorkerPool<TrialTask, TrialAnswer>;
-  private readonly shared: Pick<TrialTask, 'rows' | 'cols' | 'X' | 'y' | 'fold' | 'nFolds' | 'planKind' | 'task' | 'nClasses' | 'metric'>;
+  private readonly shared: Pick<TrialTask, 'rows' | 'cols' | 'X' | 'frames' | 'y' | 'fold' | 'nFolds' | 'planKind' | 'task' | 'nClasses' | 'metric'>;
 
   constructor(data: SearchData, jobs: number) {
     this.parallelism = jobs;
@@ -84,6 +137,9 @@ export class WorkerExecutor implements TrialExecutor {
       rows: data.X.rows,
       cols: data.X.cols,
       X: toShared(data.X.data),
+      ...(data.frames
+        ? { frames: { X: toShared(data.frames.X.data), cols: data.frames.X.cols, bands: data.frames.bands, frames: data.frames.frames, feature: data.frames.feature } }
+        : {}),
       y: toShared(data.y),
       fold: toShared(Float64Array.from(data.plan.fold)),
       nFolds: data.plan.nFolds,
@@ -128,6 +184,9 @@ export function dataFromTask(task: TrialTask): SearchData {
   const fold = Int32Array.from(new Float64Array(task.fold));
   return {
     X: createMatrix(task.rows, task.cols, new Float64Array(task.X)),
+    ...(task.frames
+      ? { frames: { X: createMatrix(task.rows, task.frames.cols, new Float64Array(task.frames.X)), bands: task.frames.bands, frames: task.frames.frames, feature: task.frames.feature } }
+      : {}),
     y: new Float64Array(task.y),
     task: task.task,
     nClasses: task.nClasses,

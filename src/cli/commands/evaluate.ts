@@ -14,6 +14,7 @@ export const evaluateCommand: CommandModule = {
   summary: 'score a model on data: metrics with confidence intervals, plots, an HTML report, a CI quality gate',
   examples: [
     'spotml evaluate out/model --data out/holdout.csv',
+    'spotml evaluate out/cnn --data out/holdout.csv --frames out/holdout-frames',
     'spotml evaluate models:/instruments@champion --data test.csv --fail-under accuracy=0.9,f1_macro=0.85',
     'spotml --json evaluate out/candidate --data test.csv --baseline models:/instruments@champion --fail-if-worse',
   ],
@@ -21,6 +22,7 @@ export const evaluateCommand: CommandModule = {
     command
       .argument('[model]', 'a model package folder, models:/name@alias, models:/name/N or a run id')
       .option('-d, --data <table>', 'table to score (made by spotml extract with the model\'s settings, or plain features)')
+      .option('--frames <dir>', 'the folder spotml extract --frames wrote for --data (needed when the model reads frame-level input, e.g. cnn)')
       .option('-t, --target <column>', 'the true-label column (default: the one the model was trained on)')
       .option('--fail-under <thresholds>', 'exit 1 when any metric misses its threshold, e.g. accuracy=0.9,f1_macro=0.85 (rmse<=… for lower-is-better)')
       .option('--baseline <model>', 'compare against this model on the same rows (McNemar exact / paired bootstrap)')
@@ -48,6 +50,7 @@ export const evaluateCommand: CommandModule = {
       modelDir: model.dir,
       modelRef,
       data,
+      framesDir: textOption(options, 'frames'),
       target: textOption(options, 'target'),
       failUnder: textOption(options, 'failUnder'),
       baselineDir: baseline?.dir,

@@ -5,7 +5,7 @@
 import { cpus } from 'node:os';
 import type { Command } from 'commander';
 import type { LeaderboardRow, TrainResult } from '../../api/train.js';
-import { familyNames } from '../../learners/catalogue.js';
+import { familyNames, frameFamilyNames, trainsInEpochs } from '../../learners/catalogue.js';
 import type { Task } from '../../learners/types.js';
 import { METRICS, type MetricName } from '../../metrics/index.js';
 import { openStores } from '../../tracking/open-store.js';
@@ -21,15 +21,17 @@ export const trainCommand: CommandModule = {
     'spotml train out/features.csv --target label --auto-optimize --time-budget 60 --out out/model',
     'spotml train data.csv --target y --model gbdt --param learning_rate=0.05 --param max_iter=300',
     'spotml --seed 7 --json train data.parquet --target genre --auto-optimize --families svm,knn,extra_trees --cv 10',
+    'spotml train out/features.csv --target label --frames out/frames --model cnn --param max_epochs=40',
   ],
   configure(command: Command): void {
     command
       .argument('[table]', 'feature table (.csv, .parquet, .jsonl); a <table>.spec.json beside it is used')
       .option('-t, --target <column>', 'the column to predict')
       .option('--auto-optimize', 'search model families and hyperparameters under --time-budget')
-      .option('-m, --model <family>', `train one family: ${familyNames().join(', ')}`)
+      .option('-m, --model <family>', `train one family: ${[...familyNames(), ...frameFamilyNames()].join(', ')} (${frameFamilyNames().join(', ')} needs --frames)`)
       .option('-p, --param <key=value>', 'a parameter for --model (repeatable)', collectOption)
-      .option('--families <list>', 'families the search may use (comma-separated; default all that fit the task)')
+      .option('--families <list>', 'families the search may use (comma-separated; default all that fit the task, plus cnn with --frames)')
+      .option('--frames <dir>', 'the folder spotml extract --frames wrote for the table: cnn trains on its log-mel patches (rows matched by path)')
       .option('--time-budget <seconds>', 'wall-clock budget for search and final refit', '60')
       .option('--max-trials <n>', 'stop after this many trials (makes a seeded search fully reproducible)')
       .option('--metric <name>', `metric to optimise: ${Object.keys(METRICS).join(', ')} (default accuracy or r2)`)
@@ -43,7 +45,7 @@ export const trainCommand: CommandModule = {
       .option('--experiment <name>', 'MLflow experiment to log to', 'spotml')
       .option('--tracking-uri <uri>', 'MLflow store: a path, file:…, or http(s):// for an MLflow server (default $MLFLOW_TRACKING_URI or ./mlruns)')
       .option('--tenant <name>', 'namespace experiments and models for one tenant')
-      .option('--device <device>', 'compute backend for the neural families (mlp): auto, gpu, node, wasm or cpu', process.env.SPOTML_DEVICE ?? 'auto');
+      .option('--device <device>', 'compute backend for the neural families (mlp, cnn): auto, gpu, node, wasm or cpu', process.env.SPOTML_DEVICE ?? 'auto');
   },
   async run(context: CommandContext, args: readonly string[], options: Record<string, unknown>): Promise<number> {
     const { ui } = context;
@@ -57,8 +59,11 @@ export const trainCommand: CommandModule = {
     const holdoutText = textOption(options, 'holdout');
     const trackingUri = textOption(options, 'trackingUri');
     const config = { table, target, ...options };
-    const families = parseListOption(options.families, familyNames());
-    const usesNetworks = autoOptimize ? (families ?? familyNames()).includes('mlp') : textOption(options, 'model') === 'mlp';
+    const framesDir = textOption(options, 'frames');
+    const families = parseListOption(options.families, [...familyNames(), ...(framesDir ? frameFamilyNames() : [])]);
+    const modelName = textOption(options, 'model');
+    const searched = families ?? [...familyNames(), ...(framesDir ? frameFamilyNames() : [])];
+    const usesNetworks = autoOptimize ? searched.some(trainsInEpochs) : modelName !== undefined && trainsInEpochs(modelName);
     if (usesNetworks) {
       // Worker threads read the device from the environment; choosing it here surfaces a missing GPU at once.
       const { getTf, parseDevice } = await import('../../runtime/tf.js');
@@ -66,13 +71,17 @@ export const trainCommand: CommandModule = {
       process.env.SPOTML_DEVICE = device;
       ui.info(ui.color.dim(`neural backend: ${(await getTf(device)).description}`));
     }
-    const progress = ui.progress('search', Math.round(timeBudget), 's');
+    // One neural model shows a bar of epochs per fit (train() makes them); a search shows its time budget.
+    const epochBars = !autoOptimize && usesNetworks;
+    const progress = epochBars ? null : ui.progress('search', Math.round(timeBudget), 's');
     let lastTick = performance.now();
     const { train } = await import('../../api/train.js');
     const result = await train({
       table,
       target,
-      model: textOption(options, 'model'),
+      model: modelName,
+      framesDir,
+      ...(epochBars ? { epochProgress: (label: string) => ui.progress(label, 0, 'epochs') } : {}),
       params: parseKeyValues('--param', options.param as string[] | undefined),
       autoOptimize,
       timeBudget,
@@ -93,12 +102,12 @@ export const trainCommand: CommandModule = {
       onStatus: (message) => ui.info(ui.color.dim(message)),
       onTrial: (trial, board) => {
         const now = performance.now();
-        progress.tick(Math.round((now - lastTick) / 1000), leaderLine(board[0]));
+        progress?.tick(Math.round((now - lastTick) / 1000), leaderLine(board[0]));
         lastTick = now;
         if (trial.state === 'FAIL') ui.warn(`trial ${trial.number} (${String(trial.attrs.family)}) failed: ${String(trial.attrs.reason)}`);
       },
     });
-    progress.done();
+    progress?.done();
     ui.result(result, () => renderResult(result, ui.color.bold, ui.color.green));
     return 0;
   },

@@ -4,11 +4,16 @@
  * table row per clip: a bands × frames patch, band-major, cropped or padded to a common frame count.
  * That flat row is what the CNN's `fit`/`predict` take (with `n_bands` telling it where bands break).
  */
+import { existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SpotmlError } from '../../errors.js';
 import { framesFolder } from '../../audio/extract.js';
 import { createMatrix, type Matrix } from '../../data/matrix.js';
+import type { Table } from '../../data/table.js';
+
+/** The frame matrix the CNN reads unless told otherwise. */
+export const DEFAULT_FRAME_FEATURE = 'melspectrogram_db';
 
 export interface NpyMatrix {
   readonly rows: number;
@@ -85,7 +90,7 @@ export async function loadFrameTable(options: {
   feature?: string;
   frames?: number;
 }): Promise<FrameTable> {
-  const feature = options.feature ?? 'melspectrogram_db';
+  const feature = options.feature ?? DEFAULT_FRAME_FEATURE;
   const matrices = await Promise.all(
     options.paths.map((path, i) => readNpy(join(framesFolder(options.framesDir, path, options.segments?.[i] ?? null), `${feature}.npy`))),
   );
@@ -99,4 +104,78 @@ export async function loadFrameTable(options: {
   const data = new Float64Array(matrices.length * bands * frames);
   matrices.forEach((m, i) => fitFrames(m, frames, data, i * bands * frames));
   return { X: createMatrix(matrices.length, bands * frames, data), bands, frames };
+}
+
+export interface TableFramesOptions {
+  /** The folder `spotml extract --frames` wrote. */
+  framesDir: string;
+  table: Table;
+  /** How to name the table in errors. */
+  tableName: string;
+  feature?: string;
+  /** Crop or pad every clip to this many frames (a model's); default the longest clip. */
+  frames?: number;
+  /** The band count a model expects; a mismatch is an error naming both. */
+  bands?: number;
+}
+
+/**
+ * The frame patches for every row of a table `spotml extract` wrote, matched by its `path` column (and
+ * `segment` when rows are segments), in table row order. Errors name the missing folder or clip and the fix.
+ */
+export async function loadTableFrames(options: TableFramesOptions): Promise<FrameTable> {
+  const { framesDir, table, tableName } = options;
+  const feature = options.feature ?? DEFAULT_FRAME_FEATURE;
+  if (!existsSync(framesDir) || !statSync(framesDir).isDirectory()) {
+    throw new SpotmlError('NOT_FOUND', `--frames ${framesDir} is not a folder; run spotml extract --frames ${framesDir} on the audio ${tableName} was made from`, {
+      framesDir,
+    });
+  }
+  const pathAt = table.names.indexOf('path');
+  if (pathAt < 0) {
+    throw new SpotmlError('INVALID_INPUT', `${tableName} has no path column to match frames by; use the table spotml extract --frames wrote`, { table: tableName });
+  }
+  const paths = Array.from(table.columns[pathAt] as ArrayLike<string | number>, String);
+  const segmentAt = table.names.indexOf('segment');
+  const segments = segmentAt >= 0 ? Array.from(table.columns[segmentAt] as ArrayLike<string | number>, (v) => Number(v)) : null;
+  const matrices = await Promise.all(
+    paths.map(async (path, i) => {
+      const file = join(framesFolder(framesDir, path, segments?.[i] ?? null), `${feature}.npy`);
+      if (!existsSync(file)) {
+        throw new SpotmlError('NOT_FOUND', `no frames for ${path} (row ${i + 1} of ${tableName}): ${file} is missing; run spotml extract --frames ${framesDir} on it`, {
+          file,
+          row: i + 1,
+        });
+      }
+      return readNpy(file);
+    }),
+  );
+  if (matrices.length === 0) throw new SpotmlError('INVALID_INPUT', `${tableName} has no rows to load frames for`, { table: tableName });
+  const bands = matrices[0].rows;
+  const mismatch = matrices.findIndex((m) => m.rows !== bands);
+  if (mismatch >= 0) {
+    throw new SpotmlError('INVALID_INPUT', `${paths[mismatch]}: ${feature} has ${matrices[mismatch].rows} bands, others ${bands}; extract every clip with the same settings`, {});
+  }
+  if (options.bands !== undefined && bands !== options.bands) {
+    throw new SpotmlError('FEATURE_SPEC_MISMATCH', `${framesDir}: ${feature} has ${bands} bands but the model takes ${options.bands}; extract the frames with the model's settings (its feature-spec.json)`, {
+      expected: options.bands,
+      actual: bands,
+    });
+  }
+  const frames = options.frames ?? Math.max(...matrices.map((m) => m.cols));
+  const data = new Float64Array(matrices.length * bands * frames);
+  matrices.forEach((m, i) => fitFrames(m, frames, data, i * bands * frames));
+  return { X: createMatrix(matrices.length, bands * frames, data), bands, frames };
+}
+
+/** The specHash `extract --frames` recorded in `<framesDir>/index.json`, or null without one. */
+export async function framesSpecHash(framesDir: string): Promise<string | null> {
+  const file = join(framesDir, 'index.json');
+  if (!existsSync(file)) return null;
+  try {
+    const index = JSON.parse(await readFile(file, 'utf8')) as { specHash?: unknown };
+    return typeof index.specHash === 'string' ? index.specHash : null;
+  } catch {
+    return null;
+  }
 }

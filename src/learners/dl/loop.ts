@@ -81,6 +81,8 @@ export interface EpochProgress extends FitProgress {
   validationLoss?: number;
   /** Validation accuracy (classification) or R² (regression). */
   validationScore?: number;
+  /** What validationScore measures. */
+  validationMetric?: 'accuracy' | 'r2';
   learningRate: number;
   samplesPerSecond: number;
 }
@@ -181,6 +183,7 @@ export async function trainNetwork(runtime: TfRuntime, spec: NetworkSpec, train:
         history.validationScore.push(score);
         progress.validationLoss = loss;
         progress.validationScore = score;
+        progress.validationMetric = hooks.task === 'classification' ? 'accuracy' : 'r2';
         progress.metric = loss;
         improved = stopping.update(epoch, loss);
         if (settings.schedule === 'plateau') rate = plateau.update(loss);

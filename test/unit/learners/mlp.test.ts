@@ -226,12 +226,12 @@ describe('training progress', () => {
     await mlp.fit(blobs(60, 3, 21), { hidden_units: 8, max_epochs: 5, patience: 0 }, { seed: 21, validation: blobs(20, 3, 22), onProgress: reporter.onProgress });
     await reporter.flush();
     const metrics = batches.flatMap((b) => b.metrics ?? []);
-    for (const key of ['loss', 'val_loss', 'val_score', 'learning_rate']) {
+    for (const key of ['train_loss', 'val_loss', 'val_accuracy', 'learning_rate']) {
       expect(metrics.filter((m) => m.key === key).map((m) => m.step)).toEqual([1, 2, 3, 4, 5]);
     }
     expect(batches.length).toBeGreaterThan(1);
     expect(ticks.length).toBe(5);
     expect(ticks.every(([n]) => n === 1)).toBe(true);
-    expect(ticks[4][1]).toMatch(/^loss \d\.\d{4} · val_loss \d\.\d{4} · val \d\.\d{3}$/);
+    expect(ticks[4][1]).toMatch(/^loss \d\.\d{4} · val_loss \d\.\d{4} · val_accuracy \d\.\d{3}$/);
   });
 });
