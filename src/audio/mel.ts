@@ -46,8 +46,13 @@ export interface MelOptions {
 }
 
 /**
- * Sparse mel filterbank: each band keeps only its non-zero run of bins, so applying it costs about
- * two multiplications per FFT bin instead of nMels.
+ * Sparse mel filterbank. Slaney triangles sit on consecutive mel points, so every FFT bin lies under at
+ * most two adjacent bands: the falling edge of band b and the rising edge of band b + 1. `apply` walks
+ * the bins once, in segments of equal b, with two running sums in registers (about two multiplications
+ * per bin, no stores but one per band). Each band's sum still starts at 0 and adds its bins in increasing
+ * order, exactly as a per-band dot product over its non-zero run does, so the result is bit-identical to
+ * `applyPerBand`. A bank that does not have this shape (never from melFilterbankDense, but checked) is
+ * applied band by band.
  */
 export class MelFilterbank {
   readonly nMels: number;
@@ -55,22 +60,30 @@ export class MelFilterbank {
   private readonly firstBin: Int32Array;
   private readonly weightOffset: Int32Array;
   private readonly weights: Float64Array;
+  /** Segments of bins sharing one lower band: bins [segmentStart[s], segmentStart[s + 1]), lower band segmentBand[s] (−1: none). */
+  private readonly segmentStart: Int32Array;
+  private readonly segmentBand: Int32Array;
+  /** Per bin: its weight in the segment's lower band and in the band above it (0 where the band is absent). */
+  private readonly lowerWeight: Float64Array;
+  private readonly upperWeight: Float64Array;
+  private readonly twoBandShape: boolean;
 
   constructor(options: MelOptions) {
     const { sampleRate, nFft, nMels, fmin } = options;
     const fmax = options.fmax ?? sampleRate / 2;
     const htk = options.htk ?? false;
     this.nMels = nMels;
-    this.nBins = nFft / 2 + 1;
+    const nBins = nFft / 2 + 1;
+    this.nBins = nBins;
     const dense = melFilterbankDense(sampleRate, nFft, nMels, fmin, fmax, htk);
     this.firstBin = new Int32Array(nMels);
     this.weightOffset = new Int32Array(nMels + 1);
     const kept: number[] = [];
     for (let m = 0; m < nMels; m++) {
-      const row = dense.subarray(m * this.nBins, (m + 1) * this.nBins);
+      const row = dense.subarray(m * nBins, (m + 1) * nBins);
       let first = 0;
-      while (first < this.nBins && row[first] === 0) first++;
-      let last = this.nBins - 1;
+      while (first < nBins && row[first] === 0) first++;
+      let last = nBins - 1;
       while (last >= first && row[last] === 0) last--;
       this.firstBin[m] = first;
       this.weightOffset[m] = kept.length;
@@ -78,10 +91,84 @@ export class MelFilterbank {
     }
     this.weightOffset[nMels] = kept.length;
     this.weights = Float64Array.from(kept);
+
+    // Lower band of each bin: the first band whose non-zero run holds it (−1: none). The two-band walk
+    // needs every band's run inside the bins whose lower band is that band or the one below.
+    const lower = new Int32Array(nBins).fill(-1);
+    for (let m = nMels - 1; m >= 0; m--) {
+      const count = this.weightOffset[m + 1] - this.weightOffset[m];
+      for (let k = this.firstBin[m]; k < this.firstBin[m] + count; k++) lower[k] = m;
+    }
+    let shapeOk = true;
+    for (let m = 0; m < nMels && shapeOk; m++) {
+      const count = this.weightOffset[m + 1] - this.weightOffset[m];
+      for (let k = this.firstBin[m]; k < this.firstBin[m] + count; k++) {
+        if (lower[k] !== m && lower[k] !== m - 1) shapeOk = false;
+      }
+    }
+    for (let k = 1; k < nBins && shapeOk; k++) if (lower[k] !== -1 && lower[k] < lower[k - 1]) shapeOk = false;
+    this.twoBandShape = shapeOk;
+    this.lowerWeight = new Float64Array(nBins);
+    this.upperWeight = new Float64Array(nBins);
+    const starts: number[] = [];
+    const bands: number[] = [];
+    for (let k = 0; k < nBins; k++) {
+      const b = lower[k];
+      if (k === 0 || b !== lower[k - 1]) {
+        starts.push(k);
+        bands.push(b);
+      }
+      if (b >= 0) {
+        this.lowerWeight[k] = dense[b * nBins + k];
+        if (b + 1 < nMels) this.upperWeight[k] = dense[(b + 1) * nBins + k];
+      }
+    }
+    starts.push(nBins);
+    this.segmentStart = Int32Array.from(starts);
+    this.segmentBand = Int32Array.from(bands);
   }
 
   /** out[m] = Σ_k W[m, k] · power[k]. */
   apply(power: Float64Array, out: Float64Array): void {
+    if (!this.twoBandShape) {
+      this.applyPerBand(power, out);
+      return;
+    }
+    const nMels = this.nMels;
+    const starts = this.segmentStart;
+    const bands = this.segmentBand;
+    const lowerWeight = this.lowerWeight;
+    const upperWeight = this.upperWeight;
+    out.fill(0, 0, nMels);
+    // carry: the sum so far of band carryBand, begun as the upper band of the previous segment.
+    let carry = 0;
+    let carryBand = -1;
+    const segments = bands.length;
+    for (let s = 0; s < segments; s++) {
+      const band = bands[s];
+      if (band < 0) continue;
+      let lowerSum = 0;
+      if (band === carryBand) {
+        lowerSum = carry;
+      } else if (carryBand >= 0 && carryBand < nMels) {
+        out[carryBand] = carry;
+      }
+      let upperSum = 0;
+      const end = starts[s + 1];
+      for (let k = starts[s]; k < end; k++) {
+        const p = power[k];
+        lowerSum += lowerWeight[k] * p;
+        upperSum += upperWeight[k] * p;
+      }
+      out[band] = lowerSum;
+      carry = upperSum;
+      carryBand = band + 1;
+    }
+    if (carryBand >= 0 && carryBand < nMels) out[carryBand] = carry;
+  }
+
+  /** The plain per-band dot products over each band's non-zero run (the reference for `apply`). */
+  applyPerBand(power: Float64Array, out: Float64Array): void {
     const w = this.weights;
     for (let m = 0; m < this.nMels; m++) {
       const start = this.weightOffset[m];

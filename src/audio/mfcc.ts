@@ -29,6 +29,24 @@ export function powerToDbInPlace(data: Float32Array | Float64Array, options: Pow
     for (let i = 0; i < data.length; i++) data[i] = powerToDbValue(data[i], amin);
     return;
   }
+  // Each pass is its own function: V8 compiles a hot loop on the fly (on-stack replacement), and code
+  // compiled inside one loop of a long function leaves that loop without type feedback for what follows,
+  // bails out there on every call and runs the rest (the logs) in the interpreter.
+  const maxPower = maxOrNaN(data);
+  // NaN anywhere (never from real audio) takes the plain path, which propagates it as before.
+  if (!(maxPower >= 0)) {
+    plainDbWithFloor(data, amin, options.topDb);
+    return;
+  }
+  const floor = powerToDbValue(maxPower, amin) - options.topDb;
+  // Values are clamped to amin before the log: the shortcut only applies when amin itself is below the floor.
+  const surelyBelow = 10 ** (floor / 10) * (1 - 1e-12);
+  const cut = surelyBelow > amin ? surelyBelow : Number.NEGATIVE_INFINITY;
+  flooredDbInPlace(data, amin, floor, cut);
+}
+
+/** The largest value, or NaN when any value is NaN. */
+function maxOrNaN(data: Float32Array | Float64Array): number {
   let maxPower = Number.NEGATIVE_INFINITY;
   let sawNaN = false;
   for (let i = 0; i < data.length; i++) {
@@ -36,22 +54,22 @@ export function powerToDbInPlace(data: Float32Array | Float64Array, options: Pow
     if (p > maxPower) maxPower = p;
     else if (p !== p) sawNaN = true;
   }
-  // NaN anywhere (never from real audio) takes the plain path, which propagates it as before.
-  if (sawNaN || !(maxPower >= 0)) {
-    let maxDb = Number.NEGATIVE_INFINITY;
-    for (let i = 0; i < data.length; i++) {
-      const db = powerToDbValue(data[i], amin);
-      data[i] = db;
-      if (db > maxDb) maxDb = db;
-    }
-    const plainFloor = maxDb - options.topDb;
-    for (let i = 0; i < data.length; i++) if (data[i] < plainFloor) data[i] = plainFloor;
-    return;
+  return sawNaN ? Number.NaN : maxPower;
+}
+
+function plainDbWithFloor(data: Float32Array | Float64Array, amin: number, topDb: number): void {
+  let maxDb = Number.NEGATIVE_INFINITY;
+  for (let i = 0; i < data.length; i++) {
+    const db = powerToDbValue(data[i], amin);
+    data[i] = db;
+    if (db > maxDb) maxDb = db;
   }
-  const floor = powerToDbValue(maxPower, amin) - options.topDb;
-  // Values are clamped to amin before the log: the shortcut only applies when amin itself is below the floor.
-  const surelyBelow = 10 ** (floor / 10) * (1 - 1e-12);
-  const cut = surelyBelow > amin ? surelyBelow : Number.NEGATIVE_INFINITY;
+  const plainFloor = maxDb - topDb;
+  for (let i = 0; i < data.length; i++) if (data[i] < plainFloor) data[i] = plainFloor;
+}
+
+/** dB with the floor, skipping the log for powers under `cut` (see powerToDbInPlace). */
+function flooredDbInPlace(data: Float32Array | Float64Array, amin: number, floor: number, cut: number): void {
   for (let i = 0; i < data.length; i++) {
     const p = data[i];
     if (p < cut) {
@@ -160,6 +178,69 @@ export function delta(
       let sum = 0;
       for (let j = 0; j < width; j++) sum += weights[j] * data[start + j];
       out[base + t] = sum;
+    }
+  }
+}
+
+/** Frames of the MFCC product computed together: a tile of the mel matrix, transposed, stays in cache. */
+const DCT_TILE_FRAMES = 64;
+
+/**
+ * out (rows = basis rows, row-major rows × frames, float32) = the orthonormal DCT basis (nOut × nIn) times
+ * each frame's column of `data` (nIn × frames, row-major): the MFCC of a dB mel matrix. Same arithmetic as
+ * analyze.ts's `mfccFromMelDb` (tiles of frames transposed, four coefficients per read of a mel value, each
+ * sum over the mel bands in order), with each loop nest in its own function so that code compiled on the
+ * fly inside one loop never runs past it (see powerToDbInPlace): a cold worker no longer bails out of it.
+ */
+export function dctFrames(data: Float32Array | Float64Array, nIn: number, frames: number, basis: Float64Array, nOut: number): Float32Array {
+  const out = new Float32Array(nOut * frames);
+  const tile = new Float64Array(DCT_TILE_FRAMES * nIn);
+  for (let first = 0; first < frames; first += DCT_TILE_FRAMES) {
+    const width = Math.min(DCT_TILE_FRAMES, frames - first);
+    transposeTile(data, nIn, frames, first, width, tile);
+    dctTile(tile, nIn, width, basis, nOut, out, frames, first);
+  }
+  return out;
+}
+
+function transposeTile(data: Float32Array | Float64Array, nIn: number, frames: number, first: number, width: number, tile: Float64Array): void {
+  for (let m = 0; m < nIn; m++) {
+    const rowStart = m * frames + first;
+    for (let i = 0; i < width; i++) tile[i * nIn + m] = data[rowStart + i];
+  }
+}
+
+function dctTile(tile: Float64Array, nIn: number, width: number, basis: Float64Array, nOut: number, out: Float32Array, frames: number, first: number): void {
+  for (let i = 0; i < width; i++) {
+    const column = i * nIn;
+    const t = first + i;
+    let k = 0;
+    for (; k + 4 <= nOut; k += 4) {
+      const r0 = k * nIn;
+      const r1 = r0 + nIn;
+      const r2 = r1 + nIn;
+      const r3 = r2 + nIn;
+      let s0 = 0;
+      let s1 = 0;
+      let s2 = 0;
+      let s3 = 0;
+      for (let m = 0; m < nIn; m++) {
+        const x = tile[column + m];
+        s0 += basis[r0 + m] * x;
+        s1 += basis[r1 + m] * x;
+        s2 += basis[r2 + m] * x;
+        s3 += basis[r3 + m] * x;
+      }
+      out[k * frames + t] = s0;
+      out[(k + 1) * frames + t] = s1;
+      out[(k + 2) * frames + t] = s2;
+      out[(k + 3) * frames + t] = s3;
+    }
+    for (; k < nOut; k++) {
+      const r = k * nIn;
+      let sum = 0;
+      for (let m = 0; m < nIn; m++) sum += basis[r + m] * tile[column + m];
+      out[k * frames + t] = sum;
     }
   }
 }

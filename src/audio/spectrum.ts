@@ -3,13 +3,15 @@
  * reads the same magnitude/power frame (librosa computes the STFT once per feature; we do it once).
  */
 import { RealFft } from './fft.js';
-import { FrameWindow } from './framing.js';
+import { FrameWindow, sharedHannPeriodic } from './framing.js';
 
 export interface StftOptions {
   nFft: number;
   hopLength: number;
   /** Fill `magnitude` (one sqrt per bin); default true. Power-only consumers (mel, chroma) turn it off. */
   magnitude?: boolean;
+  /** Fill `re`/`im` with the windowed complex spectrum; default false (no feature reads it, and power alone is cheaper). */
+  complex?: boolean;
 }
 
 export const DEFAULT_STFT: StftOptions = { nFft: 2048, hopLength: 512 };
@@ -17,6 +19,7 @@ export const DEFAULT_STFT: StftOptions = { nFft: 2048, hopLength: 512 };
 /** A frame of the spectrum, valid only during the callback (buffers are reused). */
 export interface SpectrumFrame {
   index: number;
+  /** The windowed spectrum's real and imaginary parts (all zero unless the stream was made with complex: true). */
   re: Float64Array;
   im: Float64Array;
   /** |X|, length nFft/2 + 1 (all zero when the stream was made with magnitude: false). */
@@ -43,7 +46,9 @@ export function sharedRealFft(size: number): RealFft {
 /**
  * Centred (zero-padded), periodic-Hann STFT as librosa.stft with its defaults.
  *
- * The window is applied in the frequency domain: the periodic Hann window is 0.5 − 0.25·e^{2πin/N} −
+ * Power only (the default): `RealFft.forwardPower` reads each frame straight from the framer's buffer,
+ * windows it as the FFT's first stage loads it and writes |X|² from its last stage, as librosa multiplies
+ * the frame by the window before the FFT. With `complex: true` the window is applied in the frequency domain: the periodic Hann window is 0.5 − 0.25·e^{2πin/N} −
  * 0.25·e^{−2πin/N}, so the windowed spectrum is Xw[k] = 0.5·X[k] − 0.25·(X[k−1] + X[k+1]) with X the
  * transform of the plain frame (X[−1] = conj X[1], X[N/2+1] = conj X[N/2−1]). That is exact algebra; it lets
  * the FFT read the frame straight from the framer's buffer and folds the window into the pass that computes
@@ -60,6 +65,8 @@ export class SpectrumStream {
     const nBins = nFft / 2 + 1;
     this.nBins = nBins;
     const wantMagnitude = options.magnitude ?? true;
+    const wantComplex = options.complex ?? false;
+    const window = sharedHannPeriodic(nFft);
     const frame: SpectrumFrame = {
       index: 0,
       re: new Float64Array(nBins),
@@ -70,6 +77,13 @@ export class SpectrumStream {
     const { re, im, power, magnitude } = frame;
     const last = nBins - 1;
     this.framer = new FrameWindow({ frameLength: nFft, hopLength: options.hopLength, padMode: 'constant' }, (samples, start, index) => {
+      if (!wantComplex) {
+        fft.forwardPower(samples, start, window, power);
+        if (wantMagnitude) for (let k = 0; k < nBins; k++) magnitude[k] = Math.sqrt(power[k]);
+        frame.index = index;
+        onFrame(frame);
+        return;
+      }
       fft.forward(samples.subarray(start, start + nFft), re, im);
       // Sliding over the bins: (previous, current) hold X[k−1], X[k] before the update of bin k.
       let previousRe = re[1];

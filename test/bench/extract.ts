@@ -11,20 +11,23 @@
  * Peak memory is the child process's VmHWM (Linux): getrusage's ru_maxrss is not usable here, since a child
  * forked from this (large) process inherits its high-water mark across exec.
  * Run: npm run build && npx tsx test/bench/extract.ts
+ * Env: SPOTML_DIST=<folder> runs another build (e.g. a private `tsc --outDir`); SPOTML_BENCH_CASES=mfcc|full
+ * keeps only the cases whose name starts with it; SPOTML_BENCH_MEMORY=0 skips the 30-minute memory case.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { decodeWavToMono } from '../../src/audio/wav.js';
 import { readFileSync } from 'node:fs';
 import { resample } from '../../src/audio/resample.js';
 
 const SR = 22050;
 const REPEATS = 2;
-const DIST_EXTRACT = new URL('../../dist/api/extract.js', import.meta.url);
+const DIST_ROOT = process.env.SPOTML_DIST ? pathToFileURL(`${resolve(process.env.SPOTML_DIST)}/`) : new URL('../../dist/', import.meta.url);
+const DIST_EXTRACT = new URL('api/extract.js', DIST_ROOT);
 
 type ExtractFn = typeof import('../../src/api/extract.js').extract;
 
@@ -103,6 +106,8 @@ async function main(): Promise<void> {
     { name: `mfcc, ${threads} threads`, features: ['mfcc'], jobs: threads },
     { name: `full default set, ${threads} threads`, jobs: threads },
   ];
+  const only = process.env.SPOTML_BENCH_CASES;
+  if (only) cases.splice(0, cases.length, ...cases.filter((c) => c.name.startsWith(only)));
   const extract = await loadExtract();
   const results = [];
   for (const c of cases) {
@@ -123,10 +128,14 @@ async function main(): Promise<void> {
     console.log(JSON.stringify(row));
   }
 
+  if (process.env.SPOTML_BENCH_MEMORY === '0') {
+    rmSync(work, { recursive: true, force: true });
+    return;
+  }
   // Peak memory for a 30-minute file, aggregates only, in a fresh process running the built CLI.
   const longPath = join(work, 'long30min.wav');
   writeFileSync(longPath, pcm16Wav(longSignal(clips, 1800, 5), SR));
-  const script = `const { extract } = await import(${JSON.stringify(new URL('../../dist/api/extract.js', import.meta.url).href)});
+  const script = `const { extract } = await import(${JSON.stringify(DIST_EXTRACT.href)});
 await extract({ inputs: [${JSON.stringify(longPath)}], out: ${JSON.stringify(join(work, 'long.csv'))}, jobs: 1, cache: false });
 const { readFileSync } = await import('node:fs');
 let hwmKb = null;

@@ -1,15 +1,16 @@
 /**
  * The fast paths of the feature pipeline against plain second implementations: block-summed ZCR/RMS,
  * block-log flatness, the fused centroid/bandwidth/rolloff pass, selection medians, the dB floor shortcut,
- * the tiled MFCC product, blocked chroma, frequency-domain windowing, and the analyzer's one-pass chroma
- * (kept spectrogram) against its two-pass path.
+ * the tiled MFCC product, blocked chroma, frequency-domain windowing, the windowed power FFT, the two-band
+ * mel walk, and the analyzer's one-pass chroma (kept spectrogram) against its two-pass path.
  */
 import { describe, expect, it } from 'vitest';
 import { analyzeSignal, ClipAnalyzer, defaultFeatureOptions, mfccFromMelDb, type ClipAnalysis, type FeatureOptions } from '../../../src/audio/analyze.js';
 import { ChromaComputer, chromaFilterBank } from '../../../src/audio/chroma.js';
 import { RealFft } from '../../../src/audio/fft.js';
 import { Framer, hannPeriodic } from '../../../src/audio/framing.js';
-import { applyBasis, dctOrthoBasis, powerToDbInPlace } from '../../../src/audio/mfcc.js';
+import { melFilterbankDense, MelFilterbank } from '../../../src/audio/mel.js';
+import { applyBasis, dctFrames, dctOrthoBasis, powerToDbInPlace } from '../../../src/audio/mfcc.js';
 import { medianInPlace, onsetStrengths } from '../../../src/audio/onset.js';
 import { spectralBandwidth, spectralCentroid, spectralFlatness, spectralRolloff, spectralShape } from '../../../src/audio/spectral.js';
 import { fftFrequencies, SpectrumStream } from '../../../src/audio/spectrum.js';
@@ -324,5 +325,127 @@ describe('mono 16-bit decoding', () => {
     decodeFramesToMono(shifted.subarray(1), info, unaligned);
     expect(Array.from(unaligned)).toEqual(Array.from(aligned));
     for (let i = 0; i < n; i++) expect(aligned[i]).toBe(view.getInt16(44 + 2 * i, true) / 32768);
+  });
+});
+
+describe('RealFft.forwardPower (the STFT kernel: frame read in place, windowed on load, |X|² from the last stage)', () => {
+  it('equals windowing a copy, forward, and squaring, bit for bit, at every size and offset', () => {
+    const next = uniform(31);
+    for (let size = 4; size <= 8192; size *= 2) {
+      const fft = new RealFft(size);
+      const window = hannPeriodic(size);
+      const buffer = Float64Array.from({ length: size + 37 }, () => next() - 0.5);
+      const power = new Float64Array(size / 2 + 1);
+      const re = new Float64Array(size / 2 + 1);
+      const im = new Float64Array(size / 2 + 1);
+      for (const offset of [0, 1, 37]) {
+        fft.forwardPower(buffer, offset, window, power);
+        fft.forward(
+          buffer.subarray(offset, offset + size).map((v, i) => v * window[i]),
+          re,
+          im,
+        );
+        for (let k = 0; k <= size / 2; k++) expect(power[k]).toBe(re[k] * re[k] + im[k] * im[k]);
+      }
+    }
+  });
+
+  it('matches a naive DFT of the windowed frame (1e-10 of the frame maximum)', () => {
+    const next = uniform(32);
+    const size = 256;
+    const fft = new RealFft(size);
+    const window = hannPeriodic(size);
+    const buffer = Float64Array.from({ length: size + 5 }, () => next() - 0.5);
+    const power = new Float64Array(size / 2 + 1);
+    fft.forwardPower(buffer, 5, window, power);
+    const want = new Float64Array(size / 2 + 1);
+    for (let k = 0; k <= size / 2; k++) {
+      let sr = 0;
+      let si = 0;
+      for (let n = 0; n < size; n++) {
+        const x = buffer[5 + n] * window[n];
+        sr += x * Math.cos((2 * Math.PI * k * n) / size);
+        si -= x * Math.sin((2 * Math.PI * k * n) / size);
+      }
+      want[k] = sr * sr + si * si;
+    }
+    const max = Math.max(...want);
+    for (let k = 0; k <= size / 2; k++) expect(Math.abs(power[k] - want[k])).toBeLessThanOrEqual(1e-10 * max);
+  });
+
+  it('refuses a frame that runs past the input, a short window or a short output', () => {
+    const fft = new RealFft(64);
+    const window = hannPeriodic(64);
+    expect(() => fft.forwardPower(new Float64Array(70), 7, window, new Float64Array(33))).toThrow(RangeError);
+    expect(() => fft.forwardPower(new Float64Array(70), 0, window.subarray(0, 63), new Float64Array(33))).toThrow(RangeError);
+    expect(() => fft.forwardPower(new Float64Array(70), 0, window, new Float64Array(32))).toThrow(RangeError);
+  });
+
+  it('SpectrumStream with complex: true (frequency-domain window) agrees with the default power path (1e-12 of the frame maximum)', () => {
+    const signal = awkwardSignal(6000, 33);
+    const powerOnly: Float64Array[] = [];
+    const a = new SpectrumStream({ nFft: 512, hopLength: 128, magnitude: false }, (frame) => powerOnly.push(Float64Array.from(frame.power)));
+    a.push(signal);
+    a.end();
+    let t = 0;
+    const b = new SpectrumStream({ nFft: 512, hopLength: 128, complex: true }, (frame) => {
+      const want = powerOnly[t++];
+      const max = Math.max(...want);
+      for (let k = 0; k < want.length; k++) {
+        expect(Math.abs(frame.power[k] - want[k])).toBeLessThanOrEqual(1e-12 * max);
+        expect(frame.re[k] * frame.re[k] + frame.im[k] * frame.im[k]).toBe(frame.power[k]);
+      }
+    });
+    b.push(signal);
+    expect(b.end()).toBe(powerOnly.length);
+  });
+});
+
+describe('mel filterbank: the two-band walk equals per-band dot products bit for bit', () => {
+  const configs: [number, number, number, number, number | null, boolean][] = [
+    [22050, 2048, 128, 0, null, false],
+    [22050, 2048, 40, 300, 8000, false],
+    [44100, 1024, 64, 0, null, true],
+    [16000, 512, 128, 0, null, false], // more bands than bins in the low range: some bands are empty
+    [22050, 256, 200, 50, 10000, false],
+    [8000, 64, 4, 0, null, false],
+  ];
+  it.each(configs)('sr %d, n_fft %d, %d mels, fmin %d, fmax %s, htk %s', (sampleRate, nFft, nMels, fmin, fmax, htk) => {
+    const bank = new MelFilterbank({ sampleRate, nFft, nMels, fmin, fmax, htk });
+    const nBins = nFft / 2 + 1;
+    const dense = melFilterbankDense(sampleRate, nFft, nMels, fmin, fmax ?? sampleRate / 2, htk);
+    const next = uniform(nFft + nMels);
+    const fast = new Float64Array(nMels);
+    const perBand = new Float64Array(nMels);
+    for (let trial = 0; trial < 5; trial++) {
+      const power = Float64Array.from({ length: nBins }, () => (trial === 4 ? 0 : next() ** 6 * 100));
+      fast.fill(Number.NaN);
+      bank.apply(power, fast);
+      bank.applyPerBand(power, perBand);
+      expect(Array.from(fast)).toEqual(Array.from(perBand));
+      // And the per-band form against the dense matrix product (its summation order skips only zeros).
+      for (let m = 0; m < nMels; m++) {
+        let sum = 0;
+        for (let k = 0; k < nBins; k++) if (dense[m * nBins + k] !== 0) sum += dense[m * nBins + k] * power[k];
+        expect(perBand[m]).toBe(sum);
+      }
+    }
+  });
+});
+
+describe('dctFrames (the MFCC product in small functions) equals the analyzer\'s tiled product', () => {
+  it('bit for bit, for tile-straddling frame counts and coefficient counts not a multiple of four', () => {
+    const next = uniform(41);
+    for (const [nMels, frames, nMfcc] of [
+      [128, 150, 20],
+      [128, 64, 13],
+      [40, 1, 3],
+      [64, 129, 64],
+    ] as [number, number, number][]) {
+      const data = Float32Array.from({ length: nMels * frames }, () => -80 * next());
+      const want = mfccFromMelDb({ rows: nMels, frames, data }, nMfcc).data;
+      const got = dctFrames(data, nMels, frames, dctOrthoBasis(nMels, nMfcc), nMfcc);
+      expect(Array.from(got)).toEqual(Array.from(want));
+    }
   });
 });
