@@ -214,68 +214,142 @@ interface LinearState {
   converged: boolean;
 }
 
-/** Mean sample-weighted log-loss and gradient for `rows` logit rows (1 = binary, else one per class). */
-function logisticObjective(data: TrainingData, rows: number): SmoothObjective {
+/**
+ * Mean sample-weighted log-loss and gradient for `rows` logit rows (1 = binary, else one per class).
+ * Samples are taken four at a time so each gradient entry is loaded and stored once per four samples; every
+ * entry still adds the samples one by one in row order, so the sums are bitwise those of a row-by-row loop.
+ * Rows with weight 0 are left out entirely, as a row-by-row loop would skip them.
+ */
+export function logisticObjective(data: TrainingData, rows: number): SmoothObjective {
   const n = data.X.rows;
   const d = data.X.cols;
   const xs = data.X.data;
-  const labels = Int32Array.from(data.y);
-  const stride = d + 1;
-  const sampleWeights = new Float64Array(n);
   let weightSum = 0;
   for (let i = 0; i < n; i++) weightSum += data.sampleWeight ? data.sampleWeight[i] : 1;
-  for (let i = 0; i < n; i++) sampleWeights[i] = (data.sampleWeight ? data.sampleWeight[i] : 1) / weightSum;
-  const logits = new Float64Array(Math.max(rows, 2));
-  if (rows === 1) {
-    return (w, grad) => {
-      grad.fill(0);
-      let loss = 0;
-      for (let i = 0; i < n; i++) {
-        const weight = sampleWeights[i];
-        if (weight === 0) continue;
-        const xBase = i * d;
-        const z = w[d] + dotAt(w, 0, xs, xBase, d);
-        const label = labels[i];
-        // log(1 + e^z) − y·z and the sigmoid, computed without overflow.
-        loss += weight * ((z > 0 ? z + Math.log1p(Math.exp(-z)) : Math.log1p(Math.exp(z))) - label * z);
-        const p = z >= 0 ? 1 / (1 + Math.exp(-z)) : Math.exp(z) / (1 + Math.exp(z));
-        const factor = weight * (p - label);
-        for (let j = 0; j < d; j++) grad[j] += factor * xs[xBase + j];
-        grad[d] += factor;
-      }
-      return loss;
-    };
+  const order: number[] = [];
+  const weights: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const weight = (data.sampleWeight ? data.sampleWeight[i] : 1) / weightSum;
+    if (weight === 0) continue;
+    order.push(i);
+    weights.push(weight);
   }
-  return (w, grad) => {
-    grad.fill(0);
-    let loss = 0;
-    for (let i = 0; i < n; i++) {
-      const weight = sampleWeights[i];
-      if (weight === 0) continue;
-      const xBase = i * d;
-      let max = -Infinity;
-      for (let r = 0; r < rows; r++) {
-        const z = w[r * stride + d] + dotAt(w, r * stride, xs, xBase, d);
-        logits[r] = z;
-        if (z > max) max = z;
-      }
-      const label = labels[i];
-      const labelLogit = logits[label];
-      let sum = 0;
-      for (let r = 0; r < rows; r++) {
-        logits[r] = Math.exp(logits[r] - max);
-        sum += logits[r];
-      }
-      loss += weight * (Math.log(sum) + max - labelLogit);
-      for (let r = 0; r < rows; r++) {
-        const factor = weight * (logits[r] / sum - (r === label ? 1 : 0));
-        const gBase = r * stride;
-        for (let j = 0; j < d; j++) grad[gBase + j] += factor * xs[xBase + j];
-        grad[gBase + d] += factor;
-      }
-    }
-    return loss;
+  const batch: LogisticBatch = {
+    xs,
+    d,
+    rows,
+    samples: Int32Array.from(order),
+    labels: Int32Array.from(order, (i) => data.y[i]),
+    weights: Float64Array.from(weights),
+    logits: new Float64Array(Math.max(rows, 2)),
+    factors: new Float64Array(4 * rows),
   };
+  return (w, grad) => logisticLossAndGradient(batch, w, grad);
+}
+
+interface LogisticBatch {
+  readonly xs: Float64Array;
+  readonly d: number;
+  readonly rows: number;
+  /** Row index, class and normalised weight of every sample with non-zero weight, in row order. */
+  readonly samples: Int32Array;
+  readonly labels: Int32Array;
+  readonly weights: Float64Array;
+  /** Scratch: one sample's logits, and ∂loss/∂logit for four samples (sample-major). */
+  readonly logits: Float64Array;
+  readonly factors: Float64Array;
+}
+
+function logisticLossAndGradient(batch: LogisticBatch, w: Float64Array, grad: Float64Array): number {
+  const { samples } = batch;
+  grad.fill(0);
+  let loss = 0;
+  const count = samples.length;
+  let start = 0;
+  for (; start + 4 <= count; start += 4) {
+    for (let s = 0; s < 4; s++) loss += logisticFactors(batch, w, start + s, s);
+    addGradientOfFour(batch, start, grad);
+  }
+  for (; start < count; start++) {
+    loss += logisticFactors(batch, w, start, 0);
+    addGradientOfOne(batch, start, grad);
+  }
+  return loss;
+}
+
+/** Weighted loss of sample number `index` (in batch order); writes its ∂loss/∂logit into factors[slot·rows…]. */
+function logisticFactors(batch: LogisticBatch, w: Float64Array, index: number, slot: number): number {
+  const { xs, d, rows, logits, factors } = batch;
+  const stride = d + 1;
+  const xBase = batch.samples[index] * d;
+  const label = batch.labels[index];
+  const weight = batch.weights[index];
+  const fBase = slot * rows;
+  if (rows === 1) {
+    const z = w[d] + dotAt(w, 0, xs, xBase, d);
+    // log(1 + e^z) − y·z and the sigmoid, computed without overflow.
+    const loss = weight * ((z > 0 ? z + Math.log1p(Math.exp(-z)) : Math.log1p(Math.exp(z))) - label * z);
+    const p = z >= 0 ? 1 / (1 + Math.exp(-z)) : Math.exp(z) / (1 + Math.exp(z));
+    factors[fBase] = weight * (p - label);
+    return loss;
+  }
+  let max = -Infinity;
+  for (let r = 0; r < rows; r++) {
+    const z = w[r * stride + d] + dotAt(w, r * stride, xs, xBase, d);
+    logits[r] = z;
+    if (z > max) max = z;
+  }
+  const labelLogit = logits[label];
+  let sum = 0;
+  for (let r = 0; r < rows; r++) {
+    logits[r] = Math.exp(logits[r] - max);
+    sum += logits[r];
+  }
+  for (let r = 0; r < rows; r++) factors[fBase + r] = weight * (logits[r] / sum - (r === label ? 1 : 0));
+  return weight * (Math.log(sum) + max - labelLogit);
+}
+
+/** grad[r] += factor(s, r) · [x_s, 1] for the four samples start..start+3, each entry adding them in order. */
+function addGradientOfFour(batch: LogisticBatch, start: number, grad: Float64Array): void {
+  const { xs, d, rows, factors, samples } = batch;
+  const stride = d + 1;
+  const x0 = samples[start] * d;
+  const x1 = samples[start + 1] * d;
+  const x2 = samples[start + 2] * d;
+  const x3 = samples[start + 3] * d;
+  for (let r = 0; r < rows; r++) {
+    const f0 = factors[r];
+    const f1 = factors[rows + r];
+    const f2 = factors[2 * rows + r];
+    const f3 = factors[3 * rows + r];
+    const gBase = r * stride;
+    for (let j = 0; j < d; j++) {
+      let g = grad[gBase + j];
+      g += f0 * xs[x0 + j];
+      g += f1 * xs[x1 + j];
+      g += f2 * xs[x2 + j];
+      g += f3 * xs[x3 + j];
+      grad[gBase + j] = g;
+    }
+    let g = grad[gBase + d];
+    g += f0;
+    g += f1;
+    g += f2;
+    g += f3;
+    grad[gBase + d] = g;
+  }
+}
+
+function addGradientOfOne(batch: LogisticBatch, index: number, grad: Float64Array): void {
+  const { xs, d, rows, factors } = batch;
+  const stride = d + 1;
+  const xBase = batch.samples[index] * d;
+  for (let r = 0; r < rows; r++) {
+    const factor = factors[r];
+    const gBase = r * stride;
+    for (let j = 0; j < d; j++) grad[gBase + j] += factor * xs[xBase + j];
+    grad[gBase + d] += factor;
+  }
 }
 
 /** a[aOff..aOff+d) · b[bOff..bOff+d), four accumulators to shorten the add chain. */

@@ -39,6 +39,7 @@ class GaussianNbModel implements FittedModel {
   readonly family = FAMILY;
   readonly task: Task = 'classification';
   private readonly logPriors: Float64Array;
+  private readonly means: Float64Array;
   private readonly inverseVariances: Float64Array;
   /** log prior − ½ Σ log(2π σ²) per class. */
   private readonly constants: Float64Array;
@@ -51,6 +52,7 @@ class GaussianNbModel implements FittedModel {
   ) {
     const d = nFeatures;
     this.logPriors = Float64Array.from(state.priors, Math.log);
+    this.means = Float64Array.from(state.means);
     this.inverseVariances = Float64Array.from(state.variances, (v) => 1 / v);
     this.constants = new Float64Array(nClasses);
     for (let c = 0; c < nClasses; c++) {
@@ -69,21 +71,17 @@ class GaussianNbModel implements FittedModel {
     checkNoMissing(X, FAMILY);
     const d = this.nFeatures;
     const k = this.nClasses;
-    const means = this.state.means;
+    const xs = X.data;
+    const { means, inverseVariances, constants } = this;
     const out = new Float64Array(X.rows * k);
     for (let i = 0; i < X.rows; i++) {
       const xBase = i * d;
       const oBase = i * k;
       let max = -Infinity;
       for (let c = 0; c < k; c++) {
-        let jll = this.constants[c];
+        let jll = constants[c];
         if (jll !== -Infinity) {
-          let quad = 0;
-          for (let j = 0; j < d; j++) {
-            const diff = X.data[xBase + j] - means[c * d + j];
-            quad += diff * diff * this.inverseVariances[c * d + j];
-          }
-          jll -= 0.5 * quad;
+          jll -= 0.5 * scaledSquaredDistance(xs, xBase, means, inverseVariances, c * d, d);
         }
         out[oBase + c] = jll;
         if (jll > max) max = jll;
@@ -104,40 +102,76 @@ class GaussianNbModel implements FittedModel {
   }
 }
 
+// The per-row kernels below are small functions on purpose: V8 optimises a small function after a few calls,
+// where a large loop nest runs unoptimised until on-stack replacement compiles it, which dominates on small data.
+
+/** Σ_j (x_j − μ_j)² / σ²_j for one row and one class. */
+function scaledSquaredDistance(xs: Float64Array, xBase: number, means: Float64Array, inverseVariances: Float64Array, cBase: number, d: number): number {
+  let quad = 0;
+  for (let j = 0; j < d; j++) {
+    const diff = xs[xBase + j] - means[cBase + j];
+    quad += diff * diff * inverseVariances[cBase + j];
+  }
+  return quad;
+}
+
+/** First pass for one row: its weighted values into its class sums, its values into the column sums. */
+function addRowSums(xs: Float64Array, xBase: number, w: number, means: Float64Array, cBase: number, columnSums: Float64Array, d: number): void {
+  for (let j = 0; j < d; j++) {
+    const v = xs[xBase + j];
+    means[cBase + j] += w * v;
+    columnSums[j] += v;
+  }
+}
+
+/** Second pass for one row: squared deviations from its class mean (weighted) and from the column mean. */
+function addRowSquares(
+  xs: Float64Array,
+  xBase: number,
+  w: number,
+  means: Float64Array,
+  cBase: number,
+  columnMeans: Float64Array,
+  variances: Float64Array,
+  columnVariances: Float64Array,
+  d: number,
+): void {
+  for (let j = 0; j < d; j++) {
+    const v = xs[xBase + j];
+    const diff = v - means[cBase + j];
+    variances[cBase + j] += w * diff * diff;
+    columnVariances[j] += (v - columnMeans[j]) ** 2;
+  }
+}
+
+/**
+ * Every pass walks X row by row (one sweep of memory each); each per-column or per-class sum still adds
+ * the rows in row order, so the statistics are bitwise those of column-by-column loops.
+ */
 function fitGaussianNb(data: TrainingData, varSmoothing: number): NbState {
-  const { X, y } = data;
+  const { X } = data;
+  const xs = X.data;
   const n = X.rows;
   const d = X.cols;
   const k = data.nClasses ?? 0;
-  const weight = (i: number): number => (data.sampleWeight ? data.sampleWeight[i] : 1);
+  const labels = Int32Array.from(data.y);
+  const weights = data.sampleWeight ?? new Float64Array(n).fill(1);
   const totals = new Float64Array(k);
   const means = new Float64Array(k * d);
+  const columnMeans = new Float64Array(d);
   for (let i = 0; i < n; i++) {
-    const c = y[i];
-    const w = weight(i);
-    totals[c] += w;
-    for (let j = 0; j < d; j++) means[c * d + j] += w * X.data[i * d + j];
+    const c = labels[i];
+    totals[c] += weights[i];
+    addRowSums(xs, i * d, weights[i], means, c * d, columnMeans, d);
   }
   for (let c = 0; c < k; c++) if (totals[c] > 0) for (let j = 0; j < d; j++) means[c * d + j] /= totals[c];
+  for (let j = 0; j < d; j++) columnMeans[j] /= n;
   const variances = new Float64Array(k * d);
-  for (let i = 0; i < n; i++) {
-    const c = y[i];
-    const w = weight(i);
-    for (let j = 0; j < d; j++) {
-      const diff = X.data[i * d + j] - means[c * d + j];
-      variances[c * d + j] += w * diff * diff;
-    }
-  }
+  const columnVariances = new Float64Array(d);
+  for (let i = 0; i < n; i++) addRowSquares(xs, i * d, weights[i], means, labels[i] * d, columnMeans, variances, columnVariances, d);
   // epsilon uses the unweighted variance of each whole column, as scikit-learn does.
   let maxVariance = 0;
-  for (let j = 0; j < d; j++) {
-    let mean = 0;
-    for (let i = 0; i < n; i++) mean += X.data[i * d + j];
-    mean /= n;
-    let variance = 0;
-    for (let i = 0; i < n; i++) variance += (X.data[i * d + j] - mean) ** 2;
-    maxVariance = Math.max(maxVariance, variance / n);
-  }
+  for (let j = 0; j < d; j++) maxVariance = Math.max(maxVariance, columnVariances[j] / n);
   // All-constant data would give epsilon 0 and a division by zero; fall back to the smoothing itself.
   const epsilon = maxVariance > 0 ? varSmoothing * maxVariance : varSmoothing;
   let weightSum = 0;

@@ -42,14 +42,16 @@ export class Preprocessor {
 
   static fit(X: Matrix, options: Required<PipelineOptions>): Preprocessor {
     const nInputFeatures = X.cols;
+    const nanColumns = columnsWithNaN(X);
     const medians = options.impute ? columnMedians(X) : null;
     const indicatorColumns: number[] = [];
     if (options.impute && options.missingIndicator) {
-      for (let j = 0; j < X.cols; j++) if (columnHasNaN(X, j)) indicatorColumns.push(j);
+      for (let j = 0; j < X.cols; j++) if (nanColumns[j] === 1) indicatorColumns.push(j);
     }
     const base = new Preprocessor({ nInputFeatures, medians, indicatorColumns, means: null, scales: null });
     if (!options.scale) return base;
-    const imputed = base.transform(X);
+    // Without NaN imputation changes nothing and adds no column, so the statistics can read X itself.
+    const imputed = indicatorColumns.length === 0 && !nanColumns.includes(1) ? X : base.transform(X);
     const { means, scales } = columnMeansAndScales(imputed);
     return new Preprocessor({ nInputFeatures, medians, indicatorColumns, means, scales });
   }
@@ -68,19 +70,23 @@ export class Preprocessor {
     const outCols = this.nOutputFeatures;
     const out = new Float64Array(X.rows * outCols);
     const src = X.data;
+    const fill = medians === null ? null : Float64Array.from(medians);
+    const indicators = Int32Array.from(indicatorColumns);
+    const centre = means === null ? null : Float64Array.from(means);
+    const spread = scales === null ? null : Float64Array.from(scales);
     for (let i = 0; i < X.rows; i++) {
       const inBase = i * nInputFeatures;
       const outBase = i * outCols;
       for (let j = 0; j < nInputFeatures; j++) {
         const v = src[inBase + j];
-        out[outBase + j] = v !== v && medians !== null ? medians[j] : v;
+        out[outBase + j] = v !== v && fill !== null ? fill[j] : v;
       }
-      for (let k = 0; k < indicatorColumns.length; k++) {
-        const v = src[inBase + indicatorColumns[k]];
+      for (let k = 0; k < indicators.length; k++) {
+        const v = src[inBase + indicators[k]];
         out[outBase + nInputFeatures + k] = v !== v ? 1 : 0;
       }
-      if (means !== null && scales !== null) {
-        for (let j = 0; j < outCols; j++) out[outBase + j] = (out[outBase + j] - means[j]) / scales[j];
+      if (centre !== null && spread !== null) {
+        for (let j = 0; j < outCols; j++) out[outBase + j] = (out[outBase + j] - centre[j]) / spread[j];
       }
     }
     return createMatrix(X.rows, outCols, out);
@@ -194,25 +200,39 @@ export function malformed(family: string, what: string): SpotmlError {
 
 /** For families without native NaN support: a clear error instead of a silent NaN prediction. */
 
-function columnHasNaN(X: Matrix, j: number): boolean {
-  for (let i = 0; i < X.rows; i++) if (Number.isNaN(X.data[i * X.cols + j])) return true;
-  return false;
+/** 1 for every column holding a NaN, in one row-major pass. */
+function columnsWithNaN(X: Matrix): Uint8Array {
+  const { rows, cols, data } = X;
+  const flags = new Uint8Array(cols);
+  for (let i = 0; i < rows; i++) {
+    const base = i * cols;
+    for (let j = 0; j < cols; j++) if (data[base + j] !== data[base + j]) flags[j] = 1;
+  }
+  return flags;
 }
 
 /** NaN-ignoring medians; an all-NaN column gets 0 (scikit-learn would drop it). */
 function columnMedians(X: Matrix): number[] {
-  const medians: number[] = new Array(X.cols);
-  const values = new Float64Array(X.rows);
-  for (let j = 0; j < X.cols; j++) {
-    let count = 0;
-    for (let i = 0; i < X.rows; i++) {
-      const v = X.data[i * X.cols + j];
-      if (v === v) values[count++] = v;
+  const { rows, cols, data } = X;
+  const medians: number[] = new Array(cols);
+  // One row-major pass copies every column's non-NaN values into its own contiguous slice (cache-friendly
+  // for wide and long tables alike); the selection then works on each slice in place.
+  const columns = new Float64Array(rows * cols);
+  const counts = new Int32Array(cols);
+  for (let i = 0; i < rows; i++) {
+    const base = i * cols;
+    for (let j = 0; j < cols; j++) {
+      const v = data[base + j];
+      if (v === v) columns[j * rows + counts[j]++] = v;
     }
+  }
+  for (let j = 0; j < cols; j++) {
+    const count = counts[j];
     if (count === 0) {
       medians[j] = 0;
       continue;
     }
+    const values = columns.subarray(j * rows, j * rows + count);
     const mid = count >> 1;
     const upper = selectKth(values, count, mid);
     // For an even count the lower middle is the largest value left of the selected one.

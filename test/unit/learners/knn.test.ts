@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { knn } from '../../../src/learners/knn.js';
+import { euclideanRowStats, kNearest, kNearestEuclidean, knn } from '../../../src/learners/knn.js';
 import { createMatrix, type Matrix } from '../../../src/data/matrix.js';
 import { Rng } from '../../../src/learners/rng.js';
 
@@ -43,6 +43,34 @@ describe('knn', () => {
       }
     });
   }
+
+  it('the blocked Euclidean search returns exactly the one-row search (neighbours, ties, distances)', () => {
+    const rng = new Rng(13);
+    // Integer grids make many exact ties and duplicates; a large offset makes ‖q‖²+‖t‖²−2q·t cancel badly;
+    // odd row counts and query counts off a multiple of four exercise the ragged edges.
+    const cases = [
+      { d: 3, nTrain: 57, nQuery: 22, k: 4, draw: () => rng.int(3) },
+      { d: 8, nTrain: 81, nQuery: 13, k: 5, draw: () => rng.int(2) },
+      { d: 20, nTrain: 200, nQuery: 31, k: 7, draw: () => rng.normal() },
+      { d: 64, nTrain: 149, nQuery: 18, k: 5, draw: () => (rng.next() < 0.5 ? 0 : rng.int(17)) },
+      { d: 11, nTrain: 95, nQuery: 17, k: 3, draw: () => 1e6 + rng.int(4) * 1e-3 },
+    ];
+    for (const { d, nTrain, nQuery, k, draw } of cases) {
+      const train = Float64Array.from({ length: nTrain * d }, draw);
+      // Some queries repeat training rows exactly (distance 0).
+      const queries = Float64Array.from({ length: nQuery * d }, (_, i) => (Math.floor(i / d) % 3 === 0 ? train[(Math.floor(i / d) * 7 % nTrain) * d + (i % d)] : draw()));
+      const neighbours = new Int32Array(nQuery * k);
+      const distances = new Float64Array(nQuery * k);
+      kNearestEuclidean(train, euclideanRowStats(train, nTrain, d), nTrain, d, queries, nQuery, k, neighbours, distances);
+      for (let q = 0; q < nQuery; q++) {
+        const refNeighbours = new Int32Array(k);
+        const refDistances = new Float64Array(k);
+        kNearest(train, nTrain, d, queries, q * d, false, refNeighbours, refDistances);
+        expect(Array.from(neighbours.subarray(q * k, (q + 1) * k))).toEqual(Array.from(refNeighbours));
+        expect(Array.from(distances.subarray(q * k, (q + 1) * k))).toEqual(Array.from(refDistances));
+      }
+    }
+  });
 
   it('regresses to the mean of the k nearest targets', async () => {
     const X = createMatrix(5, 1, Float64Array.from([0, 1, 2, 10, 11]));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { linearRegression, logisticRegression, minimizeLbfgs } from '../../../src/learners/linear.js';
+import { linearRegression, logisticObjective, logisticRegression, minimizeLbfgs } from '../../../src/learners/linear.js';
 import { createMatrix, type Matrix } from '../../../src/data/matrix.js';
 import { Rng } from '../../../src/learners/rng.js';
 
@@ -167,5 +167,69 @@ describe('logistic_regression', () => {
     const coef = coefOf(model);
     expect(coef[1]).toBe(0);
     expect(coef[0]).toBeGreaterThan(0);
+  });
+});
+
+/** Independent reference: the mean weighted log-loss and its gradient, one row at a time, in row order. */
+function naiveLogistic(X: Matrix, y: Float64Array, sw: Float64Array, rows: number, w: Float64Array): { loss: number; grad: Float64Array } {
+  const d = X.cols;
+  const grad = new Float64Array(w.length);
+  let total = 0;
+  for (let i = 0; i < X.rows; i++) total += sw[i];
+  let loss = 0;
+  for (let i = 0; i < X.rows; i++) {
+    const weight = sw[i] / total;
+    if (weight === 0) continue;
+    const z = Array.from({ length: rows }, (_, r) => {
+      // Same four-way split of the dot product as the kernel, so the comparison can be exact.
+      const acc = [0, 0, 0, 0];
+      let j = 0;
+      for (; j + 3 < d; j += 4) for (let l = 0; l < 4; l++) acc[l] += w[r * (d + 1) + j + l] * X.data[i * d + j + l];
+      for (; j < d; j++) acc[0] += w[r * (d + 1) + j] * X.data[i * d + j];
+      return w[r * (d + 1) + d] + (acc[0] + acc[1] + acc[2] + acc[3]);
+    });
+    const factors: number[] = [];
+    if (rows === 1) {
+      const p = z[0] >= 0 ? 1 / (1 + Math.exp(-z[0])) : Math.exp(z[0]) / (1 + Math.exp(z[0]));
+      loss += weight * ((z[0] > 0 ? z[0] + Math.log1p(Math.exp(-z[0])) : Math.log1p(Math.exp(z[0]))) - y[i] * z[0]);
+      factors.push(weight * (p - y[i]));
+    } else {
+      const max = Math.max(...z);
+      const e = z.map((v) => Math.exp(v - max));
+      let sum = 0;
+      for (const v of e) sum += v;
+      loss += weight * (Math.log(sum) + max - z[y[i]]);
+      for (let r = 0; r < rows; r++) factors.push(weight * (e[r] / sum - (r === y[i] ? 1 : 0)));
+    }
+    for (let r = 0; r < rows; r++) {
+      for (let j = 0; j < d; j++) grad[r * (d + 1) + j] += factors[r] * X.data[i * d + j];
+      grad[r * (d + 1) + d] += factors[r];
+    }
+  }
+  return { loss, grad };
+}
+
+describe('logistic objective kernel', () => {
+  it('equals a row-by-row evaluation bitwise (blocks of four, a ragged tail, zero weights)', () => {
+    const rng = new Rng(21);
+    for (const [n, d, k] of [
+      [23, 7, 2],
+      [41, 13, 4],
+      [9, 3, 3],
+    ] as const) {
+      const X = createMatrix(n, d, Float64Array.from({ length: n * d }, () => rng.normal() * 2));
+      const y = Float64Array.from({ length: n }, () => rng.int(k));
+      const sw = Float64Array.from({ length: n }, (_, i) => (i % 5 === 2 ? 0 : 0.5 + rng.next()));
+      const rows = k === 2 ? 1 : k;
+      const f = logisticObjective({ X, y, task: 'classification', nClasses: k, sampleWeight: sw }, rows);
+      for (let trial = 0; trial < 3; trial++) {
+        const w = Float64Array.from({ length: rows * (d + 1) }, () => rng.normal());
+        const grad = new Float64Array(w.length);
+        const loss = f(w, grad);
+        const reference = naiveLogistic(X, y, sw, rows, w);
+        expect(loss).toBe(reference.loss);
+        expect(Array.from(grad)).toEqual(Array.from(reference.grad));
+      }
+    }
   });
 });

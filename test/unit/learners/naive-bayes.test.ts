@@ -44,4 +44,41 @@ describe('gaussian_nb', () => {
     const proba = model.predictProba!(createMatrix(1, 1, Float64Array.from([1e6])));
     expect(Array.from(proba.data)).toEqual([0, 1]);
   });
+
+  it('class statistics equal column-by-column sums in row order, bitwise', async () => {
+    const rng = new Rng(5);
+    const n = 53;
+    const d = 6;
+    const k = 3;
+    const X = createMatrix(n, d, Float64Array.from({ length: n * d }, () => rng.normal() * 3 + 1));
+    const y = Float64Array.from({ length: n }, (_, i) => i % k);
+    const model = await gaussianNb.fit({ X, y, task: 'classification', nClasses: k }, {}, { seed: 0 });
+    const state = model.toJSON().state as { means: number[]; variances: number[] };
+    let maxVar = 0;
+    for (let j = 0; j < d; j++) {
+      let m = 0;
+      for (let i = 0; i < n; i++) m += X.data[i * d + j];
+      m /= n;
+      let v = 0;
+      for (let i = 0; i < n; i++) v += (X.data[i * d + j] - m) ** 2;
+      maxVar = Math.max(maxVar, v / n);
+    }
+    for (let c = 0; c < k; c++) {
+      for (let j = 0; j < d; j++) {
+        let total = 0;
+        let sum = 0;
+        for (let i = 0; i < n; i++) {
+          if (y[i] !== c) continue;
+          total += 1;
+          sum += X.data[i * d + j];
+        }
+        const mean = sum / total;
+        let sq = 0;
+        for (let i = 0; i < n; i++) if (y[i] === c) sq += (X.data[i * d + j] - mean) * (X.data[i * d + j] - mean);
+        expect(state.means[c * d + j]).toBe(mean);
+        expect(state.variances[c * d + j]).toBe(sq / total + 1e-9 * maxVar);
+      }
+    }
+  });
 });
+
