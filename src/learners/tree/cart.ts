@@ -11,12 +11,18 @@
  * sorting per node.
  * Random splits ('random', extra trees) draw a uniform threshold between the node's raw min and max.
  *
+ * Speed notes: the builder keeps the tree, its stack and all scratch in a CartWorkspace reused by every tree of a
+ * fit, and grows one node per call of a small function (the engine then optimises that step once, instead of
+ * recompiling one long-running function). Class sums skip classes absent from the node, histograms skip row
+ * counts when min_samples_leaf is 1, and unit-weight trees count classes as integers: all of these give the
+ * same sums as the plain loops, so trees are unchanged.
+ *
  * Feature sampling follows scikit-learn: draw features without replacement, known-constant features count as
  * visited, keep drawing past max_features only while every visited feature was constant; constants found in a
  * node are passed to its children.
  */
 import type { Rng } from '../rng.js';
-import { TreeBuilder, type Tree } from './tree.js';
+import type { Tree } from './tree.js';
 
 export type Criterion = 'gini' | 'entropy' | 'squared_error';
 
@@ -57,7 +63,10 @@ const IMPURITY_EPSILON = 2.220446049250313e-16;
 /** Nodes smaller than this sort their codes rather than scanning a histogram. */
 const SORT_BELOW = 128;
 
-/** Scratch buffers reused across the trees of one fit. */
+/**
+ * Scratch buffers and the tree under construction, reused across the trees of one fit: growing a tree allocates
+ * nothing but the final trimmed copy, so the garbage collector never revisits the builder's compiled code.
+ */
 export class CartWorkspace {
   readonly indices: Int32Array;
   readonly hist: Float64Array;
@@ -75,39 +84,119 @@ export class CartWorkspace {
   readonly sampleLabels: Int32Array;
   readonly sampleTargets: Float64Array;
   readonly sampleWeights: Float64Array;
+  /** Every weight of the current tree is 1 (no bootstrap, no sample weights): counting needs no weight reads. */
+  unitWeights = false;
   /** Left and right class weights of a candidate split (random splitter). */
   readonly sides: Float64Array;
+  readonly sideCounts: Int32Array;
+  /** Classes with non-zero weight in the current node: the only ones split scans need to visit. */
+  readonly present: Int32Array;
+  nPresent = 0;
   readonly stride: number;
+
+  /** The best split of the current node ('best': left = codes <= bestBin, nextBin is the first bin right). */
+  bestProxy = -Infinity;
+  bestFeature = -1;
+  bestBin = 0;
+  bestNextBin = 0;
+  bestThreshold = 0.5;
+
+  /** Depth-first stack of nodes to grow; constants[constStart, constEnd) are the node's known-constant features. */
+  readonly stackStart: Int32Array;
+  readonly stackEnd: Int32Array;
+  readonly stackDepth: Int32Array;
+  /** Parent node id, negated minus one for a right child (so -1 marks the root). */
+  readonly stackParent: Int32Array;
+  readonly stackConstStart: Int32Array;
+  readonly stackConstEnd: Int32Array;
+  stackSize = 0;
+  /** Class totals per stack entry (classification), so nodes need no counting pass. */
+  stackTotals: Float64Array;
+  constants: Int32Array;
+  constantsTop = 0;
+  readonly foundConstants: Int32Array;
+
+  /** The tree being grown. */
+  readonly nOutputs: number;
+  nodeCount = 0;
+  nodeFeature: Int32Array;
+  nodeThreshold: Float64Array;
+  nodeLeft: Int32Array;
+  nodeRight: Int32Array;
+  nodeMissingLeft: Uint8Array;
+  nodeValue: Float64Array;
 
   constructor(input: CartInput, settings: CartSettings) {
     const outputs = settings.nClasses > 0 ? settings.nClasses : 2;
+    const n = input.rows;
+    const K = Math.max(1, settings.nClasses);
     this.stride = outputs + 1;
     let maxBins = 1;
     if (input.nBins) for (let f = 0; f < input.cols; f++) maxBins = Math.max(maxBins, input.nBins[f] + 1);
-    this.indices = new Int32Array(input.rows);
+    this.indices = new Int32Array(n);
     this.hist = new Float64Array(maxBins * this.stride);
     this.keys = new Int32Array(SORT_BELOW);
     this.candidates = Int32Array.from({ length: input.cols }, (_, f) => f);
     this.knownConstant = new Uint8Array(input.cols);
     this.totals = new Float64Array(this.stride);
     this.leftStats = new Float64Array(this.stride);
-    this.values = new Float64Array(input.columns ? input.rows : 0);
-    this.bestValues = new Float64Array(input.columns ? input.rows : 0);
+    this.values = new Float64Array(input.columns ? n : 0);
+    this.bestValues = new Float64Array(input.columns ? n : 0);
     this.bestLeft = new Float64Array(this.stride);
-    this.sampleLabels = new Int32Array(settings.nClasses > 0 ? input.rows : 0);
-    this.sampleTargets = new Float64Array(settings.nClasses > 0 ? 0 : input.rows);
-    this.sampleWeights = new Float64Array(input.rows);
-    this.sides = new Float64Array(2 * Math.max(1, settings.nClasses));
+    this.sampleLabels = new Int32Array(settings.nClasses > 0 ? n : 0);
+    this.sampleTargets = new Float64Array(settings.nClasses > 0 ? 0 : n);
+    this.sampleWeights = new Float64Array(n);
+    this.sides = new Float64Array(2 * K);
+    this.sideCounts = new Int32Array(2 * K);
+    this.present = new Int32Array(K);
+    // A depth-first stack never holds more than depth + 2 entries, and depth < rows.
+    this.stackStart = new Int32Array(n + 2);
+    this.stackEnd = new Int32Array(n + 2);
+    this.stackDepth = new Int32Array(n + 2);
+    this.stackParent = new Int32Array(n + 2);
+    this.stackConstStart = new Int32Array(n + 2);
+    this.stackConstEnd = new Int32Array(n + 2);
+    this.stackTotals = new Float64Array(64 * K);
+    this.constants = new Int32Array(Math.max(64, 4 * input.cols));
+    this.foundConstants = new Int32Array(input.cols);
+    this.nOutputs = settings.nClasses > 0 ? settings.nClasses : 1;
+    // A tree has at most 2 × rows − 1 nodes; start smaller and double (once per fit, not per tree).
+    const capacity = Math.min(2 * n, 1024);
+    this.nodeFeature = new Int32Array(capacity);
+    this.nodeThreshold = new Float64Array(capacity);
+    this.nodeLeft = new Int32Array(capacity);
+    this.nodeRight = new Int32Array(capacity);
+    this.nodeMissingLeft = new Uint8Array(capacity);
+    this.nodeValue = new Float64Array(capacity * this.nOutputs);
+  }
+
+  /** Doubles the node arrays. */
+  growNodes(): void {
+    const capacity = this.nodeFeature.length * 2;
+    this.nodeFeature = widened(this.nodeFeature, new Int32Array(capacity));
+    this.nodeThreshold = widened(this.nodeThreshold, new Float64Array(capacity));
+    this.nodeLeft = widened(this.nodeLeft, new Int32Array(capacity));
+    this.nodeRight = widened(this.nodeRight, new Int32Array(capacity));
+    this.nodeMissingLeft = widened(this.nodeMissingLeft, new Uint8Array(capacity));
+    this.nodeValue = widened(this.nodeValue, new Float64Array(capacity * this.nOutputs));
+  }
+
+  /** Makes room for `more` constant-feature ids above constantsTop. */
+  reserveConstants(more: number): void {
+    if (this.constantsTop + more > this.constants.length) {
+      this.constants = widened(this.constants, new Int32Array(2 * (this.constantsTop + more)));
+    }
+  }
+
+  /** Makes room for class totals of stack entries [0, entries). */
+  reserveStackTotals(entries: number, K: number): void {
+    if (entries * K > this.stackTotals.length) this.stackTotals = widened(this.stackTotals, new Float64Array(2 * entries * K));
   }
 }
 
-interface BestSplit {
-  proxy: number;
-  feature: number;
-  /** 'best': left = codes <= bin (the last non-empty bin on the left; nextBin the first on the right). */
-  bin: number;
-  nextBin: number;
-  threshold: number;
+function widened<T extends Int32Array | Float64Array | Uint8Array>(old: T, next: T): T {
+  next.set(old);
+  return next;
 }
 
 /**
@@ -115,160 +204,233 @@ interface BestSplit {
  * Leaves hold normalised class frequencies (classification) or the weighted mean (regression).
  */
 export function growCartTree(input: CartInput, settings: CartSettings, weights: Float64Array, rng: Rng, ws: CartWorkspace): Tree {
-  const { y } = input;
   const K = settings.nClasses;
-  const classification = K > 0;
-  const builder = new TreeBuilder(classification ? K : 1, 256);
+  const nRows = gatherRows(input, K > 0, weights, ws);
+  ws.nodeCount = 0;
+  ws.constantsTop = 0;
+  ws.stackSize = 1;
+  ws.stackStart[0] = 0;
+  ws.stackEnd[0] = nRows;
+  ws.stackDepth[0] = 0;
+  ws.stackParent[0] = -1;
+  ws.stackConstStart[0] = 0;
+  ws.stackConstEnd[0] = 0;
+  if (K > 0) {
+    const stackTotals = ws.stackTotals;
+    for (let c = 0; c < K; c++) stackTotals[c] = 0;
+    const sampleLabels = ws.sampleLabels;
+    const sampleWeights = ws.sampleWeights;
+    for (let i = 0; i < nRows; i++) stackTotals[sampleLabels[i]] += sampleWeights[i];
+  }
+  // Depth-first: left child popped first, node ids in pre-order like scikit-learn. One call per node keeps this
+  // loop tiny, so the engine compiles the node step once instead of re-optimising one long-running function.
+  while (ws.stackSize > 0) growNode(input, settings, rng, ws);
+  return collectTree(ws);
+}
+
+/** Lists the rows with weight > 0 (in row order) with their labels or targets and weights. Returns how many. */
+function gatherRows(input: CartInput, classification: boolean, weights: Float64Array, ws: CartWorkspace): number {
   const idx = ws.indices;
-  const sampleLabels = ws.sampleLabels;
-  const sampleTargets = ws.sampleTargets;
   const sampleWeights = ws.sampleWeights;
   let nRows = 0;
-  for (let i = 0; i < input.rows; i++) {
-    if (weights[i] > 0) {
-      idx[nRows] = i;
-      sampleWeights[nRows] = weights[i];
-      if (classification) sampleLabels[nRows] = (input.labels as Int32Array)[i];
-      else sampleTargets[nRows] = y[i];
-      nRows++;
+  let unit = true;
+  if (classification) {
+    const labels = input.labels as Int32Array;
+    const sampleLabels = ws.sampleLabels;
+    for (let i = 0; i < input.rows; i++) {
+      const w = weights[i];
+      if (w > 0) {
+        idx[nRows] = i;
+        sampleWeights[nRows] = w;
+        sampleLabels[nRows] = labels[i];
+        unit = unit && w === 1;
+        nRows++;
+      }
+    }
+  } else {
+    const y = input.y;
+    const sampleTargets = ws.sampleTargets;
+    for (let i = 0; i < input.rows; i++) {
+      const w = weights[i];
+      if (w > 0) {
+        idx[nRows] = i;
+        sampleWeights[nRows] = w;
+        sampleTargets[nRows] = y[i];
+        unit = unit && w === 1;
+        nRows++;
+      }
     }
   }
+  ws.unitWeights = unit;
+  return nRows;
+}
 
-  // Depth-first: left child popped first, node ids in pre-order like scikit-learn.
-  const stackStart: number[] = [0];
-  const stackEnd: number[] = [nRows];
-  const stackDepth: number[] = [0];
-  const stackParent: number[] = [-1];
-  const stackIsLeft: number[] = [0];
-  const stackConstants: Int32Array[] = [new Int32Array(0)];
-  const best: BestSplit = { proxy: -Infinity, feature: -1, bin: 0, nextBin: 0, threshold: 0 };
-  const foundConstants = new Int32Array(input.cols);
+/** Pops one stack entry, makes it a node, and splits it (pushing both children) unless it is a leaf. */
+function growNode(input: CartInput, settings: CartSettings, rng: Rng, ws: CartWorkspace): void {
+  const top = --ws.stackSize;
+  const start = ws.stackStart[top];
+  const end = ws.stackEnd[top];
+  const depth = ws.stackDepth[top];
+  const parent = ws.stackParent[top];
+  const constStart = ws.stackConstStart[top];
+  const constEnd = ws.stackConstEnd[top];
+  // Entries still on the stack use constants below constEnd only (they were pushed before this one).
+  ws.constantsTop = constEnd;
+  const K = settings.nClasses;
+  const nNode = end - start;
+  if (ws.nodeCount === ws.nodeFeature.length) ws.growNodes();
+  const node = ws.nodeCount++;
+  ws.nodeFeature[node] = -1;
+  ws.nodeLeft[node] = -1;
+  ws.nodeRight[node] = -1;
+  ws.nodeThreshold[node] = 0;
+  ws.nodeMissingLeft[node] = 0;
+  if (parent >= 0) ws.nodeLeft[parent] = node;
+  else if (parent < -1) ws.nodeRight[-parent - 2] = node;
+
   const totals = ws.totals;
-  // Classification: each stack entry's class totals (K values at position × K), so nodes need no counting pass.
-  let stackTotals = new Float64Array(Math.max(1, K) * 64);
-  if (classification) for (let i = 0; i < nRows; i++) stackTotals[sampleLabels[i]] += sampleWeights[i];
-
-  while (stackStart.length > 0) {
-    const start = stackStart.pop() as number;
-    const end = stackEnd.pop() as number;
-    const depth = stackDepth.pop() as number;
-    const parent = stackParent.pop() as number;
-    const isLeft = stackIsLeft.pop() as number;
-    const constants = stackConstants.pop() as Int32Array;
-    const position = stackStart.length;
-    const nNode = end - start;
-    const node = builder.addNode();
-    if (parent >= 0) {
-      if (isLeft) builder.left[parent] = node;
-      else builder.right[parent] = node;
+  let impurity: number;
+  let weightTotal = 0;
+  let pure = false;
+  if (K > 0) {
+    const stackTotals = ws.stackTotals;
+    for (let c = 0; c < K; c++) {
+      const w = stackTotals[top * K + c];
+      totals[c] = w;
+      weightTotal += w;
     }
-
-    // Node totals, impurity and value.
-    let impurity: number;
-    let weightTotal = 0;
-    let pure = false;
-    if (classification) {
-      let present = 0;
-      for (let c = 0; c < K; c++) {
-        const w = stackTotals[position * K + c];
-        totals[c] = w;
-        weightTotal += w;
-      }
-      // Totals of children are parent − left, so an absent class may show as rounding dust.
-      for (let c = 0; c < K; c++) if (totals[c] > 1e-12 * weightTotal) present++;
-      pure = present <= 1;
-      impurity = nodeImpurity(settings.criterion, totals, K, weightTotal);
-      const value = builder.value;
-      for (let c = 0; c < K; c++) value[node * K + c] = totals[c] / weightTotal;
-    } else {
-      let sumWY = 0;
-      let sumWY2 = 0;
-      for (let i = start; i < end; i++) {
-        const w = sampleWeights[i];
-        const v = sampleTargets[i];
-        weightTotal += w;
-        sumWY += w * v;
-        sumWY2 += w * v * v;
-      }
-      totals[0] = weightTotal;
-      totals[1] = sumWY;
-      const mean = sumWY / weightTotal;
-      impurity = sumWY2 / weightTotal - mean * mean;
-      builder.value[node] = mean;
-    }
-
-    const isLeaf =
-      depth >= settings.maxDepth ||
-      nNode < settings.minSamplesSplit ||
-      nNode < 2 * settings.minSamplesLeaf ||
-      impurity <= IMPURITY_EPSILON ||
-      pure;
-    if (isLeaf) continue;
-
-    best.proxy = -Infinity;
-    best.feature = -1;
-    const nFound = searchSplit(input, settings, rng, ws, start, end, weightTotal, constants, best, foundConstants);
-    if (best.feature < 0) continue;
-
-    // Partition idx[start, end) (and the row-ordered label/target/weight) so the left child's rows come first.
-    let i = start;
-    let j = end - 1;
-    if (settings.splitter === 'best') {
-      const codes = input.codes as Uint8Array;
-      const offset = best.feature * input.rows;
-      const bin = best.bin;
-      while (i <= j) {
-        if (codes[offset + idx[i]] <= bin) i++;
-        else swapSamples(ws, i, j--, classification);
-      }
-    } else {
-      const values = ws.bestValues;
-      const t = best.threshold;
-      while (i <= j) {
-        if (values[i] <= t) i++;
-        else {
-          values[i] = values[j];
-          swapSamples(ws, i, j--, classification);
-        }
-      }
-    }
-    const mid = i;
-    const f = best.feature;
-    // scikit-learn's threshold: midway between the largest value on the left and the smallest on the right.
-    const threshold =
-      settings.splitter === 'best'
-        ? midpoint((input.binHigh as readonly Float64Array[])[f][best.bin], (input.binLow as readonly Float64Array[])[f][best.nextBin])
-        : best.threshold;
-    // No NaN reaches these trees (the families reject it); send it to the larger child if it ever does.
-    builder.setSplit(node, f, threshold, mid - start >= end - mid, -1, -1);
-
-    let childConstants = constants;
-    if (nFound > 0) {
-      childConstants = new Int32Array(constants.length + nFound);
-      childConstants.set(constants);
-      childConstants.set(foundConstants.subarray(0, nFound), constants.length);
-    }
-    // Right pushed first so the left child is processed (and numbered) first.
-    if (classification) {
-      if ((position + 2) * K > stackTotals.length) {
-        const grown = new Float64Array(stackTotals.length * 2);
-        grown.set(stackTotals);
-        stackTotals = grown;
-      }
-      const bestLeft = ws.bestLeft;
-      for (let c = 0; c < K; c++) {
-        stackTotals[position * K + c] = totals[c] - bestLeft[c];
-        stackTotals[(position + 1) * K + c] = bestLeft[c];
-      }
-    }
-    stackStart.push(mid, start);
-    stackEnd.push(end, mid);
-    stackDepth.push(depth + 1, depth + 1);
-    stackParent.push(node, node);
-    stackIsLeft.push(0, 1);
-    stackConstants.push(childConstants, childConstants);
+    // Totals of children are parent − left, so an absent class may show as rounding dust.
+    let present = 0;
+    for (let c = 0; c < K; c++) if (totals[c] > 1e-12 * weightTotal) present++;
+    pure = present <= 1;
+    // Absent classes add exact zeros to every split sum, so leaving them out changes no proxy.
+    let nPresent = 0;
+    for (let c = 0; c < K; c++) if (totals[c] !== 0) ws.present[nPresent++] = c;
+    ws.nPresent = nPresent;
+    impurity = nodeImpurity(settings.criterion, totals, K, weightTotal);
+    const value = ws.nodeValue;
+    for (let c = 0; c < K; c++) value[node * K + c] = totals[c] / weightTotal;
+  } else {
+    impurity = regressionNode(ws, start, end, node);
+    weightTotal = totals[0];
   }
-  return builder.finish();
+
+  const isLeaf =
+    depth >= settings.maxDepth ||
+    nNode < settings.minSamplesSplit ||
+    nNode < 2 * settings.minSamplesLeaf ||
+    impurity <= IMPURITY_EPSILON ||
+    pure;
+  if (isLeaf) return;
+
+  ws.bestProxy = -Infinity;
+  ws.bestFeature = -1;
+  const nFound = searchSplit(input, settings, rng, ws, start, end, weightTotal, constStart, constEnd);
+  const f = ws.bestFeature;
+  if (f < 0) return;
+
+  let mid: number;
+  let threshold: number;
+  if (settings.splitter === 'best') {
+    mid = partitionByCode(ws, input.codes as Uint8Array, f * input.rows, ws.bestBin, start, end, K > 0);
+    // scikit-learn's threshold: midway between the largest value on the left and the smallest on the right.
+    threshold = midpoint((input.binHigh as readonly Float64Array[])[f][ws.bestBin], (input.binLow as readonly Float64Array[])[f][ws.bestNextBin]);
+  } else {
+    threshold = ws.bestThreshold;
+    mid = partitionByValue(ws, threshold, start, end, K > 0);
+  }
+  ws.nodeFeature[node] = f;
+  ws.nodeThreshold[node] = threshold;
+  // No NaN reaches these trees (the families reject it); send it to the larger child if it ever does.
+  ws.nodeMissingLeft[node] = mid - start >= end - mid ? 1 : 0;
+
+  // Children share one constants list: the parent's plus those found here, copied above it when there are new ones.
+  let childConstStart = constStart;
+  let childConstEnd = constEnd;
+  if (nFound > 0) {
+    const length = constEnd - constStart;
+    ws.reserveConstants(length + nFound);
+    const constants = ws.constants;
+    childConstStart = ws.constantsTop;
+    constants.copyWithin(childConstStart, constStart, constEnd);
+    for (let k = 0; k < nFound; k++) constants[childConstStart + length + k] = ws.foundConstants[k];
+    childConstEnd = childConstStart + length + nFound;
+    ws.constantsTop = childConstEnd;
+  }
+  // Right pushed first so the left child is processed (and numbered) first.
+  const right = top;
+  const left = top + 1;
+  if (K > 0) {
+    ws.reserveStackTotals(left + 1, K);
+    const stackTotals = ws.stackTotals;
+    const bestLeft = ws.bestLeft;
+    for (let c = 0; c < K; c++) {
+      stackTotals[right * K + c] = totals[c] - bestLeft[c];
+      stackTotals[left * K + c] = bestLeft[c];
+    }
+  }
+  ws.stackStart[right] = mid;
+  ws.stackEnd[right] = end;
+  ws.stackParent[right] = -node - 2;
+  ws.stackStart[left] = start;
+  ws.stackEnd[left] = mid;
+  ws.stackParent[left] = node;
+  ws.stackDepth[right] = depth + 1;
+  ws.stackDepth[left] = depth + 1;
+  ws.stackConstStart[right] = childConstStart;
+  ws.stackConstEnd[right] = childConstEnd;
+  ws.stackConstStart[left] = childConstStart;
+  ws.stackConstEnd[left] = childConstEnd;
+  ws.stackSize = top + 2;
+}
+
+/** Regression node: sets the weighted mean as the node value and totals[0..1] = weight and weighted sum; returns
+ * the impurity (weighted variance). */
+function regressionNode(ws: CartWorkspace, start: number, end: number, node: number): number {
+  const sampleWeights = ws.sampleWeights;
+  const sampleTargets = ws.sampleTargets;
+  let weightTotal = 0;
+  let sumWY = 0;
+  let sumWY2 = 0;
+  for (let i = start; i < end; i++) {
+    const w = sampleWeights[i];
+    const v = sampleTargets[i];
+    weightTotal += w;
+    sumWY += w * v;
+    sumWY2 += w * v * v;
+  }
+  ws.totals[0] = weightTotal;
+  ws.totals[1] = sumWY;
+  const mean = sumWY / weightTotal;
+  ws.nodeValue[node] = mean;
+  return sumWY2 / weightTotal - mean * mean;
+}
+
+/** Partitions positions [start, end) in place so rows with code <= bin come first; returns the first right position. */
+function partitionByCode(ws: CartWorkspace, codes: Uint8Array, offset: number, bin: number, start: number, end: number, classification: boolean): number {
+  const idx = ws.indices;
+  let i = start;
+  let j = end - 1;
+  while (i <= j) {
+    if (codes[offset + idx[i]] <= bin) i++;
+    else swapSamples(ws, i, j--, classification);
+  }
+  return i;
+}
+
+/** partitionByCode for the random splitter: by the best feature's gathered values (ws.bestValues) <= threshold. */
+function partitionByValue(ws: CartWorkspace, threshold: number, start: number, end: number, classification: boolean): number {
+  const values = ws.bestValues;
+  let i = start;
+  let j = end - 1;
+  while (i <= j) {
+    if (values[i] <= threshold) i++;
+    else {
+      values[i] = values[j];
+      swapSamples(ws, i, j--, classification);
+    }
+  }
+  return i;
 }
 
 function swapSamples(ws: CartWorkspace, a: number, b: number, classification: boolean): void {
@@ -291,6 +453,21 @@ function swapSamples(ws: CartWorkspace, a: number, b: number, classification: bo
     targets[a] = targets[b];
     targets[b] = target;
   }
+}
+
+/** The grown tree, trimmed out of the workspace arrays. */
+function collectTree(ws: CartWorkspace): Tree {
+  const n = ws.nodeCount;
+  return {
+    nodeCount: n,
+    nOutputs: ws.nOutputs,
+    feature: ws.nodeFeature.slice(0, n),
+    threshold: ws.nodeThreshold.slice(0, n),
+    left: ws.nodeLeft.slice(0, n),
+    right: ws.nodeRight.slice(0, n),
+    missingLeft: ws.nodeMissingLeft.slice(0, n),
+    value: ws.nodeValue.slice(0, n * ws.nOutputs),
+  };
 }
 
 /** A threshold with a <= t < b even when a and b are adjacent doubles. */
@@ -325,17 +502,18 @@ function searchSplit(
   start: number,
   end: number,
   weightTotal: number,
-  constants: Int32Array,
-  best: BestSplit,
-  foundConstants: Int32Array,
+  constStart: number,
+  constEnd: number,
 ): number {
   const p = input.cols;
   const candidates = ws.candidates;
   const known = ws.knownConstant;
-  for (let k = 0; k < constants.length; k++) known[constants[k]] = 1;
+  const constants = ws.constants;
+  const foundConstants = ws.foundConstants;
+  for (let k = constStart; k < constEnd; k++) known[constants[k]] = 1;
   // `candidates` stays a permutation of all features between nodes; drawing from any permutation is uniform.
   let remaining = p;
-  let nonConstantRemaining = p - constants.length;
+  let nonConstantRemaining = p - (constEnd - constStart);
   let visited = 0;
   let constantsSeen = 0;
   let nFound = 0;
@@ -353,24 +531,33 @@ function searchSplit(
     nonConstantRemaining--;
     const constant =
       settings.splitter === 'best'
-        ? evaluateBest(input, settings, ws, f, start, end, weightTotal, best)
-        : evaluateRandom(input, settings, rng, ws, f, start, end, weightTotal, best);
+        ? evaluateBest(input, settings, ws, f, start, end, weightTotal)
+        : evaluateRandom(input, settings, rng, ws, f, start, end, weightTotal);
     if (constant) {
       constantsSeen++;
       foundConstants[nFound++] = f;
     }
   }
-  for (let k = 0; k < constants.length; k++) known[constants[k]] = 0;
+  for (let k = constStart; k < constEnd; k++) known[constants[k]] = 0;
   return nFound;
 }
 
 /** Improvement proxy of a candidate split (larger is better), from left stats and node totals. */
-function splitProxy(criterion: Criterion, left: Float64Array, totals: Float64Array, K: number, weightLeft: number, weightTotal: number): number {
+function splitProxy(
+  criterion: Criterion,
+  left: Float64Array,
+  totals: Float64Array,
+  classes: Int32Array,
+  nClasses: number,
+  weightLeft: number,
+  weightTotal: number,
+): number {
   const weightRight = weightTotal - weightLeft;
   if (criterion === 'gini') {
     let sl = 0;
     let sr = 0;
-    for (let c = 0; c < K; c++) {
+    for (let k = 0; k < nClasses; k++) {
+      const c = classes[k];
       const l = left[c];
       const r = totals[c] - l;
       sl += l * l;
@@ -380,7 +567,8 @@ function splitProxy(criterion: Criterion, left: Float64Array, totals: Float64Arr
   }
   if (criterion === 'entropy') {
     let h = 0;
-    for (let c = 0; c < K; c++) {
+    for (let k = 0; k < nClasses; k++) {
+      const c = classes[k];
       const l = left[c];
       const r = totals[c] - l;
       if (l > 0) h += l * Math.log(l / weightLeft);
@@ -402,7 +590,6 @@ function evaluateBest(
   start: number,
   end: number,
   weightTotal: number,
-  best: BestSplit,
 ): boolean {
   const codes = input.codes as Uint8Array;
   const nb = (input.nBins as Int32Array)[f];
@@ -420,6 +607,8 @@ function evaluateBest(
   const nNode = end - start;
   const msl = settings.minSamplesLeaf;
   const criterion = settings.criterion;
+  const present = ws.present;
+  const nPresent = ws.nPresent;
   left.fill(0);
 
   if (nNode < SORT_BELOW && nNode * 2 < nb) {
@@ -434,12 +623,12 @@ function evaluateBest(
       const code = key >> 7;
       if (k > 0 && code !== previousCode && k >= msl) {
         if (nNode - k < msl) break;
-        const proxy = splitProxy(criterion, left, totals, K, weightLeft, weightTotal);
-        if (proxy > best.proxy) {
-          best.proxy = proxy;
-          best.feature = f;
-          best.bin = previousCode;
-          best.nextBin = code;
+        const proxy = splitProxy(criterion, left, totals, present, nPresent, weightLeft, weightTotal);
+        if (proxy > ws.bestProxy) {
+          ws.bestProxy = proxy;
+          ws.bestFeature = f;
+          ws.bestBin = previousCode;
+          ws.bestNextBin = code;
           for (let c = 0; c < K; c++) ws.bestLeft[c] = left[c];
         }
       }
@@ -455,11 +644,18 @@ function evaluateBest(
 
   const hist = ws.hist;
   hist.fill(0, 0, nb * S);
+  // With min_samples_leaf 1 every non-empty bin boundary is a valid split, so row counts are not needed; skipping
+  // them removes a serial add chain on the busiest bin (most rows of a sparse feature share one code).
+  const countRows = msl > 1;
   if (classification) {
-    for (let i = start; i < end; i++) {
-      const h = codes[offset + idx[i]] * S;
-      hist[h + sampleLabels[i]] += sampleWeights[i];
-      hist[h + countSlot] += 1;
+    if (countRows) {
+      for (let i = start; i < end; i++) {
+        const h = codes[offset + idx[i]] * S;
+        hist[h + sampleLabels[i]] += sampleWeights[i];
+        hist[h + countSlot] += 1;
+      }
+    } else {
+      for (let i = start; i < end; i++) hist[codes[offset + idx[i]] * S + sampleLabels[i]] += sampleWeights[i];
     }
   } else {
     for (let i = start; i < end; i++) {
@@ -474,6 +670,29 @@ function evaluateBest(
   let weightLeft = 0;
   let previous = -1;
   let nonEmpty = 0;
+  if (classification && !countRows) {
+    for (let b = 0; b < nb; b++) {
+      const h = b * S;
+      let binWeight = 0;
+      for (let k = 0; k < nPresent; k++) binWeight += hist[h + present[k]];
+      if (binWeight === 0) continue;
+      nonEmpty++;
+      if (previous >= 0) {
+        const proxy = splitProxy(criterion, left, totals, present, nPresent, weightLeft, weightTotal);
+        if (proxy > ws.bestProxy) {
+          ws.bestProxy = proxy;
+          ws.bestFeature = f;
+          ws.bestBin = previous;
+          ws.bestNextBin = b;
+          for (let c = 0; c < K; c++) ws.bestLeft[c] = left[c];
+        }
+      }
+      for (let k = 0; k < nPresent; k++) left[present[k]] += hist[h + present[k]];
+      weightLeft += binWeight;
+      previous = b;
+    }
+    return nonEmpty <= 1;
+  }
   for (let b = 0; b < nb; b++) {
     const h = b * S;
     const count = hist[h + countSlot];
@@ -481,12 +700,12 @@ function evaluateBest(
     nonEmpty++;
     if (previous >= 0 && nLeft >= msl) {
       if (nNode - nLeft < msl) break;
-      const proxy = splitProxy(criterion, left, totals, K, weightLeft, weightTotal);
-      if (proxy > best.proxy) {
-        best.proxy = proxy;
-        best.feature = f;
-        best.bin = previous;
-        best.nextBin = b;
+      const proxy = splitProxy(criterion, left, totals, present, nPresent, weightLeft, weightTotal);
+      if (proxy > ws.bestProxy) {
+        ws.bestProxy = proxy;
+        ws.bestFeature = f;
+        ws.bestBin = previous;
+        ws.bestNextBin = b;
         for (let c = 0; c < K; c++) ws.bestLeft[c] = left[c];
       }
     }
@@ -516,7 +735,6 @@ function evaluateRandom(
   start: number,
   end: number,
   weightTotal: number,
-  best: BestSplit,
 ): boolean {
   const columns = input.columns as Float64Array;
   const offset = f * input.rows;
@@ -540,7 +758,20 @@ function evaluateRandom(
   for (let c = 0; c < left.length; c++) left[c] = 0;
   // Branch-free accumulation: which side a row goes to is random, so a branch would mispredict half the time.
   let nRight = 0;
-  if (K === 2) {
+  if (K === 2 && ws.unitWeights) {
+    // Integer counts: no weight reads, and the same sums as the weighted loop below.
+    const sampleLabels = ws.sampleLabels;
+    let countLeft = 0;
+    let countLeftOne = 0;
+    for (let i = start; i < end; i++) {
+      const goesLeft = +(values[i] <= threshold);
+      countLeft += goesLeft;
+      countLeftOne += goesLeft * sampleLabels[i];
+    }
+    nRight = end - start - countLeft;
+    left[0] = countLeft - countLeftOne;
+    left[1] = countLeftOne;
+  } else if (K === 2) {
     const sampleLabels = ws.sampleLabels;
     let weightLeft = 0;
     let weightLeftOne = 0;
@@ -553,6 +784,16 @@ function evaluateRandom(
     }
     left[0] = weightLeft - weightLeftOne;
     left[1] = weightLeftOne;
+  } else if (K > 2 && ws.unitWeights) {
+    const sampleLabels = ws.sampleLabels;
+    const sideCounts = ws.sideCounts;
+    sideCounts.fill(0);
+    for (let i = start; i < end; i++) {
+      const right = +(values[i] > threshold);
+      sideCounts[right * K + sampleLabels[i]]++;
+      nRight += right;
+    }
+    for (let c = 0; c < K; c++) left[c] = sideCounts[c];
   } else if (K > 2) {
     // Left in slots [0, K), right in [K, 2K).
     const sampleLabels = ws.sampleLabels;
@@ -584,11 +825,11 @@ function evaluateRandom(
   let weightLeft = 0;
   if (K > 0) for (let c = 0; c < K; c++) weightLeft += left[c];
   else weightLeft = left[0];
-  const proxy = splitProxy(settings.criterion, left, ws.totals, K, weightLeft, weightTotal);
-  if (proxy > best.proxy) {
-    best.proxy = proxy;
-    best.feature = f;
-    best.threshold = threshold;
+  const proxy = splitProxy(settings.criterion, left, ws.totals, ws.present, ws.nPresent, weightLeft, weightTotal);
+  if (proxy > ws.bestProxy) {
+    ws.bestProxy = proxy;
+    ws.bestFeature = f;
+    ws.bestThreshold = threshold;
     for (let c = 0; c < K; c++) ws.bestLeft[c] = left[c];
     // Keep this feature's gathered values for the partition; the next candidate gathers into the other buffer.
     ws.values = ws.bestValues;

@@ -86,6 +86,76 @@ describe('decision_tree known answers', () => {
   });
 });
 
+/** Weighted Gini of the children of the best root split, by trying every threshold (a naive reference). */
+function exhaustiveRootSplit(data: TrainingData, weights: Float64Array, minLeaf: number): { feature: number; threshold: number } {
+  const { X, y } = data;
+  const K = data.nClasses as number;
+  let best = { feature: -1, threshold: NaN, impurity: Infinity };
+  for (let f = 0; f < X.cols; f++) {
+    const distinct = [...new Set(Array.from({ length: X.rows }, (_, i) => X.data[i * X.cols + f]))].sort((a, b) => a - b);
+    for (let k = 0; k + 1 < distinct.length; k++) {
+      const threshold = (distinct[k] + distinct[k + 1]) / 2;
+      const sides = [new Float64Array(K), new Float64Array(K)];
+      const rows = [0, 0];
+      for (let i = 0; i < X.rows; i++) {
+        const side = X.data[i * X.cols + f] <= threshold ? 0 : 1;
+        sides[side][y[i]] += weights[i];
+        rows[side]++;
+      }
+      if (rows[0] < minLeaf || rows[1] < minLeaf) continue;
+      let impurity = 0;
+      for (const counts of sides) {
+        const total = counts.reduce((s, v) => s + v, 0);
+        impurity += total - counts.reduce((s, v) => s + v * v, 0) / total;
+      }
+      if (impurity < best.impurity - 1e-9) best = { feature: f, threshold, impurity };
+    }
+  }
+  return best;
+}
+
+describe('split search shortcuts give the plain answers', () => {
+  // Features on a 0.05 grid: fewer than 255 distinct values, so binned search must match the exhaustive one.
+  function gridData(rows: number, K: number, seed: number): TrainingData {
+    const rng = new Rng(seed);
+    const p = 4;
+    const data = new Float64Array(rows * p);
+    const y = new Float64Array(rows);
+    for (let i = 0; i < rows; i++) {
+      y[i] = rng.int(K);
+      for (let j = 0; j < p; j++) data[i * p + j] = Math.round((rng.next() * 4 + (j === 0 ? y[i] * 0.6 : 0)) * 20) / 20;
+    }
+    return { X: createMatrix(rows, p, data), y, task: 'classification', nClasses: K };
+  }
+
+  it.each([
+    [1, false],
+    [7, false],
+    [1, true],
+  ])('the root split of a decision tree (min_samples_leaf %i, weighted %s) is the exhaustive best', async (minLeaf, weighted) => {
+    for (const K of [2, 3, 5]) {
+      const data = gridData(240, K, 10 + K);
+      const weights = weighted ? Float64Array.from({ length: 240 }, (_, i) => 1 + (i % 3)) : new Float64Array(240).fill(1);
+      const model = (await decisionTree.fit({ ...data, sampleWeight: weighted ? weights : undefined }, { max_depth: 1, min_samples_leaf: minLeaf }, { seed: 0 })) as AveragedTreesModel;
+      const expected = exhaustiveRootSplit(data, weights, minLeaf);
+      expect(model.trees[0].feature[0]).toBe(expected.feature);
+      expect(model.trees[0].threshold[0]).toBeCloseTo(expected.threshold, 12);
+    }
+  });
+
+  it('extra_trees counting without weights grows the same trees as with uniform weights', async () => {
+    // Doubling every weight doubles every split proxy exactly, so the weighted path must choose the same splits.
+    for (const K of [2, 3]) {
+      const data = gridData(200, K, K);
+      const plain = (await extraTrees.fit(data, { n_estimators: 5 }, { seed: 4 })) as AveragedTreesModel;
+      const weighted = (await extraTrees.fit({ ...data, sampleWeight: new Float64Array(200).fill(2) }, { n_estimators: 5 }, { seed: 4 })) as AveragedTreesModel;
+      expect(JSON.stringify(weighted.trees.map((t) => [Array.from(t.feature), Array.from(t.threshold), Array.from(t.value)]))).toBe(
+        JSON.stringify(plain.trees.map((t) => [Array.from(t.feature), Array.from(t.threshold), Array.from(t.value)])),
+      );
+    }
+  });
+});
+
 describe.each(CLASSIFIERS)('$name', (family) => {
   const data = blobs(150, 1);
   const test = blobs(60, 2);
