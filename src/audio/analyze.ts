@@ -21,9 +21,10 @@ import {
   contrastFromPeakValley,
   spectralFlatness,
   spectralShape,
+  spectralShapeAndFlatness,
 } from './spectral.js';
 import { fftFrequencies, SpectrumStream, type SpectrumFrame } from './spectrum.js';
-import { beatTrack, estimateTempo } from './tempo.js';
+import { beatTrack, estimateTempo, type BeatTrackResult } from './tempo.js';
 import { TimeFrameStats } from './time-domain.js';
 
 export { ALL_FEATURES, type FeatureName } from './feature-names.js';
@@ -84,8 +85,13 @@ export interface ClipAnalysis {
   matrices: Partial<Record<FeatureName, FrameMatrix>>;
   /** The tuning chroma used (estimated or given); null when chroma was not asked for. */
   tuning: number | null;
-  tempo: { feature: number; beatTrack: number } | null;
-  beatFrames: Int32Array | null;
+  /**
+   * `beatTrack` (and `beatFrames`) come from librosa.beat.beat_track, which needs a second tempogram over
+   * the median-aggregated onset envelope: it runs on the first read of either (feature tables read only
+   * `feature`), and the result is kept.
+   */
+  tempo: { readonly feature: number; readonly beatTrack: number } | null;
+  readonly beatFrames: Int32Array | null;
   /** Why the MFCC deltas were not computed (clip shorter than the delta width), as librosa refuses them. */
   deltaError: string | null;
 }
@@ -161,20 +167,21 @@ class FrameStore {
     return this.precision === 'f32' ? new Float32Array(length) : new Float64Array(length);
   }
 
-  push(values: ArrayLike<number>): void {
+  /** One frame: values[from … from + rows). */
+  push(values: ArrayLike<number>, from = 0): void {
     const rows = this.rows;
     if (this.matrix) {
       if (this.count === this.capacity) this.growMatrix();
       const m = this.matrix;
       const cap = this.capacity;
       const t = this.count;
-      for (let r = 0; r < rows; r++) m[r * cap + t] = values[r];
+      for (let r = 0; r < rows; r++) m[r * cap + t] = values[from + r];
     } else {
       const slot = this.count % this.blockFrames;
       if (slot === 0) this.blocks.push(this.allocate(rows * this.blockFrames));
       const block = this.blocks[this.blocks.length - 1] as Float32Array | Float64Array;
       const offset = slot * rows;
-      for (let r = 0; r < rows; r++) block[offset + r] = values[r];
+      for (let r = 0; r < rows; r++) block[offset + r] = values[from + r];
     }
     this.count++;
   }
@@ -256,6 +263,24 @@ const PUSH_SLICE = 1 << 16;
 /** Frames per block of the kept power spectrogram. */
 const SPECTROGRAM_BLOCK_FRAMES = 256;
 
+/**
+ * Spectrogram blocks kept for reuse by the next clip in this thread, up to SPARE_BLOCKS_MAX (~12 MB at
+ * n_fft 2048, held for the thread's life): a minute of audio fills ~11 blocks of 1 MB, which would otherwise
+ * be allocated (zero-filled) afresh for every clip and left to the garbage collector.
+ */
+const spareBlocks: Float32Array[] = [];
+const SPARE_BLOCKS_MAX = 12;
+
+function takeBlock(length: number): Float32Array {
+  const spare = spareBlocks.pop();
+  // Every slot of a reused block is overwritten before it is read (frames fill it from the start).
+  return spare && spare.length === length ? spare : new Float32Array(length);
+}
+
+function returnBlock(block: Float32Array): void {
+  if (spareBlocks.length < SPARE_BLOCKS_MAX) spareBlocks.push(block);
+}
+
 /** The clip's power spectrogram, rounded to float32, frame after frame in fixed-size blocks (no copying). */
 class PowerSpectrogram {
   private readonly blocks: Float32Array[] = [];
@@ -274,17 +299,72 @@ class PowerSpectrogram {
   push(power: Float64Array): boolean {
     if (this.count >= this.maxFrames) return false;
     const slot = this.count % SPECTROGRAM_BLOCK_FRAMES;
-    if (slot === 0) this.blocks.push(new Float32Array(SPECTROGRAM_BLOCK_FRAMES * this.nBins));
+    if (slot === 0) this.blocks.push(takeBlock(SPECTROGRAM_BLOCK_FRAMES * this.nBins));
     this.blocks[this.blocks.length - 1].set(power, slot * this.nBins);
     this.count++;
     return true;
   }
 
-  /** Visits every stored frame in order as (block, offset of its first bin). */
-  forEach(visit: (block: Float32Array, offset: number) => void): void {
-    for (let t = 0; t < this.count; t++) {
-      visit(this.blocks[Math.floor(t / SPECTROGRAM_BLOCK_FRAMES)], (t % SPECTROGRAM_BLOCK_FRAMES) * this.nBins);
+  /** Visits the stored frames in order, block by block, as (block, frames in it); releases each block after its visit. */
+  forEachBlock(visit: (block: Float32Array, frames: number) => void): void {
+    for (let b = 0; b < this.blocks.length; b++) {
+      visit(this.blocks[b], Math.min(SPECTROGRAM_BLOCK_FRAMES, this.count - b * SPECTROGRAM_BLOCK_FRAMES));
+      returnBlock(this.blocks[b]);
     }
+    this.blocks.length = 0;
+    this.count = 0;
+  }
+
+  /** Drops the stored frames, keeping blocks for reuse. */
+  release(): void {
+    for (const block of this.blocks) returnBlock(block);
+    this.blocks.length = 0;
+    this.count = 0;
+  }
+}
+
+/** Frames of streamed power gathered before chroma runs on them (its kernel takes frames two at a time). */
+const CHROMA_BATCH_FRAMES = 32;
+
+/**
+ * Chroma over a run of frames into a FrameStore: frames held in float32 blocks are computed in place;
+ * streamed frames are rounded to float32 (as librosa's spectrogram) into a small batch first.
+ */
+class ChromaWriter {
+  private readonly batch: Float32Array;
+  private batched = 0;
+  private out: Float64Array;
+
+  constructor(
+    private readonly chroma: ChromaComputer,
+    private readonly store: FrameStore,
+    private readonly nBins: number,
+  ) {
+    this.batch = new Float32Array(CHROMA_BATCH_FRAMES * nBins);
+    this.out = new Float64Array(CHROMA_BATCH_FRAMES * store.rows);
+  }
+
+  /** `frames` consecutive float32 power frames from block[0…]. */
+  writeBlock(block: Float32Array, frames: number): void {
+    const rows = this.store.rows;
+    if (this.out.length < frames * rows) this.out = new Float64Array(frames * rows);
+    const out = this.out;
+    this.chroma.frames(block, 0, frames, out);
+    for (let f = 0; f < frames; f++) this.store.push(out, f * rows);
+  }
+
+  /** One streamed power frame (float64; rounded to float32 here). */
+  push(power: Float64Array): void {
+    this.batch.set(power, this.batched * this.nBins);
+    this.batched++;
+    if (this.batched === CHROMA_BATCH_FRAMES) this.flush();
+  }
+
+  flush(): void {
+    if (this.batched === 0) return;
+    const frames = this.batched;
+    this.batched = 0;
+    this.writeBlock(this.batch, frames);
   }
 }
 
@@ -309,7 +389,8 @@ export class ClipAnalyzer {
   private readonly flatnessStore: FrameStore | null;
   private readonly zcrStore: FrameStore | null;
   private readonly rmsStore: FrameStore | null;
-  private readonly shapeScratch = new Float64Array(3);
+  /** centroid, bandwidth, rolloff, flatness, max power (see spectralShapeAndFlatness). */
+  private readonly shapeScratch = new Float64Array(5);
 
   private readonly contrastBands: ContrastBands | null;
   private readonly peakScratch: Float64Array;
@@ -319,10 +400,8 @@ export class ClipAnalyzer {
 
   private readonly wantChroma: boolean;
   private readonly tuner: TuningEstimator | null;
-  private chroma: ChromaComputer | null = null;
-  private readonly chromaScratch: Float64Array;
-  /** One power frame rounded to float32: chroma always reads float32 power, as librosa's. */
-  private readonly powerF32: Float32Array;
+  /** Chroma into chromaStore once the tuning is known; it always reads float32 power, as librosa's. */
+  private chromaWriter: ChromaWriter | null = null;
   private chromaStore: FrameStore | null;
   /** Kept while chroma waits for the tuning and the budget allows; null once over budget or used. */
   private spectrogram: PowerSpectrogram | null = null;
@@ -375,11 +454,11 @@ export class ClipAnalyzer {
     this.wantChroma = wantChroma;
     this.tuning = o.tuning;
     this.tuner = wantChroma && o.tuning === null ? new TuningEstimator(o.sampleRate, o.nFft, o.nChroma) : null;
-    if (wantChroma && o.tuning !== null) this.chroma = new ChromaComputer(o.sampleRate, o.nFft, o.nChroma, o.tuning);
-    this.chromaScratch = new Float64Array(o.nChroma);
-    this.powerF32 = new Float32Array(wantChroma ? nBins : 0);
     // With an estimated tuning the chroma store is created once the frame count is known.
     this.chromaStore = wantChroma && o.tuning !== null ? new FrameStore(o.nChroma, 'f32', expectedFrames) : null;
+    if (this.chromaStore && o.tuning !== null) {
+      this.chromaWriter = new ChromaWriter(new ChromaComputer(o.sampleRate, o.nFft, o.nChroma, o.tuning), this.chromaStore, nBins);
+    }
     if (this.tuner) {
       const budget = hints.spectrogramBudgetBytes ?? 0;
       const maxFrames = Number.isFinite(budget) && budget > 0 ? Math.floor(budget / (4 * nBins)) : 0;
@@ -436,23 +515,20 @@ export class ClipAnalyzer {
     if (this.tuner) {
       const o = this.options;
       this.tuning = this.tuner.estimate();
-      this.chroma = new ChromaComputer(o.sampleRate, o.nFft, o.nChroma, this.tuning);
       // The frame count is known now: chroma goes straight into its final matrix.
       this.chromaStore = new FrameStore(o.nChroma, 'f32', this.frames);
+      const writer = new ChromaWriter(new ChromaComputer(o.sampleRate, o.nFft, o.nChroma, this.tuning), this.chromaStore, o.nFft / 2 + 1);
+      this.chromaWriter = writer;
       const spectrogram = this.spectrogram;
       this.spectrogram = null;
       if (this.chromaFromSpectrogram && spectrogram) {
-        const chroma = this.chroma;
-        const store = this.chromaStore;
-        const scratch = this.chromaScratch;
-        spectrogram.forEach((block, offset) => {
-          chroma.frame(block, scratch, offset);
-          store.push(scratch);
-        });
+        spectrogram.forEachBlock((block, frames) => writer.writeBlock(block, frames));
       } else {
         this.chromaFromSpectrogram = false;
-        this.secondSpectrum = new SpectrumStream({ nFft: o.nFft, hopLength: o.hopLength, magnitude: false }, (frame) => this.onChromaFrame(frame));
+        this.secondSpectrum = new SpectrumStream({ nFft: o.nFft, hopLength: o.hopLength, magnitude: false }, (frame) => writer.push(frame.power));
       }
+    } else {
+      this.chromaWriter?.flush();
     }
   }
 
@@ -472,6 +548,7 @@ export class ClipAnalyzer {
     this.finished = true;
     if (this.secondSpectrum) {
       this.secondSpectrum.end();
+      this.chromaWriter?.flush();
       if (this.secondPassSamples !== this.samples) {
         throw new SpotmlError(
           'INTERNAL',
@@ -503,7 +580,7 @@ export class ClipAnalyzer {
 
     let deltaError: string | null = null;
     let tempo: ClipAnalysis['tempo'] = null;
-    let beatFrames: Int32Array | null = null;
+    let tracked: (() => BeatTrackResult) | null = null;
     if (this.melStore) {
       const melDb = this.melStore.toMatrix();
       powerToDbInPlace(melDb.data, { amin: DEFAULT_AMIN, topDb: o.topDb });
@@ -530,26 +607,39 @@ export class ClipAnalyzer {
 
       const wantTempo = wanted.has('tempo');
       if (wantTempo || wanted.has('onset_strength')) {
-        // feature.tempo reads the mean-aggregated envelope, beat_track the median one: one pass gives both.
-        const onset = onsetStrengths(melDb.data, o.nMels, frames, { nFft: o.nFft, hopLength: o.hopLength }, { mean: true, median: wantTempo });
-        const onsetMean = onset.mean as Float64Array;
+        const { nFft, hopLength, sampleRate } = o;
+        const onsetMean = onsetStrengths(melDb.data, o.nMels, frames, { nFft, hopLength }, { mean: true, median: false }).mean as Float64Array;
         if (wanted.has('onset_strength')) matrices.onset_strength = { rows: 1, frames, data: onsetMean };
         if (wantTempo) {
-          const featureTempo = estimateTempo(onsetMean, o.sampleRate, o.hopLength);
-          const tracked = beatTrack(onset.median as Float64Array, o.sampleRate, o.hopLength);
-          tempo = { feature: featureTempo, beatTrack: tracked.tempo };
-          beatFrames = tracked.beats;
+          // feature.tempo reads the mean-aggregated envelope; beat_track the median one, on demand.
+          const featureTempo = estimateTempo(onsetMean, sampleRate, hopLength);
+          const melDbData = melDb.data;
+          let beats: BeatTrackResult | null = null;
+          tracked = () => {
+            beats ??= beatTrack(onsetStrengths(melDbData, o.nMels, frames, { nFft, hopLength }, { mean: false, median: true }).median as Float64Array, sampleRate, hopLength);
+            return beats;
+          };
+          const track = tracked;
+          tempo = {
+            feature: featureTempo,
+            get beatTrack(): number {
+              return track().tempo;
+            },
+          };
         }
       }
     }
 
+    const beatTracker = tracked;
     return {
       nSamples: this.samples,
       nFrames: frames,
       matrices,
       tuning: this.wantChroma ? this.tuning : null,
       tempo,
-      beatFrames,
+      get beatFrames(): Int32Array | null {
+        return beatTracker ? beatTracker().beats : null;
+      },
       deltaError,
     };
   }
@@ -560,36 +650,40 @@ export class ClipAnalyzer {
       this.melFilterbank.apply(power, this.melScratch);
       this.melStore.push(this.melScratch);
     }
-    if (this.centroidStore || this.bandwidthStore || this.rolloffStore) {
+    // The frame's largest power, when a fused kernel found it on the way (piptrack needs it).
+    let maxPower: number | undefined;
+    const wantShape = this.centroidStore !== null || this.bandwidthStore !== null || this.rolloffStore !== null;
+    if (wantShape) {
       const shape = this.shapeScratch;
-      spectralShape(frame.magnitude, this.freqs, this.options.rolloffPercent, shape);
+      if (this.flatnessStore) {
+        spectralShapeAndFlatness(frame.magnitude, power, this.freqs, this.options.rolloffPercent, DEFAULT_AMIN, shape);
+        this.flatnessStore.pushScalar(shape[3]);
+        maxPower = shape[4];
+      } else {
+        spectralShape(frame.magnitude, this.freqs, this.options.rolloffPercent, shape);
+      }
       this.centroidStore?.pushScalar(shape[0]);
       this.bandwidthStore?.pushScalar(shape[1]);
       this.rolloffStore?.pushScalar(shape[2]);
+    } else {
+      this.flatnessStore?.pushScalar(spectralFlatness(power, DEFAULT_AMIN));
     }
-    this.flatnessStore?.pushScalar(spectralFlatness(power, DEFAULT_AMIN));
     if (this.contrastBands && this.peakStore && this.valleyStore) {
       this.contrastBands.frame(frame.magnitude, this.peakScratch, this.valleyScratch);
       this.peakStore.push(this.peakScratch);
       this.valleyStore.push(this.valleyScratch);
     }
     if (this.tuner) {
-      this.tuner.addPowerFrame(power);
+      this.tuner.addPowerFrame(power, maxPower);
       if (this.spectrogram && !this.spectrogram.push(power)) {
         // Over budget: chroma will come from a second pass instead.
+        this.spectrogram.release();
         this.spectrogram = null;
         this.chromaFromSpectrogram = false;
       }
-    } else if (this.chroma) {
-      this.onChromaFrame(frame);
+    } else {
+      this.chromaWriter?.push(power);
     }
-  }
-
-  private onChromaFrame(frame: SpectrumFrame): void {
-    if (!this.chroma || !this.chromaStore) return;
-    this.powerF32.set(frame.power);
-    this.chroma.frame(this.powerF32, this.chromaScratch);
-    this.chromaStore.push(this.chromaScratch);
   }
 }
 
@@ -619,46 +713,61 @@ export function mfccFromMelDb(melDb: FrameMatrix, nMfcc: number): FrameMatrix {
   const basis = sharedDctBasis(nMels, nMfcc);
   const out = new Float32Array(nMfcc * frames);
   const tile = new Float64Array(MFCC_TILE_FRAMES * nMels);
+  // One call per tile: the kernel is small and called often, so V8 optimizes it as a whole (a single long
+  // loop here would run in unoptimized or on-stack-replaced code, boxing every value it reads).
   for (let first = 0; first < frames; first += MFCC_TILE_FRAMES) {
-    const width = Math.min(MFCC_TILE_FRAMES, frames - first);
-    for (let m = 0; m < nMels; m++) {
-      const rowStart = m * frames + first;
-      for (let i = 0; i < width; i++) tile[i * nMels + m] = data[rowStart + i];
-    }
-    for (let i = 0; i < width; i++) {
-      const column = i * nMels;
-      const t = first + i;
-      let k = 0;
-      for (; k + 4 <= nMfcc; k += 4) {
-        const r0 = k * nMels;
-        const r1 = r0 + nMels;
-        const r2 = r1 + nMels;
-        const r3 = r2 + nMels;
-        let s0 = 0;
-        let s1 = 0;
-        let s2 = 0;
-        let s3 = 0;
-        for (let m = 0; m < nMels; m++) {
-          const x = tile[column + m];
-          s0 += basis[r0 + m] * x;
-          s1 += basis[r1 + m] * x;
-          s2 += basis[r2 + m] * x;
-          s3 += basis[r3 + m] * x;
-        }
-        out[k * frames + t] = s0;
-        out[(k + 1) * frames + t] = s1;
-        out[(k + 2) * frames + t] = s2;
-        out[(k + 3) * frames + t] = s3;
-      }
-      for (; k < nMfcc; k++) {
-        const r = k * nMels;
-        let sum = 0;
-        for (let m = 0; m < nMels; m++) sum += basis[r + m] * tile[column + m];
-        out[k * frames + t] = sum;
-      }
-    }
+    mfccTile(data, frames, first, Math.min(MFCC_TILE_FRAMES, frames - first), nMels, nMfcc, basis, tile, out);
   }
   return { rows: nMfcc, frames, data: out };
+}
+
+function mfccTile(
+  data: Float32Array | Float64Array,
+  frames: number,
+  first: number,
+  width: number,
+  nMels: number,
+  nMfcc: number,
+  basis: Float64Array,
+  tile: Float64Array,
+  out: Float32Array,
+): void {
+  for (let m = 0; m < nMels; m++) {
+    const rowStart = m * frames + first;
+    for (let i = 0; i < width; i++) tile[i * nMels + m] = data[rowStart + i];
+  }
+  for (let i = 0; i < width; i++) {
+    const column = i * nMels;
+    const t = first + i;
+    let k = 0;
+    for (; k + 4 <= nMfcc; k += 4) {
+      const r0 = k * nMels;
+      const r1 = r0 + nMels;
+      const r2 = r1 + nMels;
+      const r3 = r2 + nMels;
+      let s0 = 0;
+      let s1 = 0;
+      let s2 = 0;
+      let s3 = 0;
+      for (let m = 0; m < nMels; m++) {
+        const x = tile[column + m];
+        s0 += basis[r0 + m] * x;
+        s1 += basis[r1 + m] * x;
+        s2 += basis[r2 + m] * x;
+        s3 += basis[r3 + m] * x;
+      }
+      out[k * frames + t] = s0;
+      out[(k + 1) * frames + t] = s1;
+      out[(k + 2) * frames + t] = s2;
+      out[(k + 3) * frames + t] = s3;
+    }
+    for (; k < nMfcc; k++) {
+      const r = k * nMels;
+      let sum = 0;
+      for (let m = 0; m < nMels; m++) sum += basis[r + m] * tile[column + m];
+      out[k * frames + t] = sum;
+    }
+  }
 }
 
 /** Convenience for in-memory signals: one pass, or two when the spectrogram is over the default budget. */
@@ -686,6 +795,8 @@ export function aggregateRows(m: FrameMatrix, aggregate: AggregateName): Float64
   const { rows, frames, data } = m;
   const out = new Float64Array(rows);
   const scratch = aggregate === 'median' ? new Float64Array(frames) : null;
+  // One kernel call per row: small functions called often get fully optimized by V8, where one long loop
+  // over the whole matrix would run unoptimized (boxing each value) until on-stack replacement.
   for (let r = 0; r < rows; r++) {
     const base = r * frames;
     if (frames === 0) {
@@ -693,18 +804,12 @@ export function aggregateRows(m: FrameMatrix, aggregate: AggregateName): Float64
       continue;
     }
     switch (aggregate) {
-      case 'min': {
-        let v = Number.POSITIVE_INFINITY;
-        for (let t = 0; t < frames; t++) v = Math.min(v, data[base + t]);
-        out[r] = v;
+      case 'min':
+        out[r] = rowMin(data, base, frames);
         break;
-      }
-      case 'max': {
-        let v = Number.NEGATIVE_INFINITY;
-        for (let t = 0; t < frames; t++) v = Math.max(v, data[base + t]);
-        out[r] = v;
+      case 'max':
+        out[r] = rowMax(data, base, frames);
         break;
-      }
       case 'median': {
         const s = scratch as Float64Array;
         for (let t = 0; t < frames; t++) s[t] = data[base + t];
@@ -713,36 +818,46 @@ export function aggregateRows(m: FrameMatrix, aggregate: AggregateName): Float64
         out[r] = frames % 2 === 1 ? s[mid] : 0.5 * (s[mid - 1] + s[mid]);
         break;
       }
-      default: {
-        let sum = 0;
-        for (let t = 0; t < frames; t++) sum += data[base + t];
-        const mean = sum / frames;
-        if (aggregate === 'mean') {
-          out[r] = mean;
-          break;
-        }
-        let m2 = 0;
-        let m3 = 0;
-        let m4 = 0;
-        for (let t = 0; t < frames; t++) {
-          const d = data[base + t] - mean;
-          const d2 = d * d;
-          m2 += d2;
-          m3 += d2 * d;
-          m4 += d2 * d2;
-        }
-        m2 /= frames;
-        m3 /= frames;
-        m4 /= frames;
-        if (aggregate === 'std') {
-          out[r] = Math.sqrt(m2);
-          break;
-        }
-        const constant = m2 <= (Number.EPSILON * mean) ** 2;
-        if (aggregate === 'skew') out[r] = constant ? Number.NaN : m3 / m2 ** 1.5;
-        else out[r] = constant ? Number.NaN : m4 / (m2 * m2) - 3;
-      }
+      default:
+        out[r] = rowMoment(data, base, frames, aggregate);
     }
   }
   return out;
+}
+
+function rowMin(data: Float32Array | Float64Array, base: number, frames: number): number {
+  let v = Number.POSITIVE_INFINITY;
+  for (let t = 0; t < frames; t++) v = Math.min(v, data[base + t]);
+  return v;
+}
+
+function rowMax(data: Float32Array | Float64Array, base: number, frames: number): number {
+  let v = Number.NEGATIVE_INFINITY;
+  for (let t = 0; t < frames; t++) v = Math.max(v, data[base + t]);
+  return v;
+}
+
+/** mean, std, skew or kurtosis of one row (see aggregateRows). */
+function rowMoment(data: Float32Array | Float64Array, base: number, frames: number, aggregate: 'mean' | 'std' | 'skew' | 'kurtosis'): number {
+  let sum = 0;
+  for (let t = 0; t < frames; t++) sum += data[base + t];
+  const mean = sum / frames;
+  if (aggregate === 'mean') return mean;
+  let m2 = 0;
+  let m3 = 0;
+  let m4 = 0;
+  for (let t = 0; t < frames; t++) {
+    const d = data[base + t] - mean;
+    const d2 = d * d;
+    m2 += d2;
+    m3 += d2 * d;
+    m4 += d2 * d2;
+  }
+  m2 /= frames;
+  m3 /= frames;
+  m4 /= frames;
+  if (aggregate === 'std') return Math.sqrt(m2);
+  const constant = m2 <= (Number.EPSILON * mean) ** 2;
+  if (aggregate === 'skew') return constant ? Number.NaN : m3 / m2 ** 1.5;
+  return constant ? Number.NaN : m4 / (m2 * m2) - 3;
 }

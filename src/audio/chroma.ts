@@ -2,7 +2,7 @@
  * librosa 0.11's chroma_stft with its defaults: tuning estimated from the power spectrogram (piptrack
  * peaks → pitch_tuning histogram), the chroma filter bank for that tuning, and each frame normalised by its
  * maximum. Frames arrive one at a time; tuning needs the whole clip, so the estimator keeps only the
- * piptrack peaks (a histogram bin and a magnitude each), never the spectrogram.
+ * piptrack peaks (a pitch and a magnitude each), never the spectrogram.
  */
 
 /** np.finfo(np.float32).tiny: librosa's spectra are float32, and util.normalize's threshold is that tiny. */
@@ -29,7 +29,7 @@ export class TuningEstimator {
   private readonly lastBin: number;
   private readonly nHistogramBins: number;
   private readonly edges: Float64Array;
-  private readonly binChunks: Uint8Array[] = [];
+  private readonly pitchChunks: Float32Array[] = [];
   private readonly magChunks: Float32Array[] = [];
   private peakCount = 0;
 
@@ -54,11 +54,12 @@ export class TuningEstimator {
     this.edges[this.nHistogramBins] = 0.5;
   }
 
-  /** One power-spectrum frame (length nFft/2 + 1). */
-  addPowerFrame(power: Float64Array): void {
+  /**
+   * One power-spectrum frame (length nFft/2 + 1). `frameMax`, the frame's largest power, may be passed by a
+   * caller that has it already (it must be exactly that maximum).
+   */
+  addPowerFrame(power: Float64Array, frameMax = maxOf(power)): void {
     const n = power.length;
-    let frameMax = 0;
-    for (let k = 0; k < n; k++) if (power[k] > frameMax) frameMax = power[k];
     const reference = PIPTRACK_THRESHOLD * frameMax;
     // Local maxima of S·(S > ref): x[k] > x[k-1] and x[k] >= x[k+1], ends padded by repetition.
     for (let k = this.firstBin; k <= this.lastBin; k++) {
@@ -79,7 +80,8 @@ export class TuningEstimator {
       const pitch = Math.fround(((k + shift) * this.sampleRate) / this.nFft);
       if (!(pitch > 0)) continue;
       const magnitude = Math.fround(power[k] + 0.5 * slope * shift);
-      this.store(this.histogramBin(pitch), magnitude);
+      // The histogram bin (a log) is only needed for peaks that reach the median: found in estimate().
+      this.store(pitch, magnitude);
     }
   }
 
@@ -88,11 +90,11 @@ export class TuningEstimator {
     if (this.peakCount === 0) return 0;
     const threshold = this.medianMagnitude();
     const counts = new Float64Array(this.nHistogramBins);
-    for (let c = 0; c < this.binChunks.length; c++) {
-      const bins = this.binChunks[c];
+    for (let c = 0; c < this.pitchChunks.length; c++) {
+      const pitches = this.pitchChunks[c];
       const mags = this.magChunks[c];
       const size = Math.min(PEAK_CHUNK, this.peakCount - c * PEAK_CHUNK);
-      for (let i = 0; i < size; i++) if (mags[i] >= threshold) counts[bins[i]]++;
+      for (let i = 0; i < size; i++) if (mags[i] >= threshold) counts[this.histogramBin(pitches[i])]++;
     }
     let best = 0;
     for (let b = 1; b < counts.length; b++) if (counts[b] > counts[best]) best = b;
@@ -117,14 +119,14 @@ export class TuningEstimator {
     return bin;
   }
 
-  private store(bin: number, magnitude: number): void {
+  private store(pitch: number, magnitude: number): void {
     const chunk = Math.floor(this.peakCount / PEAK_CHUNK);
-    if (chunk === this.binChunks.length) {
-      this.binChunks.push(new Uint8Array(PEAK_CHUNK));
+    if (chunk === this.pitchChunks.length) {
+      this.pitchChunks.push(new Float32Array(PEAK_CHUNK));
       this.magChunks.push(new Float32Array(PEAK_CHUNK));
     }
     const offset = this.peakCount - chunk * PEAK_CHUNK;
-    this.binChunks[chunk][offset] = bin;
+    this.pitchChunks[chunk][offset] = pitch;
     this.magChunks[chunk][offset] = magnitude;
     this.peakCount++;
   }
@@ -144,29 +146,44 @@ export class TuningEstimator {
    */
   private kthSmallest(k: number): number {
     const high = new Float64Array(1 << 16);
-    this.forEachBits((bits) => {
-      high[bits >>> 16]++;
-    });
+    for (let c = 0; c < this.magChunks.length; c++) countHighHalves(this.magBits(c), this.chunkSize(c), high);
     let prefix = 0;
     let rank = k;
     while (rank >= high[prefix]) rank -= high[prefix++];
     const low = new Float64Array(1 << 16);
-    this.forEachBits((bits) => {
-      if (bits >>> 16 === prefix) low[bits & 0xffff]++;
-    });
+    for (let c = 0; c < this.magChunks.length; c++) countLowHalves(this.magBits(c), this.chunkSize(c), prefix, low);
     let suffix = 0;
     while (rank >= low[suffix]) rank -= low[suffix++];
     const word = new Uint32Array([((prefix << 16) | suffix) >>> 0]);
     return new Float32Array(word.buffer)[0];
   }
 
-  private forEachBits(visit: (bits: number) => void): void {
-    for (let c = 0; c < this.magChunks.length; c++) {
-      const bits = new Uint32Array(this.magChunks[c].buffer);
-      const size = Math.min(PEAK_CHUNK, this.peakCount - c * PEAK_CHUNK);
-      for (let i = 0; i < size; i++) visit(bits[i]);
-    }
+  private magBits(chunk: number): Uint32Array {
+    return new Uint32Array(this.magChunks[chunk].buffer);
   }
+
+  private chunkSize(chunk: number): number {
+    return Math.min(PEAK_CHUNK, this.peakCount - chunk * PEAK_CHUNK);
+  }
+}
+
+/** Histogram of the high 16 bits of bits[0, size). */
+function countHighHalves(bits: Uint32Array, size: number, counts: Float64Array): void {
+  for (let i = 0; i < size; i++) counts[bits[i] >>> 16]++;
+}
+
+/** Histogram of the low 16 bits of those bits[0, size) whose high 16 bits are `prefix`. */
+function countLowHalves(bits: Uint32Array, size: number, prefix: number, counts: Float64Array): void {
+  for (let i = 0; i < size; i++) {
+    const b = bits[i];
+    if (b >>> 16 === prefix) counts[b & 0xffff]++;
+  }
+}
+
+function maxOf(power: Float64Array): number {
+  let frameMax = 0;
+  for (let k = 0; k < power.length; k++) if (power[k] > frameMax) frameMax = power[k];
+  return frameMax;
 }
 
 /**
@@ -237,9 +254,11 @@ export function sharedChromaFilterBank(sampleRate: number, nFft: number, nChroma
 }
 
 /**
- * One chroma frame: filter bank × power spectrum, divided by the frame's maximum (all-zero frames stay 0).
- * Rows are computed four at a time (one read of each power bin serves four sums); each row's sum still runs
- * over the bins in order, so the result is the same as one dot product per row.
+ * Chroma frames: filter bank × power spectrum, each frame divided by its maximum (all-zero frames stay 0).
+ * `frames` computes two frames at a time, four rows at a time: each weight read serves two frames and each
+ * power read four rows, with eight independent sums in flight (about twice the speed of one frame at a
+ * time). Every row's sum still runs over the bins in order, so each value is exactly one dot product per
+ * row.
  */
 export class ChromaComputer {
   private readonly filterBank: Float64Array;
@@ -254,6 +273,90 @@ export class ChromaComputer {
 
   /** `power[offset…]` holds nFft/2 + 1 bins; `out` receives nChroma values. */
   frame(power: Float64Array | Float32Array, out: Float64Array, offset = 0): void {
+    this.frames(power, offset, 1, out);
+  }
+
+  /**
+   * `count` consecutive frames of nFft/2 + 1 bins from `power[offset…]`; `out` receives count × nChroma
+   * values, frame after frame.
+   */
+  frames(power: Float64Array | Float32Array, offset: number, count: number, out: Float64Array): void {
+    const nBins = this.nBins;
+    const nChroma = this.nChroma;
+    let f = 0;
+    for (; f + 2 <= count; f += 2) {
+      this.pair(power, offset + f * nBins, out, f * nChroma);
+      normalizeByMaximum(out, f * nChroma, nChroma);
+      normalizeByMaximum(out, (f + 1) * nChroma, nChroma);
+    }
+    if (f < count) {
+      this.single(power, offset + f * nBins, out, f * nChroma);
+      normalizeByMaximum(out, f * nChroma, nChroma);
+    }
+  }
+
+  /** Raw products for the frames at p0 and p0 + nBins into out[o…] and out[o + nChroma…]. */
+  private pair(power: Float64Array | Float32Array, p0: number, out: Float64Array, o: number): void {
+    const fb = this.filterBank;
+    const nBins = this.nBins;
+    const nChroma = this.nChroma;
+    const p1 = p0 + nBins;
+    const o1 = o + nChroma;
+    let c = 0;
+    for (; c + 4 <= nChroma; c += 4) {
+      const b0 = c * nBins;
+      const b1 = b0 + nBins;
+      const b2 = b1 + nBins;
+      const b3 = b2 + nBins;
+      let x0 = 0;
+      let x1 = 0;
+      let x2 = 0;
+      let x3 = 0;
+      let y0 = 0;
+      let y1 = 0;
+      let y2 = 0;
+      let y3 = 0;
+      for (let k = 0; k < nBins; k++) {
+        const p = power[p0 + k];
+        const q = power[p1 + k];
+        let w = fb[b0 + k];
+        x0 += w * p;
+        y0 += w * q;
+        w = fb[b1 + k];
+        x1 += w * p;
+        y1 += w * q;
+        w = fb[b2 + k];
+        x2 += w * p;
+        y2 += w * q;
+        w = fb[b3 + k];
+        x3 += w * p;
+        y3 += w * q;
+      }
+      out[o + c] = x0;
+      out[o + c + 1] = x1;
+      out[o + c + 2] = x2;
+      out[o + c + 3] = x3;
+      out[o1 + c] = y0;
+      out[o1 + c + 1] = y1;
+      out[o1 + c + 2] = y2;
+      out[o1 + c + 3] = y3;
+    }
+    for (; c < nChroma; c++) {
+      const base = c * nBins;
+      let x = 0;
+      let y = 0;
+      for (let k = 0; k < nBins; k++) {
+        const w = fb[base + k];
+        x += w * power[p0 + k];
+        y += w * power[p1 + k];
+      }
+      out[o + c] = x;
+      out[o1 + c] = y;
+    }
+  }
+
+  /** Raw products for the frame at p0 into out[o…], four rows at a time. */
+  private single(power: Float64Array | Float32Array, p0: number, out: Float64Array, o: number): void {
     const fb = this.filterBank;
     const nBins = this.nBins;
     const nChroma = this.nChroma;
@@ -268,30 +371,33 @@ export class ChromaComputer {
       let a2 = 0;
       let a3 = 0;
       for (let k = 0; k < nBins; k++) {
-        const p = power[offset + k];
+        const p = power[p0 + k];
         a0 += fb[b0 + k] * p;
         a1 += fb[b1 + k] * p;
         a2 += fb[b2 + k] * p;
         a3 += fb[b3 + k] * p;
       }
-      out[c] = a0;
-      out[c + 1] = a1;
-      out[c + 2] = a2;
-      out[c + 3] = a3;
+      out[o + c] = a0;
+      out[o + c + 1] = a1;
+      out[o + c + 2] = a2;
+      out[o + c + 3] = a3;
     }
     for (; c < nChroma; c++) {
       let acc = 0;
       const base = c * nBins;
-      for (let k = 0; k < nBins; k++) acc += fb[base + k] * power[offset + k];
-      out[c] = acc;
+      for (let k = 0; k < nBins; k++) acc += fb[base + k] * power[p0 + k];
+      out[o + c] = acc;
     }
-    let peak = 0;
-    for (let r = 0; r < nChroma; r++) {
-      const magnitude = Math.abs(out[r]);
-      if (magnitude > peak) peak = magnitude;
-    }
-    // util.normalize(norm=inf) leaves frames whose maximum is below float32 tiny un-normalised.
-    if (peak < FLOAT32_TINY) return;
-    for (let r = 0; r < nChroma; r++) out[r] /= peak;
   }
+}
+
+/** util.normalize(norm=inf) of out[o, o + n): frames whose maximum is below float32 tiny stay un-normalised. */
+function normalizeByMaximum(out: Float64Array, o: number, n: number): void {
+  let peak = 0;
+  for (let r = o; r < o + n; r++) {
+    const magnitude = Math.abs(out[r]);
+    if (magnitude > peak) peak = magnitude;
+  }
+  if (peak < FLOAT32_TINY) return;
+  for (let r = o; r < o + n; r++) out[r] /= peak;
 }

@@ -36,23 +36,57 @@ export function onsetStrengths(
   const pad = lag + Math.floor(options.nFft / (2 * options.hopLength));
   const mean = wanted.mean ? new Float64Array(frames) : null;
   const median = wanted.median ? new Float64Array(frames) : null;
-  const flux = new Float64Array(nMels);
+  // The positive fluxes of one frame; the rest are zeros, which are only counted.
+  const positive = new Float64Array(nMels);
+  // One kernel call per frame: a small function called often is optimized by V8 as a whole.
   for (let t = pad; t < frames; t++) {
     // Output t holds the flux from frame (t - pad) to (t - pad + lag).
     const current = t - pad + lag;
     if (current >= frames) break;
-    const previous = current - lag;
-    let sum = 0;
-    for (let m = 0; m < nMels; m++) {
-      const diff = melDb[m * frames + current] - melDb[m * frames + previous];
-      const v = diff > 0 ? diff : 0;
-      flux[m] = v;
-      sum += v;
-    }
-    if (mean) mean[t] = sum / nMels;
-    if (median) median[t] = medianInPlace(flux);
+    onsetFrame(melDb, nMels, frames, current, current - lag, t, mean, median, positive);
   }
   return { mean, median };
+}
+
+/** Mean and/or median over the mel bands of max(0, S[m, current] − S[m, previous]) into output t. */
+function onsetFrame(
+  melDb: Float32Array | Float64Array,
+  nMels: number,
+  frames: number,
+  current: number,
+  previous: number,
+  t: number,
+  mean: Float64Array | null,
+  median: Float64Array | null,
+  positive: Float64Array,
+): void {
+  let sum = 0;
+  let nPositive = 0;
+  for (let m = 0; m < nMels; m++) {
+    const diff = melDb[m * frames + current] - melDb[m * frames + previous];
+    if (diff > 0) {
+      sum += diff;
+      positive[nPositive++] = diff;
+    }
+  }
+  if (mean) mean[t] = sum / nMels;
+  if (!median) return;
+  // Sorted, the fluxes are the zeros then the positives: the middle ones are zeros or ranks among the
+  // positives, so only the positives need a selection (about half of them; none in a quiet frame).
+  const middle = nMels >> 1;
+  const zeros = nMels - nPositive;
+  const upper = middle < zeros ? 0 : selectInPlace(positive, middle - zeros, 0, nPositive - 1);
+  if (nMels % 2 === 1) {
+    median[t] = upper;
+    return;
+  }
+  let lower = 0;
+  if (middle - 1 >= zeros) {
+    // After the selection every positive left of the upper middle is <= it: the lower middle is their maximum.
+    lower = positive[0];
+    for (let i = 1; i < middle - zeros; i++) if (positive[i] > lower) lower = positive[i];
+  }
+  median[t] = 0.5 * (lower + upper);
 }
 
 /** np.median: the middle value, or the mean of the two middle values. Reorders `values`. */

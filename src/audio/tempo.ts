@@ -59,30 +59,49 @@ export function meanTempogram(onsetEnvelope: Float64Array, winLength: number): F
   // Σ_t |X_t|² / r_t(0) over the bins 0..N/2.
   const powerSum = new Float64Array(halfSize + 1);
 
-  for (let t = 0; t < n; t++) {
-    // frame[winLength…] stays zero: the zero padding of the linear autocorrelation.
-    for (let i = 0; i < winLength; i++) frame[i] = padded[t + i] * window[i];
-    fft.forward(frame, re, im);
-    // r(0) = (1/N) Σ over all N bins of |X_k|², the bins above N/2 mirroring those below.
-    let inner = 0;
-    for (let k = 1; k < halfSize; k++) {
-      const p = re[k] * re[k] + im[k] * im[k];
-      re[k] = p;
-      inner += p;
-    }
-    const p0 = re[0] * re[0] + im[0] * im[0];
-    const pHalf = re[halfSize] * re[halfSize] + im[halfSize] * im[halfSize];
-    re[0] = p0;
-    re[halfSize] = pHalf;
-    const peak = (p0 + 2 * inner + pHalf) / fftSize;
-    // util.normalize(norm=inf): frames whose max is below tiny are left as they are (all zero here).
-    const scale = peak < FLOAT32_TINY ? 1 : 1 / peak;
-    for (let k = 0; k <= halfSize; k++) powerSum[k] += re[k] * scale;
-  }
+  // One kernel call per frame: small and called often, it is optimized by V8 as a whole.
+  for (let t = 0; t < n; t++) addNormalisedFramePower(fft, padded, t, window, frame, re, im, powerSum);
   const autocorr = new Float64Array(winLength);
   autocorrelationFromPower(fft, powerSum, autocorr);
   for (let lag = 0; lag < winLength; lag++) mean[lag] = autocorr[lag] / n;
   return mean;
+}
+
+/**
+ * Adds |X|² / r(0) of the windowed, zero-padded frame padded[t, t + window.length) to powerSum (bins
+ * 0..N/2), where r(0), the frame's energy, is the autocorrelation's maximum.
+ */
+function addNormalisedFramePower(
+  fft: RealFft,
+  padded: Float64Array,
+  t: number,
+  window: Float64Array,
+  frame: Float64Array,
+  re: Float64Array,
+  im: Float64Array,
+  powerSum: Float64Array,
+): void {
+  const winLength = window.length;
+  const fftSize = fft.size;
+  const halfSize = fftSize / 2;
+  // frame[winLength…] stays zero: the zero padding of the linear autocorrelation.
+  for (let i = 0; i < winLength; i++) frame[i] = padded[t + i] * window[i];
+  fft.forward(frame, re, im);
+  // r(0) = (1/N) Σ over all N bins of |X_k|², the bins above N/2 mirroring those below.
+  let inner = 0;
+  for (let k = 1; k < halfSize; k++) {
+    const p = re[k] * re[k] + im[k] * im[k];
+    re[k] = p;
+    inner += p;
+  }
+  const p0 = re[0] * re[0] + im[0] * im[0];
+  const pHalf = re[halfSize] * re[halfSize] + im[halfSize] * im[halfSize];
+  re[0] = p0;
+  re[halfSize] = pHalf;
+  const peak = (p0 + 2 * inner + pHalf) / fftSize;
+  // util.normalize(norm=inf): frames whose max is below tiny are left as they are (all zero here).
+  const scale = peak < FLOAT32_TINY ? 1 : 1 / peak;
+  for (let k = 0; k <= halfSize; k++) powerSum[k] += re[k] * scale;
 }
 
 /**

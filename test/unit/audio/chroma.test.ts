@@ -236,3 +236,47 @@ describe('ChromaComputer', () => {
     expect(out.indexOf(1)).toBe(9);
   });
 });
+
+describe('ChromaComputer.frames (two frames at a time)', () => {
+  it('equals one dot product per row for every frame, for odd counts, row counts not a multiple of 4, float32 and float64 power', () => {
+    let state = 7;
+    const next = (): number => {
+      state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+      return (state + 0.5) / 2 ** 32;
+    };
+    const nBins = N_FFT / 2 + 1;
+    for (const nChroma of [12, 7, 3]) {
+      const computer = new ChromaComputer(SR, N_FFT, nChroma, 0.21);
+      const bank = chromaFilterBank(SR, N_FFT, nChroma, 0.21);
+      for (const count of [1, 2, 5]) {
+        const offset = 3;
+        const values = Array.from({ length: offset + count * nBins }, () => next() ** 6);
+        // One frame all zero: it stays zero (no normalisation).
+        for (let k = 0; k < nBins; k++) values[offset + k] = 0;
+        for (const power of [Float32Array.from(values), Float64Array.from(values)]) {
+          const out = new Float64Array(count * nChroma);
+          computer.frames(power, offset, count, out);
+          for (let f = 0; f < count; f++) {
+            const want = new Float64Array(nChroma);
+            for (let c = 0; c < nChroma; c++) for (let k = 0; k < nBins; k++) want[c] += bank[c * nBins + k] * power[offset + f * nBins + k];
+            const peak = Math.max(...want);
+            expect(Array.from(out.subarray(f * nChroma, (f + 1) * nChroma))).toEqual(Array.from(want, (v) => (peak > 0 ? v / peak : v)));
+          }
+        }
+      }
+    }
+  });
+});
+
+describe('TuningEstimator with the frame maximum passed in', () => {
+  it('gives the same tuning as when it finds the maximum itself', () => {
+    const frames = powerFrames(loadMono('chord_22050_stereo_f32'));
+    const own = new TuningEstimator(SR, N_FFT, 12);
+    const given = new TuningEstimator(SR, N_FFT, 12);
+    for (const power of frames) {
+      own.addPowerFrame(power);
+      given.addPowerFrame(power, Math.max(0, ...power));
+    }
+    expect(given.estimate()).toBe(own.estimate());
+  });
+});

@@ -19,7 +19,8 @@ import {
 import { hzToMel, melFilterbankDense, MelFilterbank, melToHz } from '../../../src/audio/mel.js';
 import { dctOrthoBasis, delta, deltaRefusal, powerToDbInPlace } from '../../../src/audio/mfcc.js';
 import { medianInPlace, onsetStrength } from '../../../src/audio/onset.js';
-import { ContrastBands, spectralBandwidth, spectralCentroid, spectralFlatness, spectralRolloff } from '../../../src/audio/spectral.js';
+import { ContrastBands, spectralBandwidth, spectralCentroid, spectralFlatness, spectralRolloff, spectralShape, spectralShapeAndFlatness } from '../../../src/audio/spectral.js';
+import { beatTrack } from '../../../src/audio/tempo.js';
 import { fftFrequencies } from '../../../src/audio/spectrum.js';
 import { rootMeanSquare, zeroCrossingRate } from '../../../src/audio/time-domain.js';
 import { SpotmlError } from '../../../src/errors.js';
@@ -132,6 +133,25 @@ describe('spectral contrast bands', () => {
     }
     return { peak, valley };
   }
+
+  it('equals the naive sorted means bit for bit on falling, noisy spectra with ties', () => {
+    // Falling spectra make the valley search (top down) and the peak search (bottom up) both insert often;
+    // the quantised copy has many ties. Both sum the selected values in ascending order, so the means are equal.
+    const bands = new ContrastBands({ sampleRate: SR, nFft: N_FFT, nBands: 6, fmin: 200, quantile: 0.02 });
+    const peak = new Float64Array(7);
+    const valley = new Float64Array(7);
+    for (let seed = 1; seed <= 6; seed++) {
+      const noise = gaussianNoise(1025, seed);
+      const falling = Float64Array.from(noise, (v, k) => Math.exp(-k / 150) * (1 + 0.5 * v * v) + (seed % 2) * 1e-6 * Math.abs(v));
+      const quantised = Float64Array.from(falling, (v) => Math.round(v * 50) / 50);
+      for (const mag of [falling, quantised]) {
+        bands.frame(mag, peak, valley);
+        const want = naiveContrast(mag);
+        expect(Array.from(peak)).toEqual(want.peak);
+        expect(Array.from(valley)).toEqual(want.valley);
+      }
+    }
+  });
 
   it('matches a naive band-mask implementation on random spectra', () => {
     const bands = new ContrastBands({ sampleRate: SR, nFft: N_FFT, nBands: 6, fmin: 200, quantile: 0.02 });
@@ -531,5 +551,63 @@ describe('aggregateRows', () => {
     expect(aggregateRows(m, 'kurtosis')[1]).toBeNaN();
     expect(Array.from(aggregateRows(m, 'min'))).toEqual([1, 5]);
     expect(Array.from(aggregateRows(m, 'max'))).toEqual([4, 5]);
+  });
+});
+
+describe('fused and reorganised kernels equal their plain versions bit for bit (issue #2)', () => {
+  it('spectralShapeAndFlatness = spectralShape + spectralFlatness + the frame maximum', () => {
+    const amin = 1e-10;
+    const cases: Float64Array[] = [];
+    for (let seed = 1; seed <= 4; seed++) cases.push(Float64Array.from(gaussianNoise(1025, seed), (v, k) => (v * v * Math.exp(-k / 200)) ** 2));
+    // Powers below amin (clamped), exact zeros, and a block whose product leaves float64's range (fallback logs).
+    const awkward = Float64Array.from(cases[0]);
+    for (let k = 0; k < 1025; k += 7) awkward[k] = 0;
+    for (let k = 3; k < 1025; k += 11) awkward[k] = 1e-13;
+    for (let k = 32; k < 48; k++) awkward[k] = 1e40;
+    cases.push(awkward, new Float64Array(1025), new Float64Array(1025).fill(0.3));
+    const fused = new Float64Array(5);
+    const shape = new Float64Array(3);
+    for (const power of cases) {
+      const magnitude = Float64Array.from(power, Math.sqrt);
+      spectralShapeAndFlatness(magnitude, power, freqs, 0.85, amin, fused);
+      spectralShape(magnitude, freqs, 0.85, shape);
+      expect(Array.from(fused.subarray(0, 3))).toEqual(Array.from(shape));
+      expect(fused[3]).toBe(spectralFlatness(power, amin));
+      expect(fused[4]).toBe(Math.max(0, ...power));
+    }
+  });
+
+  it("onset strength's median (zeros counted, positives selected) equals a sort-based np.median", () => {
+    for (const nMels of [128, 7, 2, 1]) {
+      const frames = 60;
+      const noise = gaussianNoise(nMels * frames, nMels);
+      // Coarse levels: many bands do not rise from one frame to the next, so many fluxes are exactly zero.
+      const melDb = Float64Array.from(noise, (v) => Math.round(v * 2) * 10);
+      const median = onsetStrength(melDb, nMels, frames, { nFft: N_FFT, hopLength: HOP, aggregate: 'median' });
+      const pad = 1 + N_FFT / (2 * HOP);
+      for (let t = 0; t < frames; t++) {
+        const current = t - pad + 1;
+        if (t < pad || current >= frames) {
+          expect(median[t]).toBe(0);
+          continue;
+        }
+        const flux = Array.from({ length: nMels }, (_, m) => Math.max(0, melDb[m * frames + current] - melDb[m * frames + current - 1])).sort((a, b) => a - b);
+        const mid = nMels >> 1;
+        expect(median[t]).toBe(nMels % 2 === 1 ? flux[mid] : 0.5 * (flux[mid - 1] + flux[mid]));
+      }
+    }
+  });
+
+  it('beat tracking, run on demand, equals beat_track on the median onset envelope of the same clip', () => {
+    const signal = new Float64Array(SR * 4);
+    for (let i = 0; i < signal.length; i += SR / 2) for (let j = 0; j < 200 && i + j < signal.length; j++) signal[i + j] = 0.8 * Math.exp(-j / 40) * Math.sin(j);
+    const analysis = analyzeSignal(signal, options(['melspectrogram_db', 'tempo']));
+    const melDb = analysis.matrices.melspectrogram_db as FrameMatrix;
+    const envelope = onsetStrength(melDb.data, melDb.rows, melDb.frames, { nFft: N_FFT, hopLength: HOP, aggregate: 'median' });
+    const direct = beatTrack(envelope, SR, HOP);
+    expect(analysis.beatFrames).not.toBeNull();
+    expect(Array.from(analysis.beatFrames ?? [])).toEqual(Array.from(direct.beats));
+    expect(analysis.tempo?.beatTrack).toBe(direct.tempo);
+    expect(direct.beats.length).toBeGreaterThan(3);
   });
 });
