@@ -12,7 +12,7 @@ import type { Pacer } from '../tree/ensemble.js';
 import { leafIndex, type Tree } from '../tree/tree.js';
 import { binMatrix, fitBinMapper, identity } from './binning.js';
 import { HistogramPool, growTree, type GrowData, type GrowSettings } from './grow.js';
-import { globalBinIndices, histogramLayout } from './histogram.js';
+import { binCounts, globalBinIndices, histogramLayout } from './histogram.js';
 import type { Objective } from './objective.js';
 
 export interface BoostSettings extends GrowSettings {
@@ -79,13 +79,15 @@ export async function boost(
   const usable: number[] = [];
   for (let f = 0; f < p; f++) if (mapper.nBins[f] > 1 || mapper.hasMissing[f] === 1) usable.push(f);
   const layout = histogramLayout(Int32Array.from(usable), mapper.nBins);
-  const data: GrowData = { codes: binned.codes, nRows: n, mapper, layout, binIndex: globalBinIndices(layout, binned.codes, n) };
+  const nRowsUsed = Math.max(1, Math.min(n, Math.round(settings.subsample * n)));
+  const subsampling = nRowsUsed < n;
+  const binIndex = globalBinIndices(layout, binned.codes, n);
+  const rootCounts = subsampling ? null : binCounts(layout, binIndex);
+  const data: GrowData = { codes: binned.codes, nRows: n, mapper, layout, binIndex, rootCounts };
   const pool = new HistogramPool(layout.size);
   const nSlotsAll = usable.length;
   const nTreeSlots = Math.max(1, Math.ceil(settings.colsample * nSlotsAll));
   const treeSlots = new Int32Array(nSlotsAll);
-  const nRowsUsed = Math.max(1, Math.min(n, Math.round(settings.subsample * n)));
-  const subsampling = nRowsUsed < n;
   const permutation = identity(n);
   const rows = new Int32Array(n);
   const unused = new Int32Array(n - nRowsUsed);

@@ -7,7 +7,7 @@
  */
 import { TreeBuilder, type Tree } from '../tree/tree.js';
 import type { BinMapper } from './binning.js';
-import { HIST_STRIDE, buildHistogram, subtractHistogram, type HistogramLayout } from './histogram.js';
+import { HIST_STRIDE, buildHistogram, buildRootHistogram, type HistogramLayout } from './histogram.js';
 import { emptySplit, findBestSplit, type SplitConstraints, type SplitInfo } from './split.js';
 
 export interface GrowSettings extends SplitConstraints {
@@ -27,6 +27,8 @@ export interface GrowData {
   readonly layout: HistogramLayout;
   /** Row-major global bin indices (for histograms). */
   readonly binIndex: Uint16Array | Uint32Array;
+  /** Rows per global bin (binCounts), when every tree grows on all rows in order; else null. */
+  readonly rootCounts: Float64Array | null;
 }
 
 /** Histogram buffers reused by every tree of a fit. */
@@ -65,6 +67,7 @@ function canSplit(leaf: Leaf, settings: GrowSettings): boolean {
 /**
  * Grows a tree on rows[0, nRowsUsed) (reordered in place), searching splits on the histogram slots
  * `slots[0, nSlots)`, and adds each leaf's value to raw[row] for those rows. grad/hess are indexed by row.
+ * With data.rootCounts, rows[0, nRowsUsed) must be every row in order.
  */
 export function growTree(
   data: GrowData,
@@ -78,7 +81,7 @@ export function growTree(
   pool: HistogramPool,
   raw: Float64Array,
 ): Tree {
-  const { codes, nRows, mapper, layout, binIndex } = data;
+  const { codes, nRows, mapper, layout, binIndex, rootCounts } = data;
   const builder = new TreeBuilder(1, 2 * settings.maxLeafNodes);
 
   const root = newLeaf(builder.addNode(), 0, nRowsUsed, 0, 0, 0);
@@ -86,7 +89,8 @@ export function growTree(
   const candidates: Leaf[] = [];
   if (canSplit(root, settings) && settings.maxLeafNodes > 1 && layout.features.length > 0) {
     const hist = pool.acquire();
-    buildHistogram(hist, layout, binIndex, rows, 0, nRowsUsed, grad, hess);
+    if (rootCounts) buildRootHistogram(hist, layout, binIndex, nRows, grad, hess, rootCounts);
+    else buildHistogram(hist, layout, binIndex, rows, 0, nRowsUsed, grad, hess);
     // Every row lands in exactly one bin of slot 0, so its bins sum to the root's totals.
     const slotEnd = (layout.offsets[0] + layout.nBins[0] + 1) * HIST_STRIDE;
     for (let b = layout.offsets[0] * HIST_STRIDE; b < slotEnd; b += HIST_STRIDE) {
@@ -151,11 +155,14 @@ export function growTree(
     const larger = leftSmaller ? right : left;
     const smallHist = pool.acquire();
     buildHistogram(smallHist, layout, binIndex, rows, smaller.start, smaller.end, grad, hess);
-    subtractHistogram(parentHist, smallHist);
     smaller.hist = smallHist;
     larger.hist = parentHist;
-    considerLeaf(left, splitLeft, layout, slots, nSlots, settings, pool, candidates);
-    considerLeaf(right, splitRight, layout, slots, nSlots, settings, pool, candidates);
+    // The larger child (splittable whenever the smaller is) turns the parent's buffer into its own during its scan.
+    const largerSplittable = leftSmaller ? splitRight : splitLeft;
+    if (largerSplittable) searchSplit(larger, layout, slots, nSlots, settings, smallHist);
+    if (leftSmaller ? splitLeft : splitRight) searchSplit(smaller, layout, slots, nSlots, settings, null);
+    keepIfCandidate(left, splitLeft, pool, candidates);
+    keepIfCandidate(right, splitRight, pool, candidates);
   }
   for (const leaf of candidates) if (leaf.hist) pool.release(leaf.hist);
 
@@ -169,25 +176,16 @@ export function growTree(
   return builder.finish();
 }
 
-/** Finds a new leaf's best split; keeps its histogram only if it will be a split candidate. */
-function considerLeaf(
-  leaf: Leaf,
-  splittable: boolean,
-  layout: HistogramLayout,
-  slots: Int32Array,
-  nSlots: number,
-  settings: GrowSettings,
-  pool: HistogramPool,
-  candidates: Leaf[],
-): void {
-  const hist = leaf.hist as Float64Array;
-  if (splittable) {
-    findBestSplit(hist, layout, slots, nSlots, leaf.sumGrad, leaf.sumHess, leaf.end - leaf.start, settings, leaf.split);
-    if (leaf.split.gain > 0) {
-      candidates.push(leaf);
-      return;
-    }
+function searchSplit(leaf: Leaf, layout: HistogramLayout, slots: Int32Array, nSlots: number, settings: GrowSettings, subtract: Float64Array | null): void {
+  findBestSplit(leaf.hist as Float64Array, layout, slots, nSlots, leaf.sumGrad, leaf.sumHess, leaf.end - leaf.start, settings, leaf.split, subtract);
+}
+
+/** A searched leaf with a positive gain becomes a candidate and keeps its histogram; otherwise the buffer returns. */
+function keepIfCandidate(leaf: Leaf, splittable: boolean, pool: HistogramPool, candidates: Leaf[]): void {
+  if (splittable && leaf.split.gain > 0) {
+    candidates.push(leaf);
+    return;
   }
-  pool.release(hist);
+  pool.release(leaf.hist as Float64Array);
   leaf.hist = null;
 }

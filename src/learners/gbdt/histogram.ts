@@ -3,7 +3,8 @@
  * splittable features: feature slot k owns nBins + 1 consecutive bins (the last holds missing values), each bin
  * three doubles [sum gradient, sum hessian, count]. Building is row-wise (LightGBM's force_row_wise): each row's
  * precomputed global bin indices are contiguous, so a row's gradient is read once and all its features updated.
- * Only the smaller child of a split is built; the larger is parent − smaller, in the parent's buffer.
+ * Only the smaller child of a split is built; the larger is parent − smaller, in the parent's buffer, computed
+ * feature by feature just before its split scan reads that feature (split.ts), while the bins are in cache.
  */
 
 export const HIST_STRIDE = 3;
@@ -43,7 +44,10 @@ export function globalBinIndices(layout: HistogramLayout, codes: Uint8Array, nRo
   return out;
 }
 
-/** Fills `out` from rows[start, end) with per-row gradients and hessians. */
+/**
+ * Fills `out` from rows[start, end) with per-row gradients and hessians. The feature loop is unrolled by four
+ * (independent bins, so the float adds overlap); each bin still sums its rows in row order.
+ */
 export function buildHistogram(
   out: Float64Array,
   layout: HistogramLayout,
@@ -55,13 +59,33 @@ export function buildHistogram(
   hess: Float64Array,
 ): void {
   const slots = layout.features.length;
+  const unrolled = slots - (slots % 4);
   out.fill(0);
   for (let i = start; i < end; i++) {
     const r = rows[i];
     const g = grad[r];
     const h = hess[r];
     const base = r * slots;
-    for (let k = 0; k < slots; k++) {
+    let k = 0;
+    for (; k < unrolled; k += 4) {
+      const b0 = binIndex[base + k] * HIST_STRIDE;
+      const b1 = binIndex[base + k + 1] * HIST_STRIDE;
+      const b2 = binIndex[base + k + 2] * HIST_STRIDE;
+      const b3 = binIndex[base + k + 3] * HIST_STRIDE;
+      out[b0] += g;
+      out[b0 + 1] += h;
+      out[b0 + 2] += 1;
+      out[b1] += g;
+      out[b1 + 1] += h;
+      out[b1 + 2] += 1;
+      out[b2] += g;
+      out[b2 + 1] += h;
+      out[b2 + 2] += 1;
+      out[b3] += g;
+      out[b3 + 1] += h;
+      out[b3 + 2] += 1;
+    }
+    for (; k < slots; k++) {
       const b = binIndex[base + k] * HIST_STRIDE;
       out[b] += g;
       out[b + 1] += h;
@@ -70,7 +94,73 @@ export function buildHistogram(
   }
 }
 
-/** larger := parent − smaller, in place in the parent's buffer. */
+/** Rows per global bin over all rows: the root's counts whenever a tree grows on every row. */
+export function binCounts(layout: HistogramLayout, binIndex: Uint16Array | Uint32Array): Float64Array {
+  const counts = new Float64Array(layout.size / HIST_STRIDE);
+  for (let i = 0; i < binIndex.length; i++) counts[binIndex[i]]++;
+  return counts;
+}
+
+/**
+ * buildHistogram for the root when it holds every row in order (no row subsampling): rows are read straight, and
+ * the counts, the same for every tree, are copied from `counts` (binCounts) instead of being added up again.
+ */
+export function buildRootHistogram(
+  out: Float64Array,
+  layout: HistogramLayout,
+  binIndex: Uint16Array | Uint32Array,
+  nRows: number,
+  grad: Float64Array,
+  hess: Float64Array,
+  counts: Float64Array,
+): void {
+  const slots = layout.features.length;
+  const unrolled = slots - (slots % 4);
+  out.fill(0);
+  for (let r = 0; r < nRows; r++) {
+    const g = grad[r];
+    const h = hess[r];
+    const base = r * slots;
+    let k = 0;
+    for (; k < unrolled; k += 4) {
+      const b0 = binIndex[base + k] * HIST_STRIDE;
+      const b1 = binIndex[base + k + 1] * HIST_STRIDE;
+      const b2 = binIndex[base + k + 2] * HIST_STRIDE;
+      const b3 = binIndex[base + k + 3] * HIST_STRIDE;
+      out[b0] += g;
+      out[b0 + 1] += h;
+      out[b1] += g;
+      out[b1 + 1] += h;
+      out[b2] += g;
+      out[b2 + 1] += h;
+      out[b3] += g;
+      out[b3 + 1] += h;
+    }
+    for (; k < slots; k++) {
+      const b = binIndex[base + k] * HIST_STRIDE;
+      out[b] += g;
+      out[b + 1] += h;
+    }
+  }
+  for (let b = 0; b < counts.length; b++) out[b * HIST_STRIDE + 2] = counts[b];
+}
+
+/** larger := parent − smaller, in place in the parent's buffer (see subtractBins). */
 export function subtractHistogram(parentToLarger: Float64Array, smaller: Float64Array): void {
-  for (let b = 0; b < parentToLarger.length; b++) parentToLarger[b] -= smaller[b];
+  subtractBins(parentToLarger, smaller, 0, parentToLarger.length);
+}
+
+/**
+ * parent − smaller over doubles [from, to) (whole bins). A bin the subtraction empties gets exact zeros rather
+ * than the rounding residue of two differently ordered sums, so an empty bin never moves a split scan.
+ */
+export function subtractBins(parentToLarger: Float64Array, smaller: Float64Array, from: number, to: number): void {
+  for (let b = from; b < to; b += HIST_STRIDE) {
+    const count = parentToLarger[b + 2] - smaller[b + 2];
+    // 0 or 1 without a branch (emptiness is unpredictable bin to bin); x * 1 is exact, and sums are finite.
+    const occupied = +(count !== 0);
+    parentToLarger[b] = (parentToLarger[b] - smaller[b]) * occupied;
+    parentToLarger[b + 1] = (parentToLarger[b + 1] - smaller[b + 1]) * occupied;
+    parentToLarger[b + 2] = count;
+  }
 }

@@ -62,7 +62,10 @@ export const binaryLogLoss: Objective = {
   gradients(y, raw, weight, grad, hess) {
     for (let i = 0; i < y.length; i++) {
       const w = weight ? weight[i] : 1;
-      const p = sigmoid(raw[i]);
+      // sigmoid(x) with one exp and a select instead of a sign branch (the same two formulas, so the same bits).
+      const x = raw[i];
+      const e = Math.exp(-Math.abs(x));
+      const p = (x >= 0 ? 1 : e) / (1 + e);
       grad[i] = w * (p - y[i]);
       hess[i] = w * p * (1 - p);
     }

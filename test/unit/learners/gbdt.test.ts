@@ -2,10 +2,19 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createMatrix, fromRows, type Matrix } from '../../../src/data/matrix.js';
-import { binEdgesFromSorted, binValue, fitBinMapper } from '../../../src/learners/gbdt/binning.js';
+import { Float64Sorter, binEdgesFromSorted, binMatrix, binValue, fitBinMapper } from '../../../src/learners/gbdt/binning.js';
 import { shouldStop } from '../../../src/learners/gbdt/boost.js';
-import { HIST_STRIDE, buildHistogram, globalBinIndices, histogramLayout, subtractHistogram } from '../../../src/learners/gbdt/histogram.js';
+import {
+  HIST_STRIDE,
+  binCounts,
+  buildHistogram,
+  buildRootHistogram,
+  globalBinIndices,
+  histogramLayout,
+  subtractHistogram,
+} from '../../../src/learners/gbdt/histogram.js';
 import { gbdt, type GbdtModel, validationSplit } from '../../../src/learners/gbdt/index.js';
+import { binaryLogLoss, sigmoid } from '../../../src/learners/gbdt/objective.js';
 import { emptySplit, findBestSplit } from '../../../src/learners/gbdt/split.js';
 import { Rng } from '../../../src/learners/rng.js';
 import type { SerializedModel, TrainingData } from '../../../src/learners/types.js';
@@ -58,6 +67,43 @@ describe('binning', () => {
     );
   });
 
+  it('the radix sorter orders doubles exactly as Float64Array.prototype.sort (−0 before +0, infinities, subnormals)', () => {
+    const special = fc.constantFrom(0, -0, Infinity, -Infinity, 5e-324, -5e-324, Number.MAX_VALUE, -Number.MAX_VALUE, 1, -1);
+    const value = fc.oneof(fc.double({ noNaN: true }), special, fc.integer({ min: -5, max: 5 }));
+    const sorter = new Float64Sorter(4);
+    fc.assert(
+      fc.property(fc.array(value, { maxLength: 600 }), (values) => {
+        const expected = Float64Array.from(values).sort();
+        const sorted = Float64Array.from(values);
+        sorter.sort(sorted);
+        for (let i = 0; i < values.length; i++) expect(Object.is(sorted[i], expected[i])).toBe(true);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('binMatrix codes every value as binValue does (edges themselves, ±Infinity, NaN)', () => {
+    const rng = new Rng(3);
+    const rows = 500;
+    const data = new Float64Array(rows * 3);
+    for (let i = 0; i < rows; i++) {
+      data[i * 3] = rng.normal();
+      data[i * 3 + 1] = Math.floor(rng.next() * 6);
+      data[i * 3 + 2] = rng.next() < 0.1 ? NaN : rng.next() < 0.05 ? -Infinity : rng.normal() * 1e6;
+    }
+    const X = createMatrix(rows, 3, data);
+    for (const maxBins of [2, 7, 255]) {
+      const mapper = fitBinMapper(X, maxBins, 0);
+      // Probe the edges themselves and their neighbours too.
+      const probes = [Infinity, -Infinity, NaN, ...mapper.upper.flatMap((u) => Array.from(u).flatMap((e) => [e, e - 1e-9, e + 1e-9]))];
+      const probeX = createMatrix(probes.length, 3, Float64Array.from(probes.flatMap((v) => [v, v, v])));
+      for (const M of [X, probeX]) {
+        const { codes } = binMatrix(mapper, M);
+        for (let f = 0; f < 3; f++) for (let i = 0; i < M.rows; i++) expect(codes[f * M.rows + i]).toBe(binValue(mapper.upper[f], M.data[i * 3 + f]));
+      }
+    }
+  });
+
   it('records which features had missing values', () => {
     const mapper = fitBinMapper(fromRows([[1, NaN], [2, 3], [3, 4]]), 255, 0);
     expect(Array.from(mapper.hasMissing)).toEqual([0, 1]);
@@ -104,6 +150,117 @@ describe('histograms and split search', () => {
     subtractHistogram(parent, left);
     const right = naive(70, n);
     for (let b = 0; b < layout.size; b++) expect(parent[b]).toBeCloseTo(right[b], 10);
+  });
+
+  it('the root fast path (counts copied from binCounts) builds exactly the histogram of all rows in order', () => {
+    const general = new Float64Array(layout.size);
+    buildHistogram(general, layout, binIndex, rows, 0, n, grad, hess);
+    const root = new Float64Array(layout.size).fill(7); // a dirty pooled buffer
+    buildRootHistogram(root, layout, binIndex, n, grad, hess, binCounts(layout, binIndex));
+    expect(Array.from(root)).toEqual(Array.from(general));
+  });
+
+  it('subtraction leaves exact zeros in emptied bins, and the scan that subtracts as it goes matches subtract-then-scan', () => {
+    // The child's rows in reverse order, so its sums round differently from the parent's.
+    const m = 180;
+    const childRows = Int32Array.from({ length: m }, (_, i) => m - 1 - i);
+    const parent = new Float64Array(layout.size);
+    buildHistogram(parent, layout, binIndex, rows, 0, n, grad, hess);
+    const child = new Float64Array(layout.size);
+    buildHistogram(child, layout, binIndex, childRows, 0, childRows.length, grad, hess);
+    const sibling = Float64Array.from(parent);
+    subtractHistogram(sibling, child);
+    let residues = 0;
+    for (let b = 0; b < layout.size; b += HIST_STRIDE) {
+      if (sibling[b + 2] !== 0) continue;
+      // A plain parent − child would leave a rounding residue here.
+      if (parent[b] - child[b] !== 0 || parent[b + 1] - child[b + 1] !== 0) residues++;
+      expect(Math.abs(sibling[b])).toBe(0);
+      expect(Math.abs(sibling[b + 1])).toBe(0);
+    }
+    expect(residues).toBeGreaterThan(0);
+
+    let G = 0;
+    let H = 0;
+    for (let i = m; i < n; i++) {
+      G += grad[i];
+      H += hess[i];
+    }
+    const constraints = { l2: 0, minSamplesLeaf: 3, minChildWeight: 1e-3 };
+    const allSlots = Int32Array.from([0, 1, 2]);
+    const separate = emptySplit();
+    findBestSplit(sibling, layout, allSlots, 3, G, H, n - m, constraints, separate);
+    const fusedBuffer = Float64Array.from(parent);
+    const fused = emptySplit();
+    findBestSplit(fusedBuffer, layout, allSlots, 3, G, H, n - m, constraints, fused, child);
+    expect(fused).toEqual(separate);
+    expect(Array.from(fusedBuffer)).toEqual(Array.from(sibling));
+    // And the same split as scanning the sibling's directly built histogram.
+    const direct = emptySplit();
+    findBestSplit(naive(m, n), layout, allSlots, 3, G, H, n - m, constraints, direct);
+    expect([fused.feature, fused.bin, fused.missingLeft, fused.countLeft]).toEqual([direct.feature, direct.bin, direct.missingLeft, direct.countLeft]);
+    expect(fused.gain).toBeCloseTo(direct.gain, 9);
+  });
+
+  it('scans like the plain search that visits only non-empty bins (same split, bit for bit)', () => {
+    /** The textbook scan: candidates only at non-empty bins, NaN right then NaN left. */
+    function reference(hist: Float64Array, nb: number, G: number, H: number, count: number, minLeaf: number, l2: number): number[] {
+      const score = (g: number, h: number) => (g * g) / (h + l2);
+      const parentScore = score(G, H);
+      let best = [0, -1, 0, 0];
+      const missing = nb * HIST_STRIDE;
+      for (const missingLeft of [false, true]) {
+        if (missingLeft && hist[missing + 2] === 0) break;
+        let gl = missingLeft ? hist[missing] : 0;
+        let hl = missingLeft ? hist[missing + 1] : 0;
+        let cl = missingLeft ? hist[missing + 2] : 0;
+        const last = !missingLeft && hist[missing + 2] > 0 ? nb - 1 : nb - 2;
+        for (let b = 0; b <= last; b++) {
+          if (hist[b * HIST_STRIDE + 2] === 0) continue;
+          gl += hist[b * HIST_STRIDE];
+          hl += hist[b * HIST_STRIDE + 1];
+          cl += hist[b * HIST_STRIDE + 2];
+          if (cl < minLeaf || hl < 1e-3) continue;
+          if (count - cl < minLeaf || H - hl < 1e-3) break;
+          const gain = score(gl, hl) + (G - gl) ** 2 / (H - hl + l2) - parentScore;
+          // With no NaN in the leaf, a NaN at predict time follows the larger child.
+          const nanLeft = missingLeft || (hist[missing + 2] === 0 && cl > count - cl);
+          if (gain > best[0]) best = [gain, b, nanLeft ? 1 : 0, cl];
+        }
+      }
+      return best;
+    }
+    const rng = new Rng(21);
+    const nb = 12;
+    const oneSlot = histogramLayout(Int32Array.from([0]), Int32Array.from([nb]));
+    for (let trial = 0; trial < 400; trial++) {
+      // Few rows over many bins: empty bins everywhere, often the first ones, and often NaN rows.
+      const hist = new Float64Array(oneSlot.size);
+      const count = 10 + rng.int(30);
+      let G = 0;
+      let H = 0;
+      for (let i = 0; i < count; i++) {
+        const bin = rng.next() < 0.3 ? nb : 2 + rng.int(nb - 2);
+        const g = rng.normal();
+        const h = 0.1 + rng.next();
+        hist[bin * HIST_STRIDE] += g;
+        hist[bin * HIST_STRIDE + 1] += h;
+        hist[bin * HIST_STRIDE + 2] += 1;
+        G += g;
+        H += h;
+      }
+      const minLeaf = 1 + rng.int(4);
+      const l2 = trial % 2 === 0 ? 0 : 0.3;
+      const found = emptySplit();
+      findBestSplit(hist, oneSlot, Int32Array.from([0]), 1, G, H, count, { l2, minSamplesLeaf: minLeaf, minChildWeight: 1e-3 }, found);
+      const [gain, bin, missingLeft, countLeft] = reference(hist, nb, G, H, count, minLeaf, l2);
+      expect([found.gain, found.gain > 0 ? found.bin : 0, found.gain > 0 ? Number(found.missingLeft) : 0, found.gain > 0 ? found.countLeft : 0]).toEqual([
+        gain,
+        gain > 0 ? bin : 0,
+        missingLeft,
+        gain > 0 ? countLeft : 0,
+      ]);
+    }
   });
 
   it('finds the split a brute-force search over thresholds and NaN directions finds', () => {
@@ -239,6 +396,20 @@ describe('gbdt', () => {
     const full = (await gbdt.fit(noise(200), { max_iter: 25 }, { seed: 0 })) as GbdtModel;
     expect(full.iterations).toBe(25);
     expect(full.validationLoss.length).toBe(0);
+  });
+
+  it('binary log-loss gradients use exactly sigmoid(raw)', () => {
+    const raw = Float64Array.from([0, -0, 1e-300, -3, 3, 40, -40, 800, -800, 0.25]);
+    const y = Float64Array.from(raw, (_, i) => i % 2);
+    const weight = Float64Array.from(raw, (_, i) => 0.5 + i);
+    const grad = new Float64Array(raw.length);
+    const hess = new Float64Array(raw.length);
+    binaryLogLoss.gradients(y, raw, weight, grad, hess);
+    for (let i = 0; i < raw.length; i++) {
+      const p = sigmoid(raw[i]);
+      expect(grad[i]).toBe(weight[i] * (p - y[i]));
+      expect(hess[i]).toBe(weight[i] * p * (1 - p));
+    }
   });
 
   it('follows scikit-learn’s stopping rule', () => {
