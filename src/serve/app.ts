@@ -1,10 +1,11 @@
 /**
  * The scoring server's HTTP app (hono). Routes:
  *   POST /invocations     MLflow scoring protocol (JSON or CSV) → {"predictions": [...]} (+ probabilities)
- *   POST /predict/audio   a WAV (raw body or multipart upload) featurised under the model's FeatureSpec
+ *   POST /predict/audio   a WAV (raw body or multipart upload) featurised under the model's FeatureSpec (for a
+ *                         model that reads frames, plus each clip's or segment's frame patch, as extract --frames)
  *   GET  /ping            liveness (MLflow: 200 "\n" with a model, 404 without)
  *   GET  /health          readiness: 200 "\n" when a model is loaded and the server is not draining, else 503
- *   GET  /version         spotml version and the loaded model (name, version, alias, FeatureSpec hash)
+ *   GET  /version         spotml version and the loaded model (name, version, alias, FeatureSpec hash, frame input)
  *   GET  /metrics         Prometheus text
  *   GET  /openapi.json    the API description
  *
@@ -22,7 +23,7 @@ import { SpotmlError } from '../errors.js';
 import { SPOTML_VERSION } from '../version.js';
 import type { Matrix } from '../data/matrix.js';
 import { AccessLog, RequestIds } from './access-log.js';
-import { audioMatrix, featuriseWav, specColumnMap } from './audio.js';
+import { audioMatrix, featuriseWav, frameFeatureOf, specColumnMap } from './audio.js';
 import type { Authenticator } from './auth.js';
 import { renderMetrics, type MetricsSnapshot, type ServeMetrics } from './metrics.js';
 import type { LoadedModel, ModelHolder } from './model-holder.js';
@@ -194,11 +195,13 @@ export function createServeApp(options: ServeAppOptions): Hono<Env> {
         }
       }
       if (extra.audioMap instanceof Error) throw extra.audioMap;
+      const frameInput = model.schema.frameInput;
+      const frameFeature = frameInput ? frameFeatureOf(frameInput, spec) : null;
       let bytes = await readBody(c, limits.maxAudioBytes, false);
       let name = 'the request body';
       if (multipart) ({ bytes, name } = await multipartFile(bytes, header));
-      const features = featuriseWav(bytes, spec, name);
-      const X = audioMatrix(features, extra.audioMap);
+      const features = featuriseWav(bytes, spec, name, frameFeature);
+      const X = audioMatrix(features, extra.audioMap, frameInput);
       const prediction = await model.predictor.predict(X, model.predictor.hasProba);
       c.set('rows', X.rows);
       metrics.rowsPredicted += X.rows;
@@ -229,6 +232,9 @@ export function createServeApp(options: ServeAppOptions): Hono<Env> {
             family: model.pkg.document.model.family,
             task: model.pkg.document.task,
             features: model.pkg.document.featureNames.length,
+            // Frame models read a patch after the features: what it is, and the full row width /invocations takes.
+            frameInput: model.schema.frameInput,
+            inputWidth: model.schema.featureNames.length,
             classes: model.classes,
             runtime: model.predictor.runtime,
             tenant: model.resolved.tenant,
@@ -261,7 +267,10 @@ export function createServeApp(options: ServeAppOptions): Hono<Env> {
     if (model) {
       const extra = extras(model);
       extra.openapi ??= JSON.stringify(
-        openApiDocument({ name: model.resolved.name, featureNames: model.schema.featureNames, classes: model.classes, hasSpec: model.pkg.spec !== null }, auth.enabled),
+        openApiDocument(
+          { name: model.resolved.name, featureNames: model.pkg.document.featureNames, frameInput: model.schema.frameInput, classes: model.classes, hasSpec: model.pkg.spec !== null },
+          auth.enabled,
+        ),
       );
       text = extra.openapi;
     } else text = JSON.stringify(openApiDocument(null, auth.enabled));

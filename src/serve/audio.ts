@@ -7,12 +7,19 @@
  *
  * extract.ts only offers a path-based entry (it streams files), so this in-memory adapter lives here; it
  * reuses every step rather than re-implementing one. The test checks it against extractFile on the same WAV.
+ *
+ * For a model that reads frame-level input it also keeps, per row, the frame matrix `extract --frames` would
+ * write for that clip or segment (each segment's own analysis, as extract writes segment_NNNN/<feature>.npy),
+ * rounded to float32 as the .npy stores it, and fits it to the model's frame count with training's `fitFrames`.
  */
 import { SpotmlError } from '../errors.js';
 import { createMatrix, type Matrix } from '../data/matrix.js';
-import { analyzeSignal } from '../audio/analyze.js';
+import { analyzeSignal, type ClipAnalysis, type FrameMatrix } from '../audio/analyze.js';
 import { rowValues, SegmentCutter, type SegmentRow } from '../audio/extract.js';
 import { featureColumns, featureOptionsFor, type FeatureSpec } from '../audio/feature-spec.js';
+import { isFeatureName, type FeatureName } from '../audio/feature-names.js';
+import type { FrameInput } from '../learners/dl/frame-input.js';
+import { fitFrames, type NpyMatrix } from '../learners/dl/frames.js';
 import { resample } from '../audio/resample.js';
 import { decodeWavToMono } from '../audio/wav.js';
 
@@ -24,9 +31,26 @@ export interface AudioFeatures {
   rows: SegmentRow[];
   /** Feature column names, in `rows[i].values` order. */
   columns: string[];
+  /** With a frame feature asked for: each row's matrix of it, in float32 as extract --frames writes it; else null. */
+  frames: NpyMatrix[] | null;
 }
 
-export function featuriseWav(bytes: Uint8Array, spec: FeatureSpec, name = 'the uploaded WAV'): AudioFeatures {
+/**
+ * The frame feature a model reads, checked against the spec that makes it: extract --frames writes only the
+ * spec's own features, so a model trained on another one cannot have come from this spec.
+ */
+export function frameFeatureOf(frameInput: FrameInput, spec: FeatureSpec): FeatureName {
+  const feature = frameInput.feature;
+  if (!isFeatureName(feature) || !spec.settings.features.includes(feature)) {
+    throw new SpotmlError('FEATURE_SPEC_MISMATCH', `the model reads "${feature}" frames but its FeatureSpec does not make them; the package is inconsistent, re-train it`, {
+      feature,
+    });
+  }
+  return feature;
+}
+
+/** `frameFeature`: also keep each row's matrix of this feature (see frameFeatureOf). */
+export function featuriseWav(bytes: Uint8Array, spec: FeatureSpec, name = 'the uploaded WAV', frameFeature: FeatureName | null = null): AudioFeatures {
   const { settings } = spec;
   const { info, mono } = decodeWavToMono(bytes, name);
   if (info.frames === 0) throw new SpotmlError('DECODE', `${name} holds no audio (0 sample frames)`);
@@ -46,15 +70,28 @@ export function featuriseWav(bytes: Uint8Array, spec: FeatureSpec, name = 'the u
   const columns = featureColumns(settings);
   const startS = startFrame / info.sampleRate;
   const rows: SegmentRow[] = [];
+  const frames: NpyMatrix[] | null = frameFeature === null ? null : [];
+  const keepFrames = (analysis: ClipAnalysis, segment: number): void => {
+    if (frameFeature === null || frames === null) return;
+    const matrix = analysis.matrices[frameFeature];
+    if (!matrix) {
+      const where = settings.segment === null ? name : `segment ${segment} of ${name}`;
+      throw new SpotmlError('INVALID_INPUT', `${where} yields no ${frameFeature} frames (too short for it); send a longer clip`, { feature: frameFeature, segment });
+    }
+    frames.push(asNpyMatrix(matrix));
+  };
   if (settings.segment === null) {
     const analysis = analyzeSignal(signal, options);
     rows.push({ segment: 0, startS, endS: startS + analysis.nSamples / analysisRate, values: rowValues(analysis, columns) });
+    keepFrames(analysis, 0);
   } else {
     const length = Math.max(1, Math.round(settings.segment.length * analysisRate));
     const hop = Math.max(1, Math.round(settings.segment.hop * analysisRate));
     const cutter = new SegmentCutter(length, hop, (index, start, samples) => {
       const segStart = startS + start / analysisRate;
-      rows.push({ segment: index, startS: segStart, endS: segStart + samples.length / analysisRate, values: rowValues(analyzeSignal(samples, options), columns) });
+      const analysis = analyzeSignal(samples, options);
+      rows.push({ segment: index, startS: segStart, endS: segStart + samples.length / analysisRate, values: rowValues(analysis, columns) });
+      keepFrames(analysis, index);
     });
     cutter.push(signal);
     cutter.end();
@@ -65,6 +102,7 @@ export function featuriseWav(bytes: Uint8Array, spec: FeatureSpec, name = 'the u
     seconds: (endFrame - startFrame) / info.sampleRate,
     rows,
     columns: columns.map((c) => c.name),
+    frames,
   };
 }
 
@@ -84,12 +122,37 @@ export function specColumnMap(specColumns: readonly string[], featureNames: read
   return map;
 }
 
-/** The model's matrix from featurised rows (one row per segment, model column order). */
-export function audioMatrix(features: AudioFeatures, map: Int32Array): Matrix {
+/**
+ * The model's matrix from featurised rows (one row per segment, model column order). With `frameInput`, each row
+ * continues with its frame patch (band-major, `frameInput.frames` wide): the matrix as float32, exactly as
+ * extract --frames stores and training reads it back, cropped or padded by training's own `fitFrames`.
+ */
+export function audioMatrix(features: AudioFeatures, map: Int32Array, frameInput: FrameInput | null = null): Matrix {
   const p = map.length;
-  const data = new Float64Array(features.rows.length * p);
+  const patch = frameInput ? frameInput.n_bands * frameInput.frames : 0;
+  const width = p + patch;
+  const data = new Float64Array(features.rows.length * width);
   features.rows.forEach((row, i) => {
-    for (let j = 0; j < p; j++) data[i * p + j] = row.values[map[j]];
+    for (let j = 0; j < p; j++) data[i * width + j] = row.values[map[j]];
   });
-  return createMatrix(features.rows.length, p, data);
+  if (frameInput) {
+    const frames = features.frames;
+    if (frames === null || frames.length !== features.rows.length) throw new SpotmlError('INTERNAL', 'audio rows were featurised without their frame matrices');
+    frames.forEach((matrix, i) => {
+      if (matrix.rows !== frameInput.n_bands) {
+        throw new SpotmlError('FEATURE_SPEC_MISMATCH', `the audio gives ${matrix.rows} ${frameInput.feature} bands but the model takes ${frameInput.n_bands}; the package is inconsistent, re-train it`, {
+          expected: frameInput.n_bands,
+          actual: matrix.rows,
+        });
+      }
+      fitFrames(matrix, frameInput.frames, data, i * width + p);
+    });
+  }
+  return createMatrix(features.rows.length, width, data);
+}
+
+/** The matrix as its .npy holds it: float32 (Float32Array.from rounds to nearest, as npyFloat32's setFloat32). */
+function asNpyMatrix(matrix: FrameMatrix): NpyMatrix {
+  const data = matrix.data instanceof Float32Array ? matrix.data : Float32Array.from(matrix.data);
+  return { rows: matrix.rows, cols: matrix.frames, data };
 }

@@ -9,11 +9,16 @@
  *
  * A version that fails to load or to pass its self-check is not served; the old one stays, the failure is
  * reported (logs, /metrics) and the next poll tries again.
+ *
+ * A package that reads frame-level input (model.json `frameInput`, e.g. the cnn) takes its `featureNames` then one
+ * n_bands × frames patch per row: its model's width is the sum, and its schema names the patch columns too.
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SpotmlError, asSpotmlError } from '../errors.js';
 import { createMatrix, type Matrix } from '../data/matrix.js';
+import { onnxSupport } from '../export/onnx/index.js';
+import type { FrameInput } from '../learners/dl/frame-input.js';
 import { readModelPackage, type ModelPackage } from '../registry/package.js';
 import { inputSchema, type InputSchema } from './protocol.js';
 import { hasOnnxFile, nativePredictor, onnxPredictor, type Predictor, type RuntimeChoice } from './runtime.js';
@@ -41,7 +46,7 @@ export interface LoadOptions {
 
 /** Rows the self-check predicts: the package's input example, else one row of zeros. */
 async function checkRows(pkg: ModelPackage): Promise<Matrix> {
-  const p = pkg.document.featureNames.length;
+  const p = pkg.model.nFeatures;
   try {
     const example = JSON.parse(await readFile(join(pkg.dir, 'input_example.json'), 'utf8')) as { data?: unknown };
     const rows = example.data;
@@ -59,12 +64,26 @@ async function checkRows(pkg: ModelPackage): Promise<Matrix> {
 export async function loadModel(resolved: ResolvedModel, options: LoadOptions): Promise<LoadedModel> {
   const pkg = await readModelPackage(resolved.dir);
   const { document, model } = pkg;
-  if (document.featureNames.length !== model.nFeatures) {
-    throw new SpotmlError('INVALID_INPUT', `${resolved.dir}: the package lists ${document.featureNames.length} features but its model takes ${model.nFeatures}`, {
+  const frameInput = checkedFrameInput(document.frameInput, resolved.dir);
+  const patchWidth = frameInput ? frameInput.n_bands * frameInput.frames : 0;
+  if (document.featureNames.length + patchWidth !== model.nFeatures) {
+    const listed = frameInput
+      ? `${document.featureNames.length} features plus a ${frameInput.n_bands} × ${frameInput.frames} ${frameInput.feature} patch (${document.featureNames.length + patchWidth} values)`
+      : `${document.featureNames.length} features`;
+    throw new SpotmlError('INVALID_INPUT', `${resolved.dir}: the package lists ${listed} but its model takes ${model.nFeatures}`, {
       dir: resolved.dir,
     });
   }
   const runtime = options.runtime === 'auto' ? (hasOnnxFile(resolved.dir) ? 'onnx' : 'native') : options.runtime;
+  if (runtime === 'onnx' && !hasOnnxFile(resolved.dir)) {
+    // Say why there is none when the model cannot be exported, rather than suggesting an export that would fail.
+    const support = onnxSupport(model);
+    if (!support.exportable) {
+      throw new SpotmlError('USAGE', `--runtime onnx: the model package ${resolved.dir} has no model.onnx because its model does not export (${support.reason}); serve it with --runtime native`, {
+        dir: resolved.dir,
+      });
+    }
+  }
   const predictor = runtime === 'onnx' ? await onnxPredictor(resolved.dir, model.task, model.nFeatures, model.nClasses, options.onnxThreads ?? 1) : nativePredictor(model);
   const classes = document.task === 'classification' ? (pkg.labels?.classes ?? null) : null;
   try {
@@ -81,7 +100,17 @@ export async function loadModel(resolved: ResolvedModel, options: LoadOptions): 
     await predictor.close().catch(() => undefined);
     throw new SpotmlError('INVALID_INPUT', `${resolved.dir}: the model failed its self-check (${(err as Error).message})`, { dir: resolved.dir });
   }
-  return { resolved, pkg, predictor, schema: inputSchema(document.featureNames), classes, loadedAt: new Date(), inflight: 0, retired: false };
+  return { resolved, pkg, predictor, schema: inputSchema(document.featureNames, frameInput), classes, loadedAt: new Date(), inflight: 0, retired: false };
+}
+
+/** The package's frame input, or null; a malformed one is refused (naming the folder) rather than served wrong. */
+function checkedFrameInput(value: FrameInput | null | undefined, dir: string): FrameInput | null {
+  if (value === undefined || value === null) return null;
+  const count = (v: unknown): boolean => typeof v === 'number' && Number.isSafeInteger(v) && v > 0;
+  if (typeof value !== 'object' || typeof value.feature !== 'string' || !count(value.n_bands) || !count(value.frames)) {
+    throw new SpotmlError('INVALID_INPUT', `${dir}: model.json's frameInput is malformed (needs feature, n_bands, frames); the package is damaged, re-train it`, { dir });
+  }
+  return value;
 }
 
 export interface HolderEvents {

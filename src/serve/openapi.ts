@@ -1,11 +1,27 @@
-/** The OpenAPI 3.1 description of the scoring server, with the loaded model's feature columns in the schemas. */
+/**
+ * The OpenAPI 3.1 description of the scoring server, with the loaded model's feature columns in the schemas.
+ *
+ * A model that reads frame-level input takes, per row, its summary features then an n_bands × frames patch
+ * (band-major). Positional rows (`instances`, `inputs` as rows, `dataframe_split` without columns) carry the
+ * full width; column-named forms (`dataframe_split` with columns, `dataframe_records`, `inputs` by column, CSV)
+ * name the patch columns `<feature>[<band>][<frame>]` (0-based). The schemas list the summary columns by name
+ * and the patch columns by pattern, so the document stays small for patches of thousands of values.
+ */
+import type { FrameInput } from '../learners/dl/frame-input.js';
 import { SPOTML_VERSION } from '../version.js';
 
 export interface OpenApiModel {
   name: string;
+  /** The summary feature columns (all columns unless the model reads frames). */
   featureNames: readonly string[];
+  /** The patch after the summary columns, for frame models. */
+  frameInput?: FrameInput | null;
   classes: readonly (string | number)[] | null;
   hasSpec: boolean;
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 const errorSchema = {
@@ -25,9 +41,26 @@ function errorResponse(description: string): Record<string, unknown> {
 
 export function openApiDocument(model: OpenApiModel | null, authEnabled: boolean): Record<string, unknown> {
   const names = model?.featureNames ?? [];
+  const frames = model?.frameInput ?? null;
+  const width = names.length + (frames ? frames.n_bands * frames.frames : 0);
   const cell = { type: ['number', 'null'], description: 'a finite number; null is a missing value' };
-  const record = { type: 'object', properties: Object.fromEntries(names.map((n) => [n, cell])), required: [...names] };
-  const row = { type: 'array', items: cell, minItems: names.length, maxItems: names.length };
+  const patch = frames ? `the ${frames.n_bands} × ${frames.frames} ${frames.feature} patch` : '';
+  const patchNote = frames ? `; then ${patch}, its columns named ${frames.feature}[<band>][<frame>] (0-based, ${frames.n_bands * frames.frames} of them, all required)` : '';
+  const patchPattern = frames ? `^${escapeRegExp(frames.feature)}\\[\\d+\\]\\[\\d+\\]$` : null;
+  const record = {
+    type: 'object',
+    properties: Object.fromEntries(names.map((n) => [n, cell])),
+    ...(patchPattern ? { patternProperties: { [patchPattern]: cell }, description: `the summary feature columns${patchNote}` } : {}),
+    required: [...names],
+  };
+  const row = {
+    type: 'array',
+    items: cell,
+    minItems: width,
+    maxItems: width,
+    ...(frames ? { description: `${names.length} summary feature values, then ${patch} flattened band-major (band 0's frames first)` } : {}),
+  };
+  const byColumn = Object.fromEntries(names.map((n) => [n, { type: 'array', items: cell }]));
   const label = model?.classes ? { enum: [...model.classes] } : { type: 'number' };
   const security = authEnabled ? [{ bearer: [] }] : [];
   return {
@@ -43,7 +76,18 @@ export function openApiDocument(model: OpenApiModel | null, authEnabled: boolean
             { type: 'object', required: ['dataframe_split'], properties: { dataframe_split: { type: 'object', required: ['data'], properties: { columns: { type: 'array', items: { type: 'string' } }, data: { type: 'array', items: row }, index: { type: 'array' } } } } },
             { type: 'object', required: ['dataframe_records'], properties: { dataframe_records: { type: 'array', items: record } } },
             { type: 'object', required: ['instances'], properties: { instances: { type: 'array', items: { oneOf: [row, record] } } } },
-            { type: 'object', required: ['inputs'], properties: { inputs: { oneOf: [{ type: 'object', properties: Object.fromEntries(names.map((n) => [n, { type: 'array', items: cell }])) }, { type: 'array', items: row }] } } },
+            {
+              type: 'object',
+              required: ['inputs'],
+              properties: {
+                inputs: {
+                  oneOf: [
+                    { type: 'object', properties: byColumn, ...(patchPattern ? { patternProperties: { [patchPattern]: { type: 'array', items: cell } } } : {}) },
+                    { type: 'array', items: row },
+                  ],
+                },
+              },
+            },
           ],
         },
         ScoringResponse: {
@@ -70,7 +114,12 @@ export function openApiDocument(model: OpenApiModel | null, authEnabled: boolean
             required: true,
             content: {
               'application/json': { schema: { $ref: '#/components/schemas/ScoringRequest' } },
-              'text/csv': { schema: { type: 'string', description: `a header row naming the columns (${names.slice(0, 3).join(', ')}${names.length > 3 ? ', …' : ''}), then one row per line` } },
+              'text/csv': {
+                schema: {
+                  type: 'string',
+                  description: `a header row naming the columns (${names.slice(0, 3).join(', ')}${names.length > 3 ? ', …' : ''}${patchNote}), then one row per line`,
+                },
+              },
             },
           },
           responses: {
@@ -85,7 +134,7 @@ export function openApiDocument(model: OpenApiModel | null, authEnabled: boolean
       },
       '/predict/audio': {
         post: {
-          summary: "featurise a WAV with the model's FeatureSpec and predict (one prediction per segment plus an aggregate)",
+          summary: "featurise a WAV with the model's FeatureSpec and predict (one prediction per segment plus an aggregate); a model that reads frames also gets each clip's or segment's frame patch, as extract --frames writes it",
           security,
           requestBody: {
             required: true,
@@ -109,6 +158,6 @@ export function openApiDocument(model: OpenApiModel | null, authEnabled: boolean
       '/metrics': { get: { summary: 'Prometheus metrics', responses: { 200: { description: 'text exposition format 0.0.4' } } } },
       '/openapi.json': { get: { summary: 'this document', responses: { 200: { description: 'OpenAPI 3.1' } } } },
     },
-    'x-spotml': { audio: model?.hasSpec ?? false, features: names.length },
+    'x-spotml': { audio: model?.hasSpec ?? false, features: names.length, frame_input: frames, input_width: width },
   };
 }

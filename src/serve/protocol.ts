@@ -9,23 +9,60 @@
  * (NaN), which the model's own pipeline imputes. Every failure is a SpotmlError('INVALID_INPUT') whose message
  * names the field, the row and the column, and whose details carry them for clients.
  *
+ * A model that reads frame-level input (src/learners/dl/frame-input.ts) takes its summary feature columns followed by
+ * one n_bands × frames patch, band-major. Its schema names the patch columns `<feature>[<band>][<frame>]` (0-based,
+ * e.g. `melspectrogram_db[3][17]`; no comma, so CSV headers need no quoting), so every form above works for it;
+ * positional rows are simply the full width: summary values, then the flattened patch.
+ *
  * Parsing touches each value once and writes straight into the matrix's Float64Array: no per-row arrays.
  */
 import { SpotmlError } from '../errors.js';
 import { createMatrix, type Matrix } from '../data/matrix.js';
+import type { FrameInput } from '../learners/dl/frame-input.js';
 
 export const INPUT_FIELDS = ['dataframe_split', 'dataframe_records', 'instances', 'inputs'] as const;
 export type InputField = (typeof INPUT_FIELDS)[number];
 
 /** What parsing needs to know about the model. */
 export interface InputSchema {
+  /** Every input column in model order: the summary features, then (frame models) the patch columns. */
   readonly featureNames: readonly string[];
   /** feature name → column index in the model's matrix. */
   readonly featureIndex: ReadonlyMap<string, number>;
+  /** How many leading columns are summary features (all of them unless the model reads frames). */
+  readonly summaryFeatures: number;
+  /** The patch after the summary columns, for frame models; null otherwise. */
+  readonly frameInput: FrameInput | null;
 }
 
-export function inputSchema(featureNames: readonly string[]): InputSchema {
-  return { featureNames, featureIndex: new Map(featureNames.map((name, i) => [name, i])) };
+/** The name of one patch column: `<feature>[<band>][<frame>]`, 0-based. */
+export function patchColumnName(feature: string, band: number, frame: number): string {
+  return `${feature}[${band}][${frame}]`;
+}
+
+export function inputSchema(summaryNames: readonly string[], frameInput: FrameInput | null = null): InputSchema {
+  const featureNames = [...summaryNames];
+  if (frameInput) {
+    for (let b = 0; b < frameInput.n_bands; b++) for (let t = 0; t < frameInput.frames; t++) featureNames.push(patchColumnName(frameInput.feature, b, t));
+  }
+  return { featureNames, featureIndex: new Map(featureNames.map((name, i) => [name, i])), summaryFeatures: summaryNames.length, frameInput };
+}
+
+/** "the model takes …" for messages: the feature count, or for frame models what the row is made of. */
+function describeInput(schema: InputSchema): string {
+  const width = schema.featureNames.length;
+  const frames = schema.frameInput;
+  if (!frames) return `${width} features (${previewNames(schema.featureNames)})`;
+  const summary = schema.summaryFeatures;
+  const leading = summary > 0 ? `${summary} summary feature${summary === 1 ? '' : 's'} (${previewNames(schema.featureNames.slice(0, summary))}) then ` : '';
+  return `${width} values: ${leading}a ${frames.n_bands} × ${frames.frames} ${frames.feature} patch, band-major`;
+}
+
+/** The fix for a frame model's missing patch columns. */
+function patchHint(schema: InputSchema): string {
+  const frames = schema.frameInput;
+  if (!frames) return '';
+  return `; patch columns are named ${patchColumnName(frames.feature, 0, 0)} … ${patchColumnName(frames.feature, frames.n_bands - 1, frames.frames - 1)} ([band][frame]), or send rows as arrays in "instances", or the WAV to /predict/audio`;
 }
 
 export interface ParseLimits {
@@ -99,7 +136,7 @@ function checkMapComplete(map: Int32Array, schema: InputSchema, field: string): 
     if (map[j] === -1) {
       const missing = schema.featureNames.filter((_, k) => map[k] === -1);
       throw bad(
-        `${field}: missing feature column "${schema.featureNames[j]}"${missing.length > 1 ? ` (and ${missing.length - 1} more)` : ''}; the model needs ${schema.featureNames.length} columns`,
+        `${field}: missing feature column "${schema.featureNames[j]}"${missing.length > 1 ? ` (and ${missing.length - 1} more)` : ''}; the model needs ${schema.featureNames.length} columns${patchHint(schema)}`,
         { field, missing: missing.slice(0, 20) },
       );
     }
@@ -108,7 +145,7 @@ function checkMapComplete(map: Int32Array, schema: InputSchema, field: string): 
 
 function positionalWidth(width: number, schema: InputSchema, field: string, row: number): void {
   if (width !== schema.featureNames.length) {
-    throw bad(`${field}: row ${row} has ${width} values; the model takes ${schema.featureNames.length} features (${previewNames(schema)})`, {
+    throw bad(`${field}: row ${row} has ${width} values; the model takes ${describeInput(schema)}`, {
       field,
       row,
       expected: schema.featureNames.length,
@@ -117,8 +154,7 @@ function positionalWidth(width: number, schema: InputSchema, field: string, row:
   }
 }
 
-function previewNames(schema: InputSchema): string {
-  const names = schema.featureNames;
+function previewNames(names: readonly string[]): string {
   return names.length <= 4 ? names.join(', ') : `${names.slice(0, 3).join(', ')}, … ${names[names.length - 1]}`;
 }
 
@@ -155,7 +191,7 @@ function fromRecordRows(rows: readonly unknown[], schema: InputSchema, field: st
     const o = i * p;
     for (let j = 0; j < p; j++) {
       const value = r[names[j]];
-      if (value === undefined) throw bad(`${field}: row ${i} lacks feature "${names[j]}"`, { field, row: i, column: names[j] });
+      if (value === undefined) throw bad(`${field}: row ${i} lacks feature "${names[j]}"${j >= schema.summaryFeatures ? patchHint(schema) : ''}`, { field, row: i, column: names[j] });
       data[o + j] = cell(value, field, i, names[j]);
     }
   }
@@ -219,7 +255,7 @@ function parseInputs(value: unknown, schema: InputSchema, limits: ParseLimits): 
     const column = value[names[j]];
     if (column === undefined) {
       const missing = names.filter((n) => value[n] === undefined);
-      throw bad(`${field}: missing feature column "${names[j]}"${missing.length > 1 ? ` (and ${missing.length - 1} more)` : ''}`, {
+      throw bad(`${field}: missing feature column "${names[j]}"${missing.length > 1 ? ` (and ${missing.length - 1} more)` : ''}${patchHint(schema)}`, {
         field,
         missing: missing.slice(0, 20),
       });

@@ -2,7 +2,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { SpotmlError } from '../../../src/errors.js';
-import { inputSchema, parseCsvInput, parseJsonInput } from '../../../src/serve/protocol.js';
+import { inputSchema, parseCsvInput, parseJsonInput, patchColumnName } from '../../../src/serve/protocol.js';
 
 const schema = inputSchema(['a', 'b', 'c']);
 const limits = { maxRows: 100 };
@@ -93,5 +93,48 @@ describe('scoring protocol', () => {
     const tooMany = refusal(() => json({ instances: many }));
     expect(tooMany.message).toMatch(/101 rows is more than this server accepts per request \(100\)/);
     expect(refusal(() => parseCsvInput(`a,b,c\n${many.map((r) => r.join(',')).join('\n')}`, schema, limits)).message).toMatch(/101 rows/);
+  });
+});
+
+describe('scoring protocol for a model that reads frames', () => {
+  // Two summary features, then a 2-band × 3-frame patch: row = [a, b, m[0][0], m[0][1], m[0][2], m[1][0], m[1][1], m[1][2]].
+  const frameInput = { feature: 'm', n_bands: 2, frames: 3 };
+  const frameSchema = inputSchema(['a', 'b'], frameInput);
+  const patchNames = ['m[0][0]', 'm[0][1]', 'm[0][2]', 'm[1][0]', 'm[1][1]', 'm[1][2]'];
+  const rows = [
+    [1, 2, 10, 11, 12, 20, 21, 22],
+    [3, 4, 30, 31, 32, 40, 41, 42],
+  ];
+  const expected = Float64Array.from(rows.flat());
+
+  it('names the patch columns <feature>[band][frame] after the summary features, band-major', () => {
+    expect(frameSchema.featureNames).toEqual(['a', 'b', ...patchNames]);
+    expect(patchColumnName('m', 1, 2)).toBe('m[1][2]');
+    expect(frameSchema.summaryFeatures).toBe(2);
+    expect(inputSchema([], frameInput).featureNames).toEqual(patchNames);
+  });
+
+  it('reads full-width rows positionally and by column name, in every form and CSV', () => {
+    const parse = (body: unknown): Float64Array => parseJsonInput(JSON.stringify(body), frameSchema, limits).matrix.data;
+    const names = frameSchema.featureNames;
+    // Columns reversed: matched by name, not position.
+    const reversed = [...names].reverse();
+    expect(parse({ instances: rows })).toEqual(expected);
+    expect(parse({ inputs: rows })).toEqual(expected);
+    expect(parse({ dataframe_split: { data: rows } })).toEqual(expected);
+    expect(parse({ dataframe_split: { columns: reversed, data: rows.map((r) => [...r].reverse()) } })).toEqual(expected);
+    expect(parse({ dataframe_records: rows.map((r) => Object.fromEntries(names.map((n, j) => [n, r[j]]))) })).toEqual(expected);
+    expect(parse({ inputs: Object.fromEntries(names.map((n, j) => [n, rows.map((r) => r[j])])) })).toEqual(expected);
+    const csv = `${reversed.join(',')}\n${rows.map((r) => [...r].reverse().join(',')).join('\n')}\n`;
+    expect(parseCsvInput(csv, frameSchema, limits).matrix.data).toEqual(expected);
+  });
+
+  it('says what the row is made of, and how patch columns are named, when they do not fit', () => {
+    const parse = (body: unknown): unknown => parseJsonInput(JSON.stringify(body), frameSchema, limits);
+    expect(refusal(() => parse({ instances: [[1, 2]] })).message).toBe('instances: row 0 has 2 values; the model takes 8 values: 2 summary features (a, b) then a 2 × 3 m patch, band-major');
+    const hint = '; patch columns are named m[0][0] … m[1][2] ([band][frame]), or send rows as arrays in "instances", or the WAV to /predict/audio';
+    expect(refusal(() => parse({ dataframe_split: { columns: ['a', 'b'], data: [[1, 2]] } })).message).toBe(`dataframe_split: missing feature column "m[0][0]" (and 5 more); the model needs 8 columns${hint}`);
+    expect(refusal(() => parse({ dataframe_records: [{ a: 1, b: 2 }] })).message).toBe(`dataframe_records: row 0 lacks feature "m[0][0]"${hint}`);
+    expect(refusal(() => parseCsvInput('a,b\n1,2\n', frameSchema, limits)).message).toBe(`csv: missing feature column "m[0][0]" (and 5 more); the model needs 8 columns${hint}`);
   });
 });
