@@ -15,7 +15,8 @@
  * fit, and grows one node per call of a small function (the engine then optimises that step once, instead of
  * recompiling one long-running function). Class sums skip classes absent from the node, histograms skip row
  * counts when min_samples_leaf is 1, and unit-weight trees count classes as integers: all of these give the
- * same sums as the plain loops, so trees are unchanged.
+ * same sums as the plain loops, so trees are unchanged. Random splits gather a candidate column and count its
+ * sides in separate small loop functions (one per case), which the engine compiles with unboxed doubles.
  *
  * Feature sampling follows scikit-learn: draw features without replacement, known-constant features count as
  * visited, keep drawing past max_features only while every visited feature was constant; constants found in a
@@ -89,6 +90,8 @@ export class CartWorkspace {
   /** Left and right class weights of a candidate split (random splitter). */
   readonly sides: Float64Array;
   readonly sideCounts: Int32Array;
+  /** Min and max of the values gathered by gatherColumn. */
+  readonly range = new Float64Array(2);
   /** Classes with non-zero weight in the current node: the only ones split scans need to visit. */
   readonly present: Int32Array;
   nPresent = 0;
@@ -337,7 +340,10 @@ function growNode(input: CartInput, settings: CartSettings, rng: Rng, ws: CartWo
     threshold = midpoint((input.binHigh as readonly Float64Array[])[f][ws.bestBin], (input.binLow as readonly Float64Array[])[f][ws.bestNextBin]);
   } else {
     threshold = ws.bestThreshold;
-    mid = partitionByValue(ws, threshold, start, end, K > 0);
+    mid =
+      K > 0 && ws.unitWeights
+        ? partitionLabelsByValue(ws.bestValues, ws.indices, ws.sampleLabels, threshold, start, end)
+        : partitionByValue(ws, threshold, start, end, K > 0);
   }
   ws.nodeFeature[node] = f;
   ws.nodeThreshold[node] = threshold;
@@ -428,6 +434,26 @@ function partitionByValue(ws: CartWorkspace, threshold: number, start: number, e
     else {
       values[i] = values[j];
       swapSamples(ws, i, j--, classification);
+    }
+  }
+  return i;
+}
+
+/** partitionByValue when every weight is 1 (the weights then need no moving): rows and labels only. */
+function partitionLabelsByValue(values: Float64Array, idx: Int32Array, labels: Int32Array, threshold: number, start: number, end: number): number {
+  let i = start;
+  let j = end - 1;
+  while (i <= j) {
+    if (values[i] <= threshold) i++;
+    else {
+      values[i] = values[j];
+      const row = idx[i];
+      idx[i] = idx[j];
+      idx[j] = row;
+      const label = labels[i];
+      labels[i] = labels[j];
+      labels[j] = label;
+      j--;
     }
   }
   return i;
@@ -736,89 +762,24 @@ function evaluateRandom(
   end: number,
   weightTotal: number,
 ): boolean {
-  const columns = input.columns as Float64Array;
-  const offset = f * input.rows;
-  const idx = ws.indices;
   const values = ws.values;
-  let min = Infinity;
-  let max = -Infinity;
-  for (let i = start; i < end; i++) {
-    const x = columns[offset + idx[i]];
-    values[i] = x;
-    min = x < min ? x : min;
-    max = x > max ? x : max;
-  }
+  const range = ws.range;
+  gatherColumn(input.columns as Float64Array, f * input.rows, ws.indices, values, start, end, range);
+  const min = range[0];
+  const max = range[1];
   if (max <= min + FEATURE_THRESHOLD) return true;
   let threshold = min + rng.next() * (max - min);
   if (threshold === max) threshold = min;
 
   const K = settings.nClasses;
   const left = ws.leftStats;
-  const sampleWeights = ws.sampleWeights;
-  for (let c = 0; c < left.length; c++) left[c] = 0;
-  // Branch-free accumulation: which side a row goes to is random, so a branch would mispredict half the time.
-  let nRight = 0;
-  if (K === 2 && ws.unitWeights) {
-    // Integer counts: no weight reads, and the same sums as the weighted loop below.
-    const sampleLabels = ws.sampleLabels;
-    let countLeft = 0;
-    let countLeftOne = 0;
-    for (let i = start; i < end; i++) {
-      const goesLeft = +(values[i] <= threshold);
-      countLeft += goesLeft;
-      countLeftOne += goesLeft * sampleLabels[i];
-    }
-    nRight = end - start - countLeft;
-    left[0] = countLeft - countLeftOne;
-    left[1] = countLeftOne;
-  } else if (K === 2) {
-    const sampleLabels = ws.sampleLabels;
-    let weightLeft = 0;
-    let weightLeftOne = 0;
-    for (let i = start; i < end; i++) {
-      const goesLeft = +(values[i] <= threshold);
-      const w = sampleWeights[i] * goesLeft;
-      weightLeft += w;
-      weightLeftOne += w * sampleLabels[i];
-      nRight += 1 - goesLeft;
-    }
-    left[0] = weightLeft - weightLeftOne;
-    left[1] = weightLeftOne;
-  } else if (K > 2 && ws.unitWeights) {
-    const sampleLabels = ws.sampleLabels;
-    const sideCounts = ws.sideCounts;
-    sideCounts.fill(0);
-    for (let i = start; i < end; i++) {
-      const right = +(values[i] > threshold);
-      sideCounts[right * K + sampleLabels[i]]++;
-      nRight += right;
-    }
-    for (let c = 0; c < K; c++) left[c] = sideCounts[c];
-  } else if (K > 2) {
-    // Left in slots [0, K), right in [K, 2K).
-    const sampleLabels = ws.sampleLabels;
-    const sides = ws.sides;
-    for (let c = 0; c < 2 * K; c++) sides[c] = 0;
-    for (let i = start; i < end; i++) {
-      const right = +(values[i] > threshold);
-      sides[right * K + sampleLabels[i]] += sampleWeights[i];
-      nRight += right;
-    }
-    for (let c = 0; c < K; c++) left[c] = sides[c];
-  } else {
-    const sampleTargets = ws.sampleTargets;
-    let weightLeft = 0;
-    let sumLeft = 0;
-    for (let i = start; i < end; i++) {
-      const goesLeft = +(values[i] <= threshold);
-      const w = sampleWeights[i] * goesLeft;
-      weightLeft += w;
-      sumLeft += w * sampleTargets[i];
-      nRight += 1 - goesLeft;
-    }
-    left[0] = weightLeft;
-    left[1] = sumLeft;
-  }
+  // Each case is its own small loop function: the engine optimises each once, on the types it always sees.
+  let nRight: number;
+  if (K === 2 && ws.unitWeights) nRight = countBinary(values, ws.sampleLabels, start, end, threshold, left);
+  else if (K === 2) nRight = weighBinary(values, ws.sampleLabels, ws.sampleWeights, start, end, threshold, left);
+  else if (K > 2 && ws.unitWeights) nRight = countClasses(values, ws.sampleLabels, start, end, threshold, ws.sideCounts, K, left);
+  else if (K > 2) nRight = weighClasses(values, ws.sampleLabels, ws.sampleWeights, start, end, threshold, ws.sides, K, left);
+  else nRight = weighTargets(values, ws.sampleTargets, ws.sampleWeights, start, end, threshold, left);
   const nLeft = end - start - nRight;
   const msl = settings.minSamplesLeaf;
   if (nLeft < msl || nRight < msl) return false;
@@ -836,4 +797,143 @@ function evaluateRandom(
     ws.bestValues = values;
   }
   return false;
+}
+
+// Side counters for a random threshold. Branch-free: which side a row goes to is random, so a branch would
+// mispredict half the time. Each writes the left class weights (or weight and weighted target sum) to `left`
+// and returns how many rows go right.
+
+/** Two classes, unit weights: integer counts (the same sums as weighBinary), four rows per step. */
+function countBinary(values: Float64Array, labels: Int32Array, start: number, end: number, threshold: number, left: Float64Array): number {
+  let countLeft = 0;
+  let countLeftOne = 0;
+  let i = start;
+  for (; i + 3 < end; i += 4) {
+    const g0 = +(values[i] <= threshold);
+    const g1 = +(values[i + 1] <= threshold);
+    const g2 = +(values[i + 2] <= threshold);
+    const g3 = +(values[i + 3] <= threshold);
+    countLeft += g0 + g1 + (g2 + g3);
+    countLeftOne += (g0 & labels[i]) + (g1 & labels[i + 1]) + ((g2 & labels[i + 2]) + (g3 & labels[i + 3]));
+  }
+  for (; i < end; i++) {
+    const g = +(values[i] <= threshold);
+    countLeft += g;
+    countLeftOne += g & labels[i];
+  }
+  left[0] = countLeft - countLeftOne;
+  left[1] = countLeftOne;
+  return end - start - countLeft;
+}
+
+function weighBinary(
+  values: Float64Array,
+  labels: Int32Array,
+  weights: Float64Array,
+  start: number,
+  end: number,
+  threshold: number,
+  left: Float64Array,
+): number {
+  let weightLeft = 0;
+  let weightLeftOne = 0;
+  let nRight = 0;
+  for (let i = start; i < end; i++) {
+    const goesLeft = +(values[i] <= threshold);
+    const w = weights[i] * goesLeft;
+    weightLeft += w;
+    weightLeftOne += w * labels[i];
+    nRight += 1 - goesLeft;
+  }
+  left[0] = weightLeft - weightLeftOne;
+  left[1] = weightLeftOne;
+  return nRight;
+}
+
+/** More than two classes, unit weights: integer counts per side, left in counts[0, K) and right in [K, 2K). */
+function countClasses(
+  values: Float64Array,
+  labels: Int32Array,
+  start: number,
+  end: number,
+  threshold: number,
+  counts: Int32Array,
+  K: number,
+  left: Float64Array,
+): number {
+  counts.fill(0);
+  let nRight = 0;
+  for (let i = start; i < end; i++) {
+    const right = +(values[i] > threshold);
+    counts[right * K + labels[i]]++;
+    nRight += right;
+  }
+  for (let c = 0; c < K; c++) left[c] = counts[c];
+  return nRight;
+}
+
+function weighClasses(
+  values: Float64Array,
+  labels: Int32Array,
+  weights: Float64Array,
+  start: number,
+  end: number,
+  threshold: number,
+  sides: Float64Array,
+  K: number,
+  left: Float64Array,
+): number {
+  sides.fill(0);
+  let nRight = 0;
+  for (let i = start; i < end; i++) {
+    const right = +(values[i] > threshold);
+    sides[right * K + labels[i]] += weights[i];
+    nRight += right;
+  }
+  for (let c = 0; c < K; c++) left[c] = sides[c];
+  return nRight;
+}
+
+/** Regression: left[0] = left weight, left[1] = left weighted target sum. */
+function weighTargets(
+  values: Float64Array,
+  targets: Float64Array,
+  weights: Float64Array,
+  start: number,
+  end: number,
+  threshold: number,
+  left: Float64Array,
+): number {
+  let weightLeft = 0;
+  let sumLeft = 0;
+  let nRight = 0;
+  for (let i = start; i < end; i++) {
+    const goesLeft = +(values[i] <= threshold);
+    const w = weights[i] * goesLeft;
+    weightLeft += w;
+    sumLeft += w * targets[i];
+    nRight += 1 - goesLeft;
+  }
+  left[0] = weightLeft;
+  left[1] = sumLeft;
+  return nRight;
+}
+
+/**
+ * Copies column values of the node's rows into values[start, end) and leaves their min and max in range[0..1].
+ * A separate function returning through a typed array keeps min and max unboxed doubles (inside the larger
+ * evaluateRandom the engine kept them as heap numbers, allocating one per row).
+ */
+function gatherColumn(columns: Float64Array, offset: number, idx: Int32Array, values: Float64Array, start: number, end: number, range: Float64Array): void {
+  let min = columns[offset + idx[start]];
+  let max = min;
+  values[start] = min;
+  for (let i = start + 1; i < end; i++) {
+    const x = columns[offset + idx[i]];
+    values[i] = x;
+    if (x < min) min = x;
+    if (x > max) max = x;
+  }
+  range[0] = min;
+  range[1] = max;
 }
