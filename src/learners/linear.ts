@@ -216,35 +216,60 @@ interface LinearState {
 
 /**
  * Mean sample-weighted log-loss and gradient for `rows` logit rows (1 = binary, else one per class).
- * Samples are taken four at a time so each gradient entry is loaded and stored once per four samples; every
- * entry still adds the samples one by one in row order, so the sums are bitwise those of a row-by-row loop.
- * Rows with weight 0 are left out entirely, as a row-by-row loop would skip them.
+ * Samples are taken four at a time (eight for the binary kernel) so each gradient entry is loaded and stored
+ * once per block; every entry still adds the samples one by one in row order, so the sums are bitwise those of
+ * a row-by-row loop. Rows with weight 0 are left out entirely, as a row-by-row loop would skip them.
  */
 export function logisticObjective(data: TrainingData, rows: number): SmoothObjective {
   const n = data.X.rows;
-  const d = data.X.cols;
-  const xs = data.X.data;
-  let weightSum = 0;
-  for (let i = 0; i < n; i++) weightSum += data.sampleWeight ? data.sampleWeight[i] : 1;
-  const order: number[] = [];
-  const weights: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const weight = (data.sampleWeight ? data.sampleWeight[i] : 1) / weightSum;
-    if (weight === 0) continue;
-    order.push(i);
-    weights.push(weight);
-  }
+  const weightSum = totalWeight(data.sampleWeight, n);
+  const samples = new Int32Array(n);
+  const weights = new Float64Array(n);
+  const kept = data.sampleWeight ? keepWeighted(data.sampleWeight, weightSum, samples, weights) : keepAll(n, weightSum, samples, weights);
   const batch: LogisticBatch = {
-    xs,
-    d,
+    xs: data.X.data,
+    d: data.X.cols,
     rows,
-    samples: Int32Array.from(order),
-    labels: Int32Array.from(order, (i) => data.y[i]),
-    weights: Float64Array.from(weights),
-    logits: new Float64Array(Math.max(rows, 2)),
-    factors: new Float64Array(4 * rows),
+    samples: samples.subarray(0, kept),
+    labels: labelsOf(data.y, samples.subarray(0, kept)),
+    weights: weights.subarray(0, kept),
+    logits: new Float64Array(Math.max(rows, 8)),
+    factors: new Float64Array(Math.max(4 * rows, 8)),
   };
-  return (w, grad) => logisticLossAndGradient(batch, w, grad);
+  return rows === 1 ? (w, grad) => binaryLossAndGradient(batch, w, grad) : (w, grad) => logisticLossAndGradient(batch, w, grad);
+}
+
+/** Σ sample weights (n when unweighted), added in row order. */
+function totalWeight(sampleWeight: Float64Array | undefined, n: number): number {
+  if (!sampleWeight) return n;
+  let sum = 0;
+  for (let i = 0; i < n; i++) sum += sampleWeight[i];
+  return sum;
+}
+
+function keepAll(n: number, weightSum: number, samples: Int32Array, weights: Float64Array): number {
+  const weight = 1 / weightSum;
+  for (let i = 0; i < n; i++) samples[i] = i;
+  weights.fill(weight, 0, n);
+  return n;
+}
+
+/** Rows with non-zero weight and their weights / Σw, in row order; returns how many. */
+function keepWeighted(sampleWeight: Float64Array, weightSum: number, samples: Int32Array, weights: Float64Array): number {
+  let kept = 0;
+  for (let i = 0; i < sampleWeight.length; i++) {
+    const weight = sampleWeight[i] / weightSum;
+    if (weight === 0) continue;
+    samples[kept] = i;
+    weights[kept++] = weight;
+  }
+  return kept;
+}
+
+function labelsOf(y: Float64Array, samples: Int32Array): Int32Array {
+  const labels = new Int32Array(samples.length);
+  for (let s = 0; s < samples.length; s++) labels[s] = y[samples[s]];
+  return labels;
 }
 
 interface LogisticBatch {
@@ -275,6 +300,133 @@ function logisticLossAndGradient(batch: LogisticBatch, w: Float64Array, grad: Fl
     addGradientOfOne(batch, start, grad);
   }
   return loss;
+}
+
+/**
+ * The two-class objective (one logit row, sigmoid link) without per-sample calls through the batch: eight
+ * samples' logits (two rows per pass over w), losses and ∂loss/∂z, then their gradient contribution. Every
+ * sum adds the samples in the same order as the general path, so the results are bitwise the same; one exp
+ * and one log1p per sample.
+ */
+function binaryLossAndGradient(batch: LogisticBatch, w: Float64Array, grad: Float64Array): number {
+  const count = batch.samples.length;
+  grad.fill(0);
+  let loss = 0;
+  let start = 0;
+  // The running loss goes through each call so it adds the samples one by one, as the general path does.
+  for (; start + 8 <= count; start += 8) loss = binaryBlockOfEight(batch, w, start, grad, loss);
+  for (; start < count; start++) loss = binaryOne(batch, w, start, grad, loss);
+  return loss;
+}
+
+// In both, log(1 + e^z) = max(z, 0) + log1p(e) and σ(z) = (z ≥ 0 ? 1 : e) / (1 + e) with e = exp(−|z|): the
+// overflow-safe forms, written without branches whose sides the first evaluation (all z = 0) would not see.
+
+/** lossSoFar plus the losses of the eight samples from `start`; their gradient is added into grad. */
+function binaryBlockOfEight(batch: LogisticBatch, w: Float64Array, start: number, grad: Float64Array, lossSoFar: number): number {
+  const { xs, d, samples, labels, weights, logits, factors } = batch;
+  for (let s = 0; s < 8; s += 2) dotPair(w, xs, samples[start + s] * d, samples[start + s + 1] * d, d, logits, s);
+  const bias = w[d];
+  let loss = lossSoFar;
+  for (let s = 0; s < 8; s++) {
+    const z = bias + logits[s];
+    const e = Math.exp(-Math.abs(z));
+    const label = labels[start + s];
+    const weight = weights[start + s];
+    loss += weight * (Math.max(z, 0) + Math.log1p(e) - label * z);
+    factors[s] = weight * ((z >= 0 ? 1 : e) / (1 + e) - label);
+  }
+  addGradientOfEight(xs, samples, start, d, factors, grad);
+  return loss;
+}
+
+function binaryOne(batch: LogisticBatch, w: Float64Array, index: number, grad: Float64Array, lossSoFar: number): number {
+  const { xs, d, samples, labels, weights } = batch;
+  const x0 = samples[index] * d;
+  const z = w[d] + dotAt(w, 0, xs, x0, d);
+  const e = Math.exp(-Math.abs(z));
+  const label = labels[index];
+  const weight = weights[index];
+  const factor = weight * ((z >= 0 ? 1 : e) / (1 + e) - label);
+  for (let j = 0; j < d; j++) grad[j] += factor * xs[x0 + j];
+  grad[d] += factor;
+  return lossSoFar + weight * (Math.max(z, 0) + Math.log1p(e) - label * z);
+}
+
+/** w[0..d) · x for the rows at offsets x0 and x1 into out[o], out[o+1]; each the same four-way sum as dotAt. */
+function dotPair(w: Float64Array, xs: Float64Array, x0: number, x1: number, d: number, out: Float64Array, o: number): void {
+  let a0 = 0;
+  let a1 = 0;
+  let a2 = 0;
+  let a3 = 0;
+  let b0 = 0;
+  let b1 = 0;
+  let b2 = 0;
+  let b3 = 0;
+  let j = 0;
+  for (; j + 3 < d; j += 4) {
+    const w0 = w[j];
+    const w1 = w[j + 1];
+    const w2 = w[j + 2];
+    const w3 = w[j + 3];
+    a0 += w0 * xs[x0 + j];
+    a1 += w1 * xs[x0 + j + 1];
+    a2 += w2 * xs[x0 + j + 2];
+    a3 += w3 * xs[x0 + j + 3];
+    b0 += w0 * xs[x1 + j];
+    b1 += w1 * xs[x1 + j + 1];
+    b2 += w2 * xs[x1 + j + 2];
+    b3 += w3 * xs[x1 + j + 3];
+  }
+  for (; j < d; j++) {
+    a0 += w[j] * xs[x0 + j];
+    b0 += w[j] * xs[x1 + j];
+  }
+  out[o] = a0 + a1 + a2 + a3;
+  out[o + 1] = b0 + b1 + b2 + b3;
+}
+
+/** grad[0..d] += factors[s] · [x, 1] for the eight samples from `start`, each entry adding them in order. */
+function addGradientOfEight(xs: Float64Array, samples: Int32Array, start: number, d: number, factors: Float64Array, grad: Float64Array): void {
+  const x0 = samples[start] * d;
+  const x1 = samples[start + 1] * d;
+  const x2 = samples[start + 2] * d;
+  const x3 = samples[start + 3] * d;
+  const x4 = samples[start + 4] * d;
+  const x5 = samples[start + 5] * d;
+  const x6 = samples[start + 6] * d;
+  const x7 = samples[start + 7] * d;
+  const f0 = factors[0];
+  const f1 = factors[1];
+  const f2 = factors[2];
+  const f3 = factors[3];
+  const f4 = factors[4];
+  const f5 = factors[5];
+  const f6 = factors[6];
+  const f7 = factors[7];
+  for (let j = 0; j < d; j++) {
+    let g = grad[j];
+    g += f0 * xs[x0 + j];
+    g += f1 * xs[x1 + j];
+    g += f2 * xs[x2 + j];
+    g += f3 * xs[x3 + j];
+    g += f4 * xs[x4 + j];
+    g += f5 * xs[x5 + j];
+    g += f6 * xs[x6 + j];
+    g += f7 * xs[x7 + j];
+    grad[j] = g;
+  }
+  // The intercept's "feature" is 1.
+  let g = grad[d];
+  g += f0;
+  g += f1;
+  g += f2;
+  g += f3;
+  g += f4;
+  g += f5;
+  g += f6;
+  g += f7;
+  grad[d] = g;
 }
 
 /** Weighted loss of sample number `index` (in batch order); writes its ∂loss/∂logit into factors[slot·rows…]. */
@@ -390,8 +542,7 @@ function fitLogistic(data: TrainingData, p: LogisticParams, options: FitOptions)
   const k = data.nClasses ?? 0;
   const d = data.X.cols;
   const rows = k === 2 ? 1 : k;
-  let weightSum = 0;
-  for (let i = 0; i < data.X.rows; i++) weightSum += data.sampleWeight ? data.sampleWeight[i] : 1;
+  const weightSum = totalWeight(data.sampleWeight, data.X.rows);
   // scikit-learn minimises C·Σ loss + penalty; dividing by C·Σw keeps the optimum and a data-size-free scale.
   const lambda = 1 / (p.C * weightSum);
   const l1Share = p.penalty === 'l1' ? 1 : p.penalty === 'elasticnet' ? p.l1_ratio : 0;
@@ -431,27 +582,10 @@ class LogisticModel implements FittedModel {
     const k = this.nClasses;
     const rows = this.state.outputs;
     const out = new Float64Array(X.rows * k);
-    for (let i = 0; i < X.rows; i++) {
-      const oBase = i * k;
-      let max = -Infinity;
-      for (let r = 0; r < rows; r++) {
-        const z = linearOutput(this.coef, r, d, X.data, i * d);
-        out[oBase + r] = z;
-        if (z > max) max = z;
-      }
-      if (rows === 1) {
-        const z = out[oBase];
-        const p1 = z >= 0 ? 1 / (1 + Math.exp(-z)) : Math.exp(z) / (1 + Math.exp(z));
-        out[oBase] = 1 - p1;
-        out[oBase + 1] = p1;
-        continue;
-      }
-      let sum = 0;
-      for (let r = 0; r < rows; r++) {
-        out[oBase + r] = Math.exp(out[oBase + r] - max);
-        sum += out[oBase + r];
-      }
-      for (let r = 0; r < rows; r++) out[oBase + r] /= sum;
+    if (rows === 1) {
+      for (let i = 0; i < X.rows; i++) binaryRowProbabilities(this.coef, d, X.data, i * d, out, i * 2);
+    } else {
+      for (let i = 0; i < X.rows; i++) softmaxRowProbabilities(this.coef, rows, d, X.data, i * d, out, i * k);
     }
     return createMatrix(X.rows, k, out);
   }
@@ -459,6 +593,28 @@ class LogisticModel implements FittedModel {
   toJSON(): SerializedModel {
     return serializedModel(this, this.state);
   }
+}
+
+function binaryRowProbabilities(coef: Float64Array, d: number, xs: Float64Array, xBase: number, out: Float64Array, oBase: number): void {
+  const z = linearOutput(coef, 0, d, xs, xBase);
+  const p1 = z >= 0 ? 1 / (1 + Math.exp(-z)) : Math.exp(z) / (1 + Math.exp(z));
+  out[oBase] = 1 - p1;
+  out[oBase + 1] = p1;
+}
+
+function softmaxRowProbabilities(coef: Float64Array, rows: number, d: number, xs: Float64Array, xBase: number, out: Float64Array, oBase: number): void {
+  let max = -Infinity;
+  for (let r = 0; r < rows; r++) {
+    const z = linearOutput(coef, r, d, xs, xBase);
+    out[oBase + r] = z;
+    if (z > max) max = z;
+  }
+  let sum = 0;
+  for (let r = 0; r < rows; r++) {
+    out[oBase + r] = Math.exp(out[oBase + r] - max);
+    sum += out[oBase + r];
+  }
+  for (let r = 0; r < rows; r++) out[oBase + r] /= sum;
 }
 
 function linearOutput(coef: Float64Array, row: number, d: number, x: Float64Array, offset: number): number {

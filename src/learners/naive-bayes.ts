@@ -74,26 +74,7 @@ class GaussianNbModel implements FittedModel {
     const xs = X.data;
     const { means, inverseVariances, constants } = this;
     const out = new Float64Array(X.rows * k);
-    for (let i = 0; i < X.rows; i++) {
-      const xBase = i * d;
-      const oBase = i * k;
-      let max = -Infinity;
-      for (let c = 0; c < k; c++) {
-        let jll = constants[c];
-        if (jll !== -Infinity) {
-          jll -= 0.5 * scaledSquaredDistance(xs, xBase, means, inverseVariances, c * d, d);
-        }
-        out[oBase + c] = jll;
-        if (jll > max) max = jll;
-      }
-      let sum = 0;
-      for (let c = 0; c < k; c++) {
-        const p = Math.exp(out[oBase + c] - max);
-        out[oBase + c] = p;
-        sum += p;
-      }
-      for (let c = 0; c < k; c++) out[oBase + c] /= sum;
-    }
+    for (let i = 0; i < X.rows; i++) rowProbabilities(xs, i * d, means, inverseVariances, constants, k, d, out, i * k);
     return createMatrix(X.rows, k, out);
   }
 
@@ -104,6 +85,34 @@ class GaussianNbModel implements FittedModel {
 
 // The per-row kernels below are small functions on purpose: V8 optimises a small function after a few calls,
 // where a large loop nest runs unoptimised until on-stack replacement compiles it, which dominates on small data.
+
+/** One row's class probabilities into out[oBase..oBase+k): joint log-likelihoods, then a log-sum-exp. */
+function rowProbabilities(
+  xs: Float64Array,
+  xBase: number,
+  means: Float64Array,
+  inverseVariances: Float64Array,
+  constants: Float64Array,
+  k: number,
+  d: number,
+  out: Float64Array,
+  oBase: number,
+): void {
+  let max = -Infinity;
+  for (let c = 0; c < k; c++) {
+    let jll = constants[c];
+    if (jll !== -Infinity) jll -= 0.5 * scaledSquaredDistance(xs, xBase, means, inverseVariances, c * d, d);
+    out[oBase + c] = jll;
+    if (jll > max) max = jll;
+  }
+  let sum = 0;
+  for (let c = 0; c < k; c++) {
+    const p = Math.exp(out[oBase + c] - max);
+    out[oBase + c] = p;
+    sum += p;
+  }
+  for (let c = 0; c < k; c++) out[oBase + c] /= sum;
+}
 
 /** Σ_j (x_j − μ_j)² / σ²_j for one row and one class. */
 function scaledSquaredDistance(xs: Float64Array, xBase: number, means: Float64Array, inverseVariances: Float64Array, cBase: number, d: number): number {
@@ -146,11 +155,11 @@ function addRowSquares(
 
 /**
  * Every pass walks X row by row (one sweep of memory each); each per-column or per-class sum still adds
- * the rows in row order, so the statistics are bitwise those of column-by-column loops.
+ * the rows in row order, so the statistics are bitwise those of column-by-column loops. Each pass is its own
+ * small function: this one only sequences them, so V8 never has to compile one large function with many loops.
  */
 function fitGaussianNb(data: TrainingData, varSmoothing: number): NbState {
   const { X } = data;
-  const xs = X.data;
   const n = X.rows;
   const d = X.cols;
   const k = data.nClasses ?? 0;
@@ -159,33 +168,54 @@ function fitGaussianNb(data: TrainingData, varSmoothing: number): NbState {
   const totals = new Float64Array(k);
   const means = new Float64Array(k * d);
   const columnMeans = new Float64Array(d);
-  for (let i = 0; i < n; i++) {
-    const c = labels[i];
-    totals[c] += weights[i];
-    addRowSums(xs, i * d, weights[i], means, c * d, columnMeans, d);
-  }
-  for (let c = 0; c < k; c++) if (totals[c] > 0) for (let j = 0; j < d; j++) means[c * d + j] /= totals[c];
+  sumPass(X.data, n, d, labels, weights, totals, means, columnMeans);
+  divideRows(means, totals, k, d);
   for (let j = 0; j < d; j++) columnMeans[j] /= n;
   const variances = new Float64Array(k * d);
   const columnVariances = new Float64Array(d);
-  for (let i = 0; i < n; i++) addRowSquares(xs, i * d, weights[i], means, labels[i] * d, columnMeans, variances, columnVariances, d);
+  squaresPass(X.data, n, d, labels, weights, means, columnMeans, variances, columnVariances);
   // epsilon uses the unweighted variance of each whole column, as scikit-learn does.
   let maxVariance = 0;
   for (let j = 0; j < d; j++) maxVariance = Math.max(maxVariance, columnVariances[j] / n);
   // All-constant data would give epsilon 0 and a division by zero; fall back to the smoothing itself.
   const epsilon = maxVariance > 0 ? varSmoothing * maxVariance : varSmoothing;
+  divideRows(variances, totals, k, d);
+  for (let i = 0; i < k * d; i++) variances[i] += epsilon;
   let weightSum = 0;
   for (let c = 0; c < k; c++) weightSum += totals[c];
-  for (let c = 0; c < k; c++) {
-    for (let j = 0; j < d; j++) {
-      variances[c * d + j] = (totals[c] > 0 ? variances[c * d + j] / totals[c] : 0) + epsilon;
-    }
+  const priors: number[] = [];
+  for (let c = 0; c < k; c++) priors.push(totals[c] / weightSum);
+  return { means: Array.from(means), variances: Array.from(variances), priors };
+}
+
+function sumPass(xs: Float64Array, n: number, d: number, labels: Int32Array, weights: Float64Array, totals: Float64Array, means: Float64Array, columnSums: Float64Array): void {
+  for (let i = 0; i < n; i++) {
+    const c = labels[i];
+    totals[c] += weights[i];
+    addRowSums(xs, i * d, weights[i], means, c * d, columnSums, d);
   }
-  return {
-    means: Array.from(means),
-    variances: Array.from(variances),
-    priors: Array.from(totals, (t) => t / weightSum),
-  };
+}
+
+function squaresPass(
+  xs: Float64Array,
+  n: number,
+  d: number,
+  labels: Int32Array,
+  weights: Float64Array,
+  means: Float64Array,
+  columnMeans: Float64Array,
+  variances: Float64Array,
+  columnVariances: Float64Array,
+): void {
+  for (let i = 0; i < n; i++) addRowSquares(xs, i * d, weights[i], means, labels[i] * d, columnMeans, variances, columnVariances, d);
+}
+
+/** Row c of a k × d table divided by totals[c]; a class without weight keeps zeros. */
+function divideRows(table: Float64Array, totals: Float64Array, k: number, d: number): void {
+  for (let c = 0; c < k; c++) {
+    const total = totals[c];
+    for (let j = 0; j < d; j++) table[c * d + j] = total > 0 ? table[c * d + j] / total : 0;
+  }
 }
 
 export const gaussianNb: LearnerFamily = {

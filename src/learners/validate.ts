@@ -21,41 +21,31 @@ export function checkTrainingData(data: TrainingData, options: FitCheckOptions):
   if (y.length !== X.rows) {
     throw new SpotmlError('INVALID_INPUT', `${who}: ${X.rows} rows of features but ${y.length} targets`, { family: who });
   }
-  for (let i = 0; i < y.length; i++) {
-    if (!Number.isFinite(y[i])) {
-      throw new SpotmlError('INVALID_INPUT', `${who}: the target is missing or not finite in row ${i}; drop or fill those rows`, {
-        family: who,
-        row: i,
-      });
-    }
+  const badTarget = firstNonFinite(y);
+  if (badTarget >= 0) {
+    throw new SpotmlError('INVALID_INPUT', `${who}: the target is missing or not finite in row ${badTarget}; drop or fill those rows`, {
+      family: who,
+      row: badTarget,
+    });
   }
-  if (!options.allowNaN) {
-    for (let i = 0; i < X.data.length; i++) {
-      if (Number.isNaN(X.data[i])) {
-        const column = i % X.cols;
-        throw new SpotmlError('INVALID_INPUT', `${who}: feature column ${column} has missing values (NaN); impute them first (the training pipeline does)`, {
-          family: who,
-          column,
-        });
-      }
-    }
+  const nanAt = options.allowNaN ? -1 : firstNaN(X.data, 0);
+  if (nanAt >= 0) {
+    const column = nanAt % X.cols;
+    throw new SpotmlError('INVALID_INPUT', `${who}: feature column ${column} has missing values (NaN); impute them first (the training pipeline does)`, {
+      family: who,
+      column,
+    });
   }
   if (task === 'classification') {
     const k = data.nClasses ?? 0;
     if (!Number.isInteger(k) || k < 2) {
       throw new SpotmlError('INVALID_INPUT', `${who}: classification needs at least 2 classes, the target has ${k}`, { family: who });
     }
-    const seen = new Uint8Array(k);
-    for (let i = 0; i < y.length; i++) {
-      const c = y[i];
-      if (!Number.isInteger(c) || c < 0 || c >= k) {
-        throw new SpotmlError('INVALID_INPUT', `${who}: target ${c} in row ${i} is not a class index in [0, ${k - 1}]`, { family: who, row: i });
-      }
-      seen[c] = 1;
+    const i = firstNonClassIndex(y, k);
+    if (i >= 0) {
+      throw new SpotmlError('INVALID_INPUT', `${who}: target ${y[i]} in row ${i} is not a class index in [0, ${k - 1}]`, { family: who, row: i });
     }
-    let present = 0;
-    for (let c = 0; c < k; c++) present += seen[c];
-    if (present < 2) {
+    if (classesPresent(y, k) < 2) {
       throw new SpotmlError('INVALID_INPUT', `${who}: the training data holds only one class; classification needs at least two`, { family: who });
     }
   }
@@ -74,15 +64,44 @@ export function checkPredictInput(X: Matrix, nFeatures: number, family: string):
 
 /** For families without native NaN handling: NaN at predict is an error naming the column, never a silent guess. */
 export function checkNoMissing(X: Matrix, family: string): void {
-  const data = X.data;
-  for (let i = 0; i < data.length; i++) {
-    if (data[i] !== data[i]) {
-      const column = i % X.cols;
-      throw new SpotmlError(
-        'INVALID_INPUT',
-        `${family}: feature column ${column} has missing values (NaN); predict through the training pipeline, which imputes them`,
-        { family, column },
-      );
-    }
+  const nanAt = firstNaN(X.data, 0);
+  if (nanAt >= 0) {
+    const column = nanAt % X.cols;
+    throw new SpotmlError(
+      'INVALID_INPUT',
+      `${family}: feature column ${column} has missing values (NaN); predict through the training pipeline, which imputes them`,
+      { family, column },
+    );
   }
+}
+
+// Scans as small separate functions: V8 optimises them after a few calls and every caller shares them,
+// where the same loops inside the checks above would each wait for on-stack replacement on first use.
+
+/** Index of the first NaN in data[from..], or −1. */
+export function firstNaN(data: Float64Array, from: number): number {
+  for (let i = from; i < data.length; i++) if (data[i] !== data[i]) return i;
+  return -1;
+}
+
+function firstNonFinite(values: Float64Array): number {
+  for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i])) return i;
+  return -1;
+}
+
+/** First entry that is not an integer in [0, k), or −1. */
+function firstNonClassIndex(y: Float64Array, k: number): number {
+  for (let i = 0; i < y.length; i++) {
+    const c = y[i];
+    if (!(c >= 0 && c < k && Math.floor(c) === c)) return i;
+  }
+  return -1;
+}
+
+function classesPresent(y: Float64Array, k: number): number {
+  const seen = new Uint8Array(k);
+  for (let i = 0; i < y.length; i++) seen[y[i]] = 1;
+  let present = 0;
+  for (let c = 0; c < k; c++) present += seen[c];
+  return present;
 }

@@ -216,6 +216,10 @@ describe('logistic objective kernel', () => {
       [23, 7, 2],
       [41, 13, 4],
       [9, 3, 3],
+      // Two classes take the sigmoid kernel: blocks of eight samples, then a ragged tail.
+      [203, 21, 2],
+      [8, 4, 2],
+      [7, 2, 2],
     ] as const) {
       const X = createMatrix(n, d, Float64Array.from({ length: n * d }, () => rng.normal() * 2));
       const y = Float64Array.from({ length: n }, () => rng.int(k));

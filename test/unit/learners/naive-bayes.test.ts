@@ -80,5 +80,37 @@ describe('gaussian_nb', () => {
       }
     }
   });
-});
 
+  it('probabilities equal a row-by-row evaluation from the saved statistics, bitwise (absent class included)', async () => {
+    const rng = new Rng(8);
+    const n = 61;
+    const d = 5;
+    const k = 4;
+    const X = createMatrix(n, d, Float64Array.from({ length: n * d }, () => rng.normal() * 2 - 0.5));
+    // Class 3 never occurs: prior 0, probability 0.
+    const y = Float64Array.from({ length: n }, (_, i) => i % 3);
+    const model = await gaussianNb.fit({ X, y, task: 'classification', nClasses: k }, {}, { seed: 0 });
+    const state = model.toJSON().state as { means: number[]; variances: number[]; priors: number[] };
+    const proba = model.predictProba!(X);
+    for (let i = 0; i < n; i++) {
+      const jll = Array.from({ length: k }, (_, c) => {
+        let logDet = 0;
+        for (let j = 0; j < d; j++) logDet += Math.log(2 * Math.PI * state.variances[c * d + j]);
+        const constant = Math.log(state.priors[c]) - 0.5 * logDet;
+        if (constant === -Infinity) return constant;
+        let quad = 0;
+        for (let j = 0; j < d; j++) {
+          const diff = X.data[i * d + j] - state.means[c * d + j];
+          quad += diff * diff * (1 / state.variances[c * d + j]);
+        }
+        return constant - 0.5 * quad;
+      });
+      const max = Math.max(...jll);
+      const e = jll.map((v) => Math.exp(v - max));
+      let sum = 0;
+      for (const v of e) sum += v;
+      expect(Array.from(proba.data.subarray(i * k, (i + 1) * k))).toEqual(e.map((v) => v / sum));
+      expect(proba.data[i * k + 3]).toBe(0);
+    }
+  });
+});

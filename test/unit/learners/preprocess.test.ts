@@ -26,6 +26,64 @@ describe('Preprocessor', () => {
     }
   });
 
+  it('bucketed medians of long columns equal a full sort (ties, skew, outliers, infinities, tiny ranges)', () => {
+    const rng = new Rng(17);
+    const generators: ((i: number) => number)[] = [
+      () => rng.normal(),
+      () => Math.round(rng.normal() * 2), // many ties
+      () => Math.exp(rng.normal() * 4), // heavy right skew
+      (i) => (i === 5 ? 1e300 : i === 9 ? -1e300 : rng.normal()), // outliers squeeze the rest into one bucket
+      (i) => (i % 97 === 0 ? Infinity : i % 89 === 0 ? -Infinity : rng.normal()),
+      (i) => (i % 2 ? 1 : 1 + Number.EPSILON), // two adjacent doubles
+      (i) => (i % 3 ? 5e-324 : 0), // subnormal range
+      () => 7, // constant
+      () => (rng.next() < 0.5 ? NaN : rng.normal() * 1e-3 + 1e6),
+      (i) => (i < 2900 ? 0 : rng.next()), // most values in the lowest bucket
+      () => (rng.next() < 0.3 ? -0 : rng.normal()),
+    ];
+    // Columns of 4096 values or more take the bucket path; shorter ones are selected directly.
+    for (const n of [5001, 5000, 4096, 65]) {
+      const cols = generators.length;
+      const X = createMatrix(n, cols, new Float64Array(n * cols));
+      for (let i = 0; i < n; i++) for (let j = 0; j < cols; j++) X.data[i * cols + j] = generators[j](i);
+      const pre = Preprocessor.fit(X, { impute: true, missingIndicator: false, scale: false });
+      for (let j = 0; j < cols; j++) {
+        const column = Array.from({ length: n }, (_, i) => X.data[i * cols + j]);
+        expect((pre.state.medians?.[j] ?? NaN) + 0, `column ${j}, ${n} rows`).toBe(naiveMedian(column) + 0);
+      }
+    }
+  });
+
+  it('transform equals imputing, adding indicators and scaling entry by entry, bitwise', () => {
+    const rng = new Rng(23);
+    const rows = 300;
+    const cols = 6;
+    const X = createMatrix(rows, cols, Float64Array.from({ length: rows * cols }, (_, i) => (i % cols !== 1 && rng.next() < 0.1 ? NaN : rng.normal() * (1 + (i % cols)) + i % 4)));
+    for (const options of [
+      { impute: true, missingIndicator: true, scale: true },
+      { impute: true, missingIndicator: true, scale: false },
+      { impute: true, missingIndicator: false, scale: true },
+      { impute: true, missingIndicator: false, scale: false },
+      { impute: false, missingIndicator: false, scale: true },
+    ]) {
+      const pre = Preprocessor.fit(X, options);
+      const { medians, indicatorColumns, means, scales } = pre.state;
+      const out = pre.transform(X);
+      const outCols = cols + indicatorColumns.length;
+      expect(out.cols).toBe(outCols);
+      for (let i = 0; i < rows; i++) {
+        const row: number[] = [];
+        for (let j = 0; j < cols; j++) {
+          const v = X.data[i * cols + j];
+          row.push(Number.isNaN(v) && medians !== null ? medians[j] : v);
+        }
+        for (const j of indicatorColumns) row.push(Number.isNaN(X.data[i * cols + j]) ? 1 : 0);
+        const expected = means !== null && scales !== null ? row.map((v, j) => (v - means[j]) / scales[j]) : row;
+        expect(Array.from(out.data.subarray(i * outCols, (i + 1) * outCols))).toEqual(expected);
+      }
+    }
+  });
+
   it('standardises to mean 0 / std 1, leaves constant columns at 0, and appends indicators', () => {
     const X = fromRows([
       [1, 5, NaN],
