@@ -115,6 +115,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const targetIndex = columnIndex(table, options.target);
   const featureNames = chooseFeatures(table, options.target, spec, options.table);
   const X = buildMatrix(table, featureNames);
+  refuseInfinite(X.data, featureNames, options.table);
   const rawTarget = table.columns[targetIndex];
   const task = options.task ?? inferTask(rawTarget);
   let labels: LabelEncoder | null = null;
@@ -402,6 +403,17 @@ class EpochSinks {
 
   private foldLabel(fold: number): string {
     return this.folds > 1 ? `cv fold ${fold + 1}/${this.folds}` : 'holdout';
+  }
+}
+
+/** Missing values are imputed, but an infinite one has no sensible stand-in: name it before any trial fails on it. */
+function refuseInfinite(data: Float64Array, featureNames: readonly string[], tableName: string): void {
+  for (let i = 0; i < data.length; i++) {
+    if (data[i] === Infinity || data[i] === -Infinity) {
+      const column = featureNames[i % featureNames.length];
+      const row = Math.floor(i / featureNames.length) + 1;
+      throw new SpotmlError('INVALID_INPUT', `${tableName}: column "${column}" is infinite in row ${row}; clip or drop such values before training`, { column, row });
+    }
   }
 }
 

@@ -36,6 +36,17 @@ export function checkTrainingData(data: TrainingData, options: FitCheckOptions):
       column,
     });
   }
+  // Infinite features would become infinite split thresholds and scaling statistics; scikit-learn refuses them too.
+  const infiniteAt = firstInfinite(X.data);
+  if (infiniteAt >= 0) {
+    const column = infiniteAt % X.cols;
+    const row = Math.floor(infiniteAt / X.cols);
+    throw new SpotmlError('INVALID_INPUT', `${who}: feature column ${column} is infinite in row ${row}; clip or drop such values before training`, {
+      family: who,
+      column,
+      row,
+    });
+  }
   if (task === 'classification') {
     const k = data.nClasses ?? 0;
     if (!Number.isInteger(k) || k < 2) {
@@ -81,6 +92,11 @@ export function checkNoMissing(X: Matrix, family: string): void {
 /** Index of the first NaN in data[from..], or −1. */
 export function firstNaN(data: Float64Array, from: number): number {
   for (let i = from; i < data.length; i++) if (data[i] !== data[i]) return i;
+  return -1;
+}
+
+function firstInfinite(values: Float64Array): number {
+  for (let i = 0; i < values.length; i++) if (values[i] === Infinity || values[i] === -Infinity) return i;
   return -1;
 }
 

@@ -189,11 +189,14 @@ for (const family of FAMILIES) {
         if (predictProba) await expectSpotmlError(() => predictProba(createMatrix(2, 3)), /3 feature columns.*trained on 4/);
       });
 
-      it('gives a clear error for zero rows, NaN in the target, unknown and out-of-range params', async () => {
+      it('gives a clear error for zero rows, NaN in the target, an infinite feature, unknown and out-of-range params', async () => {
         await expectSpotmlError(() => family.fit({ ...data, X: createMatrix(0, 4), y: new Float64Array(0) }, params, options), /zero rows/);
         const y = data.y.slice();
         y[3] = NaN;
         await expectSpotmlError(() => family.fit({ ...data, y }, params, options), /target.*row 3/);
+        const infinite = data.X.data.slice();
+        infinite[5 * data.X.cols + 2] = -Infinity;
+        await expectSpotmlError(() => family.fit({ ...data, X: createMatrix(data.X.rows, data.X.cols, infinite) }, params, options), /column 2 is infinite in row 5/);
         await expectSpotmlError(() => family.fit(data, { ...params, no_such_param: 1 }, options), /no parameter "no_such_param"/);
         const bad = outOfRange(family);
         if (bad) await expectSpotmlError(() => family.fit(data, { ...params, ...bad }, options), new RegExp(`${Object.keys(bad)[0]}=.*invalid`));

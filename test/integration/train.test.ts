@@ -113,7 +113,7 @@ describe('train', () => {
     expect(result.score).toBeGreaterThan(0.47);
   });
 
-  it('refuses a missing target column and an unknown family with one-line errors', async () => {
+  it('refuses a missing target column, an unknown family and an infinite feature with one-line errors', async () => {
     const dir = await workspace();
     const base = { table: join(DATA, 'iris.csv'), autoOptimize: false, timeBudget: 5, cv: 5, seed: 0, jobs: 1, out: join(dir, 'm'), experiment: 'e', store: new FileStore(join(dir, 'mlruns')), ensemble: false };
     await expect(train({ ...base, target: 'nope', model: 'knn' })).rejects.toThrow(/no column "nope"/);
@@ -121,5 +121,8 @@ describe('train', () => {
     const tiny = join(dir, 'tiny.csv');
     await writeFile(tiny, 'a,b\n1,x\n2,x\n3,x\n');
     await expect(train({ ...base, table: tiny, target: 'b', model: 'knn' })).rejects.toThrow(/only one class/);
+    const infinite = join(dir, 'infinite.csv');
+    await writeFile(infinite, 'a,b,y\n1,2,p\n3,-Infinity,q\n5,6,p\n7,8,q\n');
+    await expect(train({ ...base, table: infinite, target: 'y', model: 'knn' })).rejects.toThrow(/infinite\.csv: column "b" is infinite in row 2/);
   });
 });
