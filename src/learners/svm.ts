@@ -16,7 +16,7 @@ import { resolveParams, type ResolvedParams } from './params.js';
 import { checkPredictInput, checkTrainingData } from './validate.js';
 import { checkModelJson, checkNoMissing, malformed } from './preprocess.js';
 import { Rng, hashSeed } from './rng.js';
-import { kernelAgainst } from './svm/kernel.js';
+import { kernelAgainst, kernelAgainstTwo } from './svm/kernel.js';
 import { trainClassifier, trainRegressor } from './svm/train.js';
 import type { FitOptions, FittedModel, LearnerFamily, ParamSpec, SerializedModel, Task, TrainingData } from './types.js';
 import { serializedModel } from './serialized.js';
@@ -123,6 +123,7 @@ class SvmEvaluator {
   private readonly coef: Float64Array;
   private readonly starts: Int32Array;
   private readonly kernelValues: Float64Array;
+  private readonly secondKernelValues: Float64Array;
 
   constructor(
     readonly state: SvmState,
@@ -133,6 +134,7 @@ class SvmEvaluator {
     this.starts = new Int32Array(state.counts.length + 1);
     for (let b = 0; b < state.counts.length; b++) this.starts[b + 1] = this.starts[b] + state.counts[b];
     this.kernelValues = new Float64Array(this.starts[state.counts.length]);
+    this.secondKernelValues = new Float64Array(this.kernelValues.length);
   }
 
   private computeKernel(x: Float64Array, offset: number): void {
@@ -153,9 +155,22 @@ class SvmEvaluator {
    */
   pairDecisions(x: Float64Array, offset: number, nClasses: number, out: Float64Array): void {
     this.computeKernel(x, offset);
+    this.decisionsFrom(this.kernelValues, nClasses, out);
+  }
+
+  /** pairDecisions for two rows, sharing each support vector load between them (same values as one by one). */
+  pairDecisionsTwo(x: Float64Array, offsetA: number, offsetB: number, nClasses: number, outA: Float64Array, outB: Float64Array): void {
+    const { kernelValues, secondKernelValues } = this;
+    kernelAgainstTwo(this.state.kernel, this.state.gamma, x, offsetA, offsetB, this.sv, kernelValues.length, this.d, kernelValues, secondKernelValues);
+    this.decisionsFrom(kernelValues, nClasses, outA);
+    this.decisionsFrom(secondKernelValues, nClasses, outB);
+  }
+
+  /** libsvm's per-pair sums over kernel values K(x, sv_s) computed once per support vector. */
+  private decisionsFrom(kernelValues: Float64Array, nClasses: number, out: Float64Array): void {
     out.fill(NaN);
     const { labels, rho } = this.state;
-    const { coef, kernelValues, starts } = this;
+    const { coef, starts } = this;
     const blocks = labels.length;
     const totalSv = kernelValues.length;
     let p = 0;
@@ -226,8 +241,15 @@ class SvmModel implements FittedModel {
     }
     const k = this.nClasses ?? 0;
     const decisions = new Float64Array((k * (k - 1)) / 2);
+    const secondDecisions = new Float64Array(decisions.length);
     const votes = new Int32Array(k);
-    for (let i = 0; i < X.rows; i++) {
+    let i = 0;
+    for (; i + 1 < X.rows; i += 2) {
+      this.evaluator.pairDecisionsTwo(X.data, i * d, (i + 1) * d, k, decisions, secondDecisions);
+      out[i] = vote(decisions, k, votes);
+      out[i + 1] = vote(secondDecisions, k, votes);
+    }
+    if (i < X.rows) {
       this.evaluator.pairDecisions(X.data, i * d, k, decisions);
       out[i] = vote(decisions, k, votes);
     }

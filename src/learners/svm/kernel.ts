@@ -73,9 +73,11 @@ const MAX_MEMO_BYTES = 128 * 1024 * 1024;
  */
 export class KernelData {
   private readonly squaredNorms: Float64Array;
-  /** n × n memo and which of its entries are computed (fresh allocations are zeroed, so no fill); null when too big. */
+  /**
+   * n × n memo, 0 where not computed yet: a fresh allocation is already zeroed (no fill pass over the memo), and a
+   * kernel value that really is 0 is merely recomputed, to the same 0, each time it is asked for. Null when too big.
+   */
   private readonly memo: Float64Array | null;
-  private readonly known: Uint8Array | null;
   private readonly positions: Int32Array;
 
   constructor(
@@ -90,7 +92,6 @@ export class KernelData {
     for (let i = 0; i < rows; i++) this.squaredNorms[i] = dotRows(data, i, i, cols);
     const memoFits = memoize && rows * rows * 8 <= MAX_MEMO_BYTES;
     this.memo = memoFits ? new Float64Array(rows * rows) : null;
-    this.known = memoFits ? new Uint8Array(rows * rows) : null;
     this.positions = new Int32Array(rows);
   }
 
@@ -98,33 +99,39 @@ export class KernelData {
     return this.fromDot(a, b, dotRows(this.data, a, b, this.cols));
   }
 
-  /** out[k] = K(a, rowOf[k]) for k in [from, to). */
-  fill(a: number, rowOf: Int32Array, from: number, to: number, out: Float64Array): void {
-    const { memo, known, positions, rows } = this;
+  /**
+   * out[k] = sign[a]·sign[k]·K(a, rowOf[k]) for k in [from, to), `signs` being ±1 (the caller's yᵢ; all ones for
+   * plain kernel values). Multiplying by ±1 is exact, and folding it in here saves the caller a pass over the row.
+   */
+  fill(a: number, rowOf: Int32Array, from: number, to: number, out: Float64Array, signs: Float64Array, signA: number): void {
+    const { memo, positions, rows } = this;
     let count = 0;
-    if (memo === null || known === null) {
+    if (memo === null) {
       for (let k = from; k < to; k++) positions[count++] = k;
     } else {
       const base = a * rows;
       for (let k = from; k < to; k++) {
-        const at = base + rowOf[k];
-        if (known[at] === 1) out[k] = memo[at];
+        const value = memo[base + rowOf[k]];
+        if (value !== 0) out[k] = value * (signA * signs[k]);
         else positions[count++] = k;
       }
     }
     if (count === 0) return;
     dotsInto(this.data, this.cols, a, rowOf, positions, count, out);
+    // The rbf transform is inlined here (a call per entry was not): libsvm's kernel_rbf, exp(−γ(‖a‖² + ‖b‖² − 2a·b)).
+    const rbf = this.kind === 'rbf';
+    const { squaredNorms, gamma } = this;
+    const normA = squaredNorms[a];
+    const base = a * rows;
     for (let t = 0; t < count; t++) {
       const k = positions[t];
       const b = rowOf[k];
-      const value = this.fromDot(a, b, out[k]);
-      out[k] = value;
-      if (memo !== null && known !== null) {
-        memo[a * rows + b] = value;
+      const value = rbf ? Math.exp(-gamma * (normA + squaredNorms[b] - 2 * out[k])) : out[k];
+      if (memo !== null) {
+        memo[base + b] = value;
         memo[b * rows + a] = value;
-        known[a * rows + b] = 1;
-        known[b * rows + a] = 1;
       }
+      out[k] = value * (signA * signs[k]);
     }
   }
 
@@ -132,6 +139,46 @@ export class KernelData {
   private fromDot(a: number, b: number, dot: number): number {
     if (this.kind === 'linear') return dot;
     return Math.exp(-this.gamma * (this.squaredNorms[a] + this.squaredNorms[b] - 2 * dot));
+  }
+}
+
+/**
+ * Storage for the rows of one RowCache at a time. One-vs-one solves its class pairs one after another, so each
+ * pair's cache takes over the memory of the one before instead of allocating its own (and leaving it to the
+ * garbage collector). A row handed out again holds stale values; the cache fills a row before reading it.
+ */
+export class RowArena {
+  private readonly chunks: Float64Array[] = [];
+  private chunkIndex = 0;
+  private offset = 0;
+
+  /** Hands out the same memory again from the start. */
+  reset(): void {
+    this.chunkIndex = 0;
+    this.offset = 0;
+  }
+
+  /** `length` entries of contiguous storage; a new chunk, when needed, has at least `chunkLength` entries. */
+  take(length: number, chunkLength: number): Float64Array {
+    while (this.chunkIndex < this.chunks.length) {
+      const chunk = this.chunks[this.chunkIndex];
+      if (chunk.length < length) {
+        // Too small for even one row of this cache (an earlier pair had much shorter rows): let it be collected.
+        this.chunks.splice(this.chunkIndex, 1);
+        this.offset = 0;
+        continue;
+      }
+      if (this.offset + length <= chunk.length) {
+        this.offset += length;
+        return chunk.subarray(this.offset - length, this.offset);
+      }
+      this.chunkIndex++;
+      this.offset = 0;
+    }
+    const chunk = new Float64Array(Math.max(length, chunkLength));
+    this.chunks.push(chunk);
+    this.offset = length;
+    return chunk.subarray(0, length);
   }
 }
 
@@ -160,15 +207,15 @@ export class RowCache {
   private readonly head: number;
   private readonly capacity: number;
   private allocated = 0;
-  private chunk = new Float64Array(0);
-  private chunkRows = 0;
-  private chunkNext = 0;
 
+  /** `arena`, when given, is taken over (reset) by this cache: one arena serves one live cache at a time. */
   constructor(
     count: number,
     private readonly rowLength: number,
     cacheBytes: number = DEFAULT_CACHE_BYTES,
+    private readonly arena: RowArena = new RowArena(),
   ) {
+    arena.reset();
     this.rows = new Array<Float64Array | null>(count).fill(null);
     this.filled = new Int32Array(count);
     this.prev = new Int32Array(count + 1).fill(NONE);
@@ -233,15 +280,10 @@ export class RowCache {
 
   private allot(): Float64Array {
     if (this.allocated < this.capacity) {
-      // Rows come from chunks of up to 64: one allocation instead of one per row.
-      if (this.chunkNext === this.chunkRows) {
-        this.chunkRows = Math.min(ROWS_PER_CHUNK, this.capacity - this.allocated);
-        this.chunk = new Float64Array(this.chunkRows * this.rowLength);
-        this.chunkNext = 0;
-      }
-      const start = this.chunkNext++ * this.rowLength;
+      // New memory comes in chunks of up to 64 rows: one allocation instead of one per row.
+      const chunkLength = Math.min(ROWS_PER_CHUNK, this.capacity - this.allocated) * this.rowLength;
       this.allocated++;
-      return this.chunk.subarray(start, start + this.rowLength);
+      return this.arena.take(this.rowLength, chunkLength);
     }
     const victim = this.next[this.head];
     this.unlink(victim);
@@ -357,5 +399,90 @@ export function kernelAgainst(kind: KernelKind, gamma: number, x: Float64Array, 
       for (let j = 0; j < d; j++) sum += x[xOffset + j] * sv[o + j];
       out[s] = sum;
     }
+  }
+}
+
+/**
+ * kernelAgainst for two query rows at once (offsets `offsetA`, `offsetB`): each support vector entry loaded
+ * serves both rows. Every sum still runs over j in order from 0, so outA and outB equal what kernelAgainst
+ * gives for each row alone, bit for bit.
+ */
+export function kernelAgainstTwo(
+  kind: KernelKind,
+  gamma: number,
+  x: Float64Array,
+  offsetA: number,
+  offsetB: number,
+  sv: Float64Array,
+  count: number,
+  d: number,
+  outA: Float64Array,
+  outB: Float64Array,
+): void {
+  if (kind !== 'rbf') {
+    kernelAgainst(kind, gamma, x, offsetA, sv, count, d, outA);
+    kernelAgainst(kind, gamma, x, offsetB, sv, count, d, outB);
+    return;
+  }
+  let s = 0;
+  for (; s + 3 < count; s += 4) {
+    const o0 = s * d;
+    const o1 = o0 + d;
+    const o2 = o1 + d;
+    const o3 = o2 + d;
+    let a0 = 0;
+    let a1 = 0;
+    let a2 = 0;
+    let a3 = 0;
+    let b0 = 0;
+    let b1 = 0;
+    let b2 = 0;
+    let b3 = 0;
+    for (let j = 0; j < d; j++) {
+      const va = x[offsetA + j];
+      const vb = x[offsetB + j];
+      const v0 = sv[o0 + j];
+      const v1 = sv[o1 + j];
+      const v2 = sv[o2 + j];
+      const v3 = sv[o3 + j];
+      const da0 = va - v0;
+      const db0 = vb - v0;
+      const da1 = va - v1;
+      const db1 = vb - v1;
+      const da2 = va - v2;
+      const db2 = vb - v2;
+      const da3 = va - v3;
+      const db3 = vb - v3;
+      a0 += da0 * da0;
+      b0 += db0 * db0;
+      a1 += da1 * da1;
+      b1 += db1 * db1;
+      a2 += da2 * da2;
+      b2 += db2 * db2;
+      a3 += da3 * da3;
+      b3 += db3 * db3;
+    }
+    outA[s] = Math.exp(-gamma * a0);
+    outA[s + 1] = Math.exp(-gamma * a1);
+    outA[s + 2] = Math.exp(-gamma * a2);
+    outA[s + 3] = Math.exp(-gamma * a3);
+    outB[s] = Math.exp(-gamma * b0);
+    outB[s + 1] = Math.exp(-gamma * b1);
+    outB[s + 2] = Math.exp(-gamma * b2);
+    outB[s + 3] = Math.exp(-gamma * b3);
+  }
+  for (; s < count; s++) {
+    const o = s * d;
+    let sumA = 0;
+    let sumB = 0;
+    for (let j = 0; j < d; j++) {
+      const v = sv[o + j];
+      const diffA = x[offsetA + j] - v;
+      const diffB = x[offsetB + j] - v;
+      sumA += diffA * diffA;
+      sumB += diffB * diffB;
+    }
+    outA[s] = Math.exp(-gamma * sumA);
+    outB[s] = Math.exp(-gamma * sumB);
   }
 }

@@ -6,7 +6,7 @@
  * C-SVC and epsilon-SVR are the two problems built on it here, each with its own Q matrix over a row cache.
  * Variables are physically swapped when shrunk, as in libsvm, so the selection order matches libsvm's.
  */
-import { KernelData, RowCache, type RowFiller } from './kernel.js';
+import { KernelData, RowCache, type RowArena, type RowFiller } from './kernel.js';
 
 /** Q as the solver sees it, in the solver's current (swapped) variable order. */
 export interface QMatrix {
@@ -421,7 +421,8 @@ function swapInt32(a: Int32Array, i: number, j: number): void {
 export class ClassificationQ implements QMatrix, RowFiller {
   readonly diagonal: Float64Array;
   private readonly rowOf: Int32Array;
-  private readonly sign: Int8Array;
+  /** yᵢ as ±1.0: multiplying by it is exact and avoids a data-dependent branch per entry. */
+  private readonly sign: Float64Array;
   private readonly cache: RowCache;
 
   constructor(
@@ -429,11 +430,12 @@ export class ClassificationQ implements QMatrix, RowFiller {
     rows: Int32Array,
     y: Int8Array,
     cacheBytes?: number,
+    arena?: RowArena,
   ) {
     const l = rows.length;
     this.rowOf = Int32Array.from(rows);
-    this.sign = Int8Array.from(y);
-    this.cache = new RowCache(l, l, cacheBytes);
+    this.sign = Float64Array.from(y);
+    this.cache = new RowCache(l, l, cacheBytes, arena);
     this.diagonal = new Float64Array(l);
     for (let i = 0; i < l; i++) this.diagonal[i] = kernel.value(rows[i], rows[i]);
   }
@@ -443,16 +445,13 @@ export class ClassificationQ implements QMatrix, RowFiller {
   }
 
   fillRow(i: number, from: number, to: number, row: Float64Array): void {
-    const { rowOf, sign } = this;
-    this.kernel.fill(rowOf[i], rowOf, from, to, row);
-    const si = sign[i];
-    for (let k = from; k < to; k++) if (si !== sign[k]) row[k] = -row[k];
+    this.kernel.fill(this.rowOf[i], this.rowOf, from, to, row, this.sign, this.sign[i]);
   }
 
   swapIndex(i: number, j: number): void {
     this.cache.swap(i, j);
     swapInt32(this.rowOf, i, j);
-    swapInt8(this.sign, i, j);
+    swapFloat(this.sign, i, j);
     swapFloat(this.diagonal, i, j);
   }
 }
@@ -467,6 +466,7 @@ export class RegressionQ implements QMatrix, RowFiller {
   private readonly realIndex: Int32Array;
   private readonly sign: Int8Array;
   private readonly samples: Int32Array;
+  private readonly ones: Float64Array;
   private readonly cache: RowCache;
   private readonly buffers: [Float64Array, Float64Array];
   private nextBuffer = 0;
@@ -478,6 +478,7 @@ export class RegressionQ implements QMatrix, RowFiller {
     const l = kernel.rows;
     this.samples = new Int32Array(l);
     for (let i = 0; i < l; i++) this.samples[i] = i;
+    this.ones = new Float64Array(l).fill(1);
     this.realIndex = new Int32Array(2 * l);
     this.sign = new Int8Array(2 * l);
     this.diagonal = new Float64Array(2 * l);
@@ -505,7 +506,7 @@ export class RegressionQ implements QMatrix, RowFiller {
   }
 
   fillRow(sample: number, from: number, to: number, row: Float64Array): void {
-    this.kernel.fill(sample, this.samples, from, to, row);
+    this.kernel.fill(sample, this.samples, from, to, row, this.ones, 1);
   }
 
   swapIndex(i: number, j: number): void {

@@ -6,7 +6,7 @@
  */
 import { SpotmlError } from '../../errors.js';
 import type { Matrix } from '../../data/matrix.js';
-import { KernelData, type KernelKind } from './kernel.js';
+import { KernelData, RowArena, type KernelKind } from './kernel.js';
 import { ClassificationQ, RegressionQ, solveSmo } from './smo.js';
 
 export interface SvmTrainOptions {
@@ -45,7 +45,6 @@ function checkAborted(signal: AbortSignal | undefined): void {
 /** C-SVC, one-vs-one over the classes present in y (class indices). */
 export function trainClassifier(X: Matrix, y: ArrayLike<number>, options: SvmTrainOptions): TrainedSvm {
   const n = X.rows;
-  const kernel = new KernelData(X.data, n, X.cols, options.kernel, options.gamma);
   let maxClass = 0;
   for (let i = 0; i < n; i++) maxClass = Math.max(maxClass, y[i]);
   const classCounts = new Int32Array(maxClass + 1);
@@ -61,6 +60,13 @@ export function trainClassifier(X: Matrix, y: ArrayLike<number>, options: SvmTra
   const grouped = new Int32Array(n);
   const cursor = start.slice(0, blocks);
   for (let i = 0; i < n; i++) grouped[cursor[blockOf[y[i]]]++] = i;
+  // The kernel sees the samples in grouped order, so a pair's samples are two contiguous runs: its kernel rows
+  // read memoised values and sample rows in sequence. Each value is the same dot product of the same rows.
+  const d = X.cols;
+  const groupedData = new Float64Array(n * d);
+  for (let k = 0; k < n; k++) groupedData.set(X.data.subarray(grouped[k] * d, grouped[k] * d + d), k * d);
+  const kernel = new KernelData(groupedData, n, d, options.kernel, options.gamma);
+  const arena = new RowArena();
 
   const pairs = (blocks * (blocks - 1)) / 2;
   const pairAlpha: Float64Array[] = new Array<Float64Array>(pairs);
@@ -75,13 +81,13 @@ export function trainClassifier(X: Matrix, y: ArrayLike<number>, options: SvmTra
       const countB = start[b + 1] - start[b];
       const l = countA + countB;
       const rows = new Int32Array(l);
-      rows.set(grouped.subarray(start[a], start[a + 1]), 0);
-      rows.set(grouped.subarray(start[b], start[b + 1]), countA);
+      for (let k = 0; k < countA; k++) rows[k] = start[a] + k;
+      for (let k = 0; k < countB; k++) rows[countA + k] = start[b] + k;
       const signs = new Int8Array(l);
       signs.fill(1, 0, countA);
       signs.fill(-1, countA);
       const solution = solveSmo({
-        q: new ClassificationQ(kernel, rows, signs, options.cacheBytes),
+        q: new ClassificationQ(kernel, rows, signs, options.cacheBytes, arena),
         linear: new Float64Array(l).fill(-1),
         y: signs,
         alpha: new Float64Array(l),

@@ -6,8 +6,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { coupleProbabilities, fitSigmoid, scaleGamma, svm } from '../../../src/learners/svm.js';
-import { KernelData, RowCache, type RowFiller } from '../../../src/learners/svm/kernel.js';
+import { KernelData, RowArena, RowCache, kernelAgainst, kernelAgainstTwo, type RowFiller } from '../../../src/learners/svm/kernel.js';
 import { ClassificationQ, solveSmo } from '../../../src/learners/svm/smo.js';
+import { trainClassifier } from '../../../src/learners/svm/train.js';
 import { createMatrix, type Matrix } from '../../../src/data/matrix.js';
 import { Rng } from '../../../src/learners/rng.js';
 
@@ -249,6 +250,86 @@ describe('svm solver', () => {
     for (let i = 0; i < n; i++) expect(Math.abs(decision(full.alpha, full.rho, i) - decision(unshrunk.alpha, unshrunk.rho, i))).toBeLessThan(5e-3);
   });
 
+  it('one-vs-one training (shared memoised kernel in class order, reused row memory) equals each pair solved alone, bit for bit', () => {
+    const { X, y } = blobs(21, 150, 4, 5);
+    const n = X.rows;
+    for (const kind of ['rbf', 'linear'] as const) {
+      const gamma = scaleGamma(X);
+      const trained = trainClassifier(X, y, { kernel: kind, gamma, C: 2, epsilon: 0, tolerance: 1e-3 });
+      const svIndex = new Map(Array.from(trained.svRows, (row, s) => [row, s]));
+      const totalSv = trained.svRows.length;
+      let p = 0;
+      for (let a = 0; a < 4; a++) {
+        for (let b = a + 1; b < 4; b++) {
+          // Pair (a, b) from scratch: original row order, unmemoised kernel, a cache of its own.
+          const rows = Int32Array.from([...y.keys()].filter((i) => y[i] === a).concat([...y.keys()].filter((i) => y[i] === b)));
+          const signs = Int8Array.from(rows, (i) => (y[i] === a ? 1 : -1));
+          const alone = solveSmo({
+            q: new ClassificationQ(new KernelData(X.data, n, X.cols, kind, gamma, false), rows, signs),
+            linear: new Float64Array(rows.length).fill(-1),
+            y: signs,
+            alpha: new Float64Array(rows.length),
+            cPositive: 2,
+            cNegative: 2,
+            tolerance: 1e-3,
+            shrinking: true,
+          });
+          expect(trained.rho[p++]).toBe(alone.rho);
+          rows.forEach((row, k) => {
+            const coefficient = alone.alpha[k] * signs[k];
+            const s = svIndex.get(row);
+            if (s === undefined) {
+              expect(coefficient === 0).toBe(true); // ±0: not a support vector of any pair
+              return;
+            }
+            // Coefficients of class a's vectors sit in coefficient row b − 1, of class b's in row a (libsvm's layout).
+            expect(trained.coef[(y[row] === a ? b - 1 : a) * totalSv + s]).toBe(coefficient);
+          });
+        }
+      }
+    }
+  });
+
+  it('prediction kernels for two rows at once equal the one-row kernel bit for bit, and so do predictions', async () => {
+    const rng = new Rng(3);
+    const d = 7;
+    const count = 23; // not a multiple of the 4-vector block: the remainder path runs too
+    const sv = Float64Array.from({ length: count * d }, () => rng.normal());
+    const x = Float64Array.from({ length: 3 * d }, () => rng.normal());
+    for (const kind of ['rbf', 'linear'] as const) {
+      const one = [new Float64Array(count), new Float64Array(count)];
+      const two = [new Float64Array(count), new Float64Array(count)];
+      kernelAgainst(kind, 0.3, x, d, sv, count, d, one[0]);
+      kernelAgainst(kind, 0.3, x, 2 * d, sv, count, d, one[1]);
+      kernelAgainstTwo(kind, 0.3, x, d, 2 * d, sv, count, d, two[0], two[1]);
+      expect(two).toEqual(one);
+    }
+    const { X, y } = blobs(8, 61, 3); // an odd number of rows: the last one is predicted alone
+    const model = await svm.fit({ X, y, task: 'classification', nClasses: 3 }, {}, { seed: 0 });
+    const together = model.predict(X);
+    for (let i = 0; i < X.rows; i++) {
+      expect(model.predict(createMatrix(1, X.cols, X.data.slice(i * X.cols, (i + 1) * X.cols)))[0]).toBe(together[i]);
+    }
+  });
+
+  it('a row arena never hands out overlapping rows between resets, and reuses its memory after one', () => {
+    const arena = new RowArena();
+    const overlaps = (rows: Float64Array[]): boolean =>
+      rows.some((a, i) => rows.some((b, j) => i !== j && a.buffer === b.buffer && a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength));
+    const first = Array.from({ length: 10 }, () => arena.take(7, 4 * 7));
+    expect(first.every((row) => row.length === 7)).toBe(true);
+    expect(overlaps(first)).toBe(false);
+    arena.reset();
+    const again = Array.from({ length: 10 }, () => arena.take(7, 4 * 7));
+    expect(overlaps(again)).toBe(false);
+    expect(again.map((row) => [row.buffer, row.byteOffset])).toEqual(first.map((row) => [row.buffer, row.byteOffset]));
+    arena.reset();
+    // Rows longer than every chunk so far: fresh memory, still disjoint.
+    const long = Array.from({ length: 3 }, () => arena.take(50, 2 * 50));
+    expect(long.every((row) => row.length === 50)).toBe(true);
+    expect(overlaps(long)).toBe(false);
+  });
+
   it('the row cache keeps entries consistent under LRU eviction and index swaps (libsvm swap_index)', () => {
     const n = 12;
     // Entry (r, c) of the matrix as seen after the swaps applied so far.
@@ -291,10 +372,13 @@ describe('svm', () => {
     for (const kind of ['rbf', 'linear'] as const) {
       const kernel = new KernelData(X.data, X.rows, X.cols, kind, 0.37);
       const rows = Int32Array.from({ length: X.rows }, (_, i) => i);
+      const signs = Float64Array.from({ length: X.rows }, (_, i) => (i % 3 === 0 ? -1 : 1));
       const out = new Float64Array(X.rows);
-      for (const a of [0, 17, 29, 17]) {
-        kernel.fill(a, rows, 0, X.rows, out); // the repeat reads back memoised values
-        for (let b = 0; b < X.rows; b++) expect(Math.abs(out[b] - referenceKernel(kind, 0.37, X, a, X, b))).toBeLessThan(1e-12);
+      for (const a of [0, 17, 29, 17, 3]) {
+        kernel.fill(a, rows, 0, X.rows, out, signs, signs[a]); // repeats (17, then 3 after 0) read memoised values
+        for (let b = 0; b < X.rows; b++) {
+          expect(Math.abs(out[b] - signs[a] * signs[b] * referenceKernel(kind, 0.37, X, a, X, b))).toBeLessThan(1e-12);
+        }
       }
     }
   });
