@@ -2,8 +2,9 @@
  * k-nearest neighbours (scikit-learn's KNeighborsClassifier/Regressor, brute force).
  * fit stores the training rows; predict finds the k nearest keeping the k best in a small sorted buffer
  * (ties: the earlier training row wins). Euclidean search screens four queries × two training rows at a
- * time with dot products and settles only the survivors exactly (kNearestEuclidean); Manhattan and the
- * last few query rows use the one-row loop (kNearest). Both give bitwise the same neighbours and distances.
+ * time with dot products and settles only the survivors exactly (kNearestEuclidean; a last partial group of
+ * queries is padded to four); Manhattan uses the one-row loop (kNearest). Both give bitwise the same
+ * neighbours and distances.
  * predict_proba as scikit-learn: class shares of the (weighted) neighbours; with weights=distance a query
  * that coincides with training rows takes its vote from those rows only.
  */
@@ -36,6 +37,9 @@ const KNN_PARAMS = {
 
 type KnnParams = ResolvedParams<typeof KNN_PARAMS>;
 
+/** Stand-in for models that never take the Euclidean path (Manhattan). */
+const NO_ROW_STATS: EuclideanRowStats = { norms: new Float64Array(0), tailRoots: new Float64Array(0), pauses: new Int32Array(0) };
+
 interface KnnState {
   X: number[];
   y: number[];
@@ -45,8 +49,11 @@ class KnnModel implements FittedModel {
   readonly family = FAMILY;
   readonly nClasses?: number;
   readonly predictProba?: (X: Matrix) => Matrix;
-  /** Per training row norms for the Euclidean screen; computed at the first prediction. */
-  private trainStats: EuclideanRowStats | null = null;
+  /**
+   * Per training row norms for the Euclidean screen. Set once here: a field that later turns from null to an
+   * object makes V8 throw away (and recompile) every optimised function that read it.
+   */
+  private readonly trainStats: EuclideanRowStats;
 
   constructor(
     readonly task: Task,
@@ -57,6 +64,7 @@ class KnnModel implements FittedModel {
     private readonly trainY: Float64Array,
   ) {
     this.nClasses = nClasses;
+    this.trainStats = params.metric === 'euclidean' ? euclideanRowStats(trainX, trainY.length, nFeatures) : NO_ROW_STATS;
     if (task === 'classification') this.predictProba = (X: Matrix) => this.classProbabilities(X);
   }
 
@@ -82,17 +90,9 @@ class KnnModel implements FittedModel {
     const nClasses = this.nClasses ?? 0;
     const out = new Float64Array(X.rows * nClasses);
     const { neighbours, distances } = this.searchAll(X);
-    const weights = new Float64Array(k);
-    for (let i = 0; i < X.rows; i++) {
-      neighbourWeights(distances, i * k, this.params.weights === 'distance', this.params.metric === 'euclidean', weights);
-      const base = i * nClasses;
-      let total = 0;
-      for (let n = 0; n < k; n++) {
-        out[base + this.trainY[neighbours[i * k + n]]] += weights[n];
-        total += weights[n];
-      }
-      for (let c = 0; c < nClasses; c++) out[base + c] /= total;
-    }
+    const byDistance = this.params.weights === 'distance';
+    const squared = this.params.metric === 'euclidean';
+    voteShares(neighbours, distances, this.trainY, X.rows, k, nClasses, byDistance, squared, new Float64Array(k), out);
     return createMatrix(X.rows, nClasses, out);
   }
 
@@ -128,7 +128,6 @@ class KnnModel implements FittedModel {
       }
       return { neighbours, distances };
     }
-    this.trainStats ??= euclideanRowStats(this.trainX, nTrain, d);
     kNearestEuclidean(this.trainX, this.trainStats, nTrain, d, X.data, X.rows, k, neighbours, distances);
     return { neighbours, distances };
   }
@@ -194,9 +193,15 @@ export interface EuclideanRowStats {
 
 export function euclideanRowStats(data: Float64Array, rows: number, d: number): EuclideanRowStats {
   const pauses = d >= 8 ? Int32Array.of(d >> 1, (3 * d) >> 2) : new Int32Array(0);
-  const nPauses = pauses.length;
   const norms = new Float64Array(rows);
-  const tailRoots = new Float64Array(rows * nPauses);
+  const tailRoots = new Float64Array(rows * pauses.length);
+  fillRowStats(data, rows, d, pauses, norms, tailRoots);
+  return { norms, tailRoots, pauses };
+}
+
+/** euclideanRowStats' loops, apart from the object it returns so that the compiled loop never meets an object. */
+function fillRowStats(data: Float64Array, rows: number, d: number, pauses: Int32Array, norms: Float64Array, tailRoots: Float64Array): void {
+  const nPauses = pauses.length;
   for (let i = 0; i < rows; i++) {
     const base = i * d;
     let sum = 0;
@@ -208,7 +213,6 @@ export function euclideanRowStats(data: Float64Array, rows: number, d: number): 
       tailRoots[i * nPauses + p] = Math.sqrt(tail);
     }
   }
-  return { norms, tailRoots, pauses };
 }
 
 /**
@@ -234,163 +238,234 @@ export function kNearestEuclidean(
   distances: Float64Array,
 ): void {
   const queryStats = euclideanRowStats(queries, nQueries, d);
-  const search: EuclideanSearch = {
-    train,
-    trainStats,
-    nTrain,
-    d,
-    queries,
-    queryStats,
-    k,
-    neighbours,
-    distances,
-    filled: new Int32Array(nQueries),
-    worst: new Float64Array(nQueries).fill(Infinity),
-    keep: 1 - 8 * (d + 4) * Number.EPSILON,
-    dots: new Float64Array(8),
-  };
+  const filled = new Int32Array(nQueries);
+  const worst = new Float64Array(nQueries).fill(Infinity);
+  const keep = 1 - 8 * (d + 4) * Number.EPSILON;
+  const dots = new Float64Array(8);
   let q = 0;
   for (; q + 4 <= nQueries; q += 4) {
-    scanFourQueries(search, q);
+    scanFourQueries(
+      train,
+      trainStats.norms,
+      trainStats.tailRoots,
+      queries,
+      queryStats.norms,
+      queryStats.tailRoots,
+      trainStats.pauses,
+      nTrain,
+      d,
+      k,
+      keep,
+      dots,
+      neighbours,
+      distances,
+      filled,
+      worst,
+      q,
+    );
     // An odd last training row, outside the hot loop so its first visit cannot deoptimise it.
-    if (nTrain % 2 === 1) for (let r = 0; r < 4; r++) insertIfNearer(search, q + r, nTrain - 1);
+    if (nTrain % 2 === 1) {
+      for (let r = 0; r < 4; r++) insertIfNearer(train, queries, d, k, neighbours, distances, filled, worst, q + r, nTrain - 1);
+    }
   }
-  // The last few rows (or a single served row) take the plain search, which exits early on long rows.
-  for (; q < nQueries; q++) {
-    kNearest(train, nTrain, d, queries, q * d, false, neighbours.subarray(q * k, (q + 1) * k), distances.subarray(q * k, (q + 1) * k));
+  const left = nQueries - q;
+  if (left > 0) {
+    // The last one to three rows go through the same kernels as a padded block of four (copies of the last
+    // row fill it; their results are dropped): each query's search is independent of its block partners, and
+    // a second search routine would cost its own compilation.
+    const padded = new Float64Array(4 * d);
+    for (let r = 0; r < 4; r++) padded.set(queries.subarray((q + Math.min(r, left - 1)) * d, (q + Math.min(r, left - 1) + 1) * d), r * d);
+    const paddedNeighbours = new Int32Array(4 * k);
+    const paddedDistances = new Float64Array(4 * k);
+    kNearestEuclidean(train, trainStats, nTrain, d, padded, 4, k, paddedNeighbours, paddedDistances);
+    neighbours.set(paddedNeighbours.subarray(0, left * k), q * k);
+    distances.set(paddedDistances.subarray(0, left * k), q * k);
   }
-}
-
-interface EuclideanSearch {
-  readonly train: Float64Array;
-  readonly trainStats: EuclideanRowStats;
-  readonly nTrain: number;
-  readonly d: number;
-  readonly queries: Float64Array;
-  readonly queryStats: EuclideanRowStats;
-  readonly k: number;
-  readonly neighbours: Int32Array;
-  readonly distances: Float64Array;
-  /** Per query: neighbours found so far (up to k) and the k-th best distance (Infinity until k are found). */
-  readonly filled: Int32Array;
-  readonly worst: Float64Array;
-  /** 1 − the screening margin. */
-  readonly keep: number;
-  /** Scratch for one block's eight dot products. */
-  readonly dots: Float64Array;
 }
 
 const SUBNORMAL_SLACK = 1e-300;
 
-/** Queries q..q+3 against every even-numbered pair of training rows; pairs the screen lets through go to settleBlock. */
-function scanFourQueries(search: EuclideanSearch, q: number): void {
-  const { train, nTrain, d, queries, worst, keep, dots } = search;
-  const { norms: trainNorms, tailRoots: trainTails, pauses } = search.trainStats;
-  const { norms: queryNorms, tailRoots: queryTails } = search.queryStats;
+/*
+ * The hot functions below take typed arrays and numbers only, no objects: optimised code that reads object
+ * fields depends on those objects' hidden classes, and V8 throws it away (and compiles it again, at up to
+ * tens of milliseconds a time) when one changes, which on small data costs more than the search itself.
+ */
+
+/** Queries q..q+3 against every even-numbered pair of training rows; the blocks the screen lets through are settled exactly. */
+function scanFourQueries(
+  train: Float64Array,
+  trainNorms: Float64Array,
+  trainTails: Float64Array,
+  queries: Float64Array,
+  queryNorms: Float64Array,
+  queryTails: Float64Array,
+  pauses: Int32Array,
+  nTrain: number,
+  d: number,
+  k: number,
+  keep: number,
+  dots: Float64Array,
+  neighbours: Int32Array,
+  distances: Float64Array,
+  filled: Int32Array,
+  worst: Float64Array,
+  q: number,
+): void {
+  const evenTrain = nTrain & ~1;
+  for (let t = 0; t < evenTrain; t += 2) {
+    if (screenBlock(train, trainNorms, trainTails, queries, queryNorms, queryTails, pauses, d, keep, worst, dots, q, t)) {
+      settleBlock(train, trainNorms, queries, queryNorms, d, k, keep, dots, neighbours, distances, filled, worst, q, t);
+    }
+  }
+}
+
+/**
+ * The 4 × 2 screen of queries q..q+3 against rows t, t+1: false when every pair is certainly too far
+ * (at a pause or at the end); otherwise leaves the eight dot products in dots and returns true.
+ */
+function screenBlock(
+  train: Float64Array,
+  trainNorms: Float64Array,
+  trainTails: Float64Array,
+  queries: Float64Array,
+  queryNorms: Float64Array,
+  queryTails: Float64Array,
+  pauses: Int32Array,
+  d: number,
+  keep: number,
+  worst: Float64Array,
+  dots: Float64Array,
+  q: number,
+  t: number,
+): boolean {
   const nPauses = pauses.length;
   const o0 = q * d;
   const o1 = o0 + d;
   const o2 = o1 + d;
   const o3 = o2 + d;
-  // Norms shrunk by the screening margin once per block.
+  // Norms shrunk by the screening margin.
   const n0 = keep * queryNorms[q];
   const n1 = keep * queryNorms[q + 1];
   const n2 = keep * queryNorms[q + 2];
   const n3 = keep * queryNorms[q + 3];
-  const evenTrain = nTrain & ~1;
-  blocks: for (let t = 0; t < evenTrain; t += 2) {
-    const a = t * d;
-    const b = a + d;
-    const ta = keep * trainNorms[t] - SUBNORMAL_SLACK;
-    const tb = keep * trainNorms[t + 1] - SUBNORMAL_SLACK;
-    let s0 = 0;
-    let s1 = 0;
-    let s2 = 0;
-    let s3 = 0;
-    let u0 = 0;
-    let u1 = 0;
-    let u2 = 0;
-    let u3 = 0;
-    let j = 0;
-    for (let p = 0; p <= nPauses; p++) {
-      const end = p < nPauses ? pauses[p] : d;
-      for (; j < end; j++) {
-        const v = train[a + j];
-        const w = train[b + j];
-        const x0 = queries[o0 + j];
-        s0 += v * x0;
-        u0 += w * x0;
-        const x1 = queries[o1 + j];
-        s1 += v * x1;
-        u1 += w * x1;
-        const x2 = queries[o2 + j];
-        s2 += v * x2;
-        u2 += w * x2;
-        const x3 = queries[o3 + j];
-        s3 += v * x3;
-        u3 += w * x3;
-      }
-      if (p === nPauses) break;
-      const ra = 2 * trainTails[t * nPauses + p];
-      const rb = 2 * trainTails[(t + 1) * nPauses + p];
-      const r0 = queryTails[q * nPauses + p];
-      const r1 = queryTails[(q + 1) * nPauses + p];
-      const r2 = queryTails[(q + 2) * nPauses + p];
-      const r3 = queryTails[(q + 3) * nPauses + p];
-      if (
-        n0 + ta - 2 * s0 - ra * r0 >= worst[q] &&
-        n0 + tb - 2 * u0 - rb * r0 >= worst[q] &&
-        n1 + ta - 2 * s1 - ra * r1 >= worst[q + 1] &&
-        n1 + tb - 2 * u1 - rb * r1 >= worst[q + 1] &&
-        n2 + ta - 2 * s2 - ra * r2 >= worst[q + 2] &&
-        n2 + tb - 2 * u2 - rb * r2 >= worst[q + 2] &&
-        n3 + ta - 2 * s3 - ra * r3 >= worst[q + 3] &&
-        n3 + tb - 2 * u3 - rb * r3 >= worst[q + 3]
-      ) {
-        continue blocks;
-      }
+  const w0 = worst[q];
+  const w1 = worst[q + 1];
+  const w2 = worst[q + 2];
+  const w3 = worst[q + 3];
+  const a = t * d;
+  const b = a + d;
+  const ta = keep * trainNorms[t] - SUBNORMAL_SLACK;
+  const tb = keep * trainNorms[t + 1] - SUBNORMAL_SLACK;
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  let u0 = 0;
+  let u1 = 0;
+  let u2 = 0;
+  let u3 = 0;
+  let j = 0;
+  for (let p = 0; p <= nPauses; p++) {
+    const end = p < nPauses ? pauses[p] : d;
+    for (; j < end; j++) {
+      const v = train[a + j];
+      const w = train[b + j];
+      const x0 = queries[o0 + j];
+      s0 += v * x0;
+      u0 += w * x0;
+      const x1 = queries[o1 + j];
+      s1 += v * x1;
+      u1 += w * x1;
+      const x2 = queries[o2 + j];
+      s2 += v * x2;
+      u2 += w * x2;
+      const x3 = queries[o3 + j];
+      s3 += v * x3;
+      u3 += w * x3;
     }
+    if (p === nPauses) break;
+    // The features not yet summed can still add (‖q_rest‖ − ‖t_rest‖)², hence the 2‖q_rest‖‖t_rest‖ term.
+    const ra = 2 * trainTails[t * nPauses + p];
+    const rb = 2 * trainTails[(t + 1) * nPauses + p];
+    const r0 = queryTails[q * nPauses + p];
+    const r1 = queryTails[(q + 1) * nPauses + p];
+    const r2 = queryTails[(q + 2) * nPauses + p];
+    const r3 = queryTails[(q + 3) * nPauses + p];
     if (
-      n0 + ta - 2 * s0 >= worst[q] &&
-      n0 + tb - 2 * u0 >= worst[q] &&
-      n1 + ta - 2 * s1 >= worst[q + 1] &&
-      n1 + tb - 2 * u1 >= worst[q + 1] &&
-      n2 + ta - 2 * s2 >= worst[q + 2] &&
-      n2 + tb - 2 * u2 >= worst[q + 2] &&
-      n3 + ta - 2 * s3 >= worst[q + 3] &&
-      n3 + tb - 2 * u3 >= worst[q + 3]
+      n0 + ta - 2 * s0 - ra * r0 >= w0 &&
+      n0 + tb - 2 * u0 - rb * r0 >= w0 &&
+      n1 + ta - 2 * s1 - ra * r1 >= w1 &&
+      n1 + tb - 2 * u1 - rb * r1 >= w1 &&
+      n2 + ta - 2 * s2 - ra * r2 >= w2 &&
+      n2 + tb - 2 * u2 - rb * r2 >= w2 &&
+      n3 + ta - 2 * s3 - ra * r3 >= w3 &&
+      n3 + tb - 2 * u3 - rb * r3 >= w3
     ) {
-      continue;
+      return false;
     }
-    dots[0] = s0;
-    dots[1] = u0;
-    dots[2] = s1;
-    dots[3] = u1;
-    dots[4] = s2;
-    dots[5] = u2;
-    dots[6] = s3;
-    dots[7] = u3;
-    settleBlock(search, q, t);
   }
+  if (
+    n0 + ta - 2 * s0 >= w0 &&
+    n0 + tb - 2 * u0 >= w0 &&
+    n1 + ta - 2 * s1 >= w1 &&
+    n1 + tb - 2 * u1 >= w1 &&
+    n2 + ta - 2 * s2 >= w2 &&
+    n2 + tb - 2 * u2 >= w2 &&
+    n3 + ta - 2 * s3 >= w3 &&
+    n3 + tb - 2 * u3 >= w3
+  ) {
+    return false;
+  }
+  dots[0] = s0;
+  dots[1] = u0;
+  dots[2] = s1;
+  dots[3] = u1;
+  dots[4] = s2;
+  dots[5] = u2;
+  dots[6] = s3;
+  dots[7] = u3;
+  return true;
 }
 
-/** The exact step for every pair of block (queries q..q+3, rows t, t+1) that search.dots does not rule out. */
-function settleBlock(search: EuclideanSearch, q: number, t: number): void {
-  const { keep, dots, worst } = search;
-  const trainNorms = search.trainStats.norms;
-  const queryNorms = search.queryStats.norms;
+/** The exact step for every pair of block (queries q..q+3, rows t, t+1) that dots does not rule out. */
+function settleBlock(
+  train: Float64Array,
+  trainNorms: Float64Array,
+  queries: Float64Array,
+  queryNorms: Float64Array,
+  d: number,
+  k: number,
+  keep: number,
+  dots: Float64Array,
+  neighbours: Int32Array,
+  distances: Float64Array,
+  filled: Int32Array,
+  worst: Float64Array,
+  q: number,
+  t: number,
+): void {
   for (let r = 0; r < 4; r++) {
     for (let m = 0; m < 2; m++) {
       const screened = keep * queryNorms[q + r] + (keep * trainNorms[t + m] - SUBNORMAL_SLACK) - 2 * dots[2 * r + m];
       // NaN (overflow) fails the comparison and so takes the exact path.
-      if (!(screened >= worst[q + r])) insertIfNearer(search, q + r, t + m);
+      if (!(screened >= worst[q + r])) insertIfNearer(train, queries, d, k, neighbours, distances, filled, worst, q + r, t + m);
     }
   }
 }
 
 /** kNearest's step for one training row and one query: exact squared distance, same insertion rule. */
-function insertIfNearer(search: EuclideanSearch, q: number, t: number): void {
-  const { train, queries, d, k, neighbours, distances, filled, worst } = search;
+function insertIfNearer(
+  train: Float64Array,
+  queries: Float64Array,
+  d: number,
+  k: number,
+  neighbours: Int32Array,
+  distances: Float64Array,
+  filled: Int32Array,
+  worst: Float64Array,
+  q: number,
+  t: number,
+): void {
   const base = t * d;
   const offset = q * d;
   let dist = 0;
@@ -409,6 +484,31 @@ function insertIfNearer(search: EuclideanSearch, q: number, t: number): void {
   distances[start + pos] = dist;
   neighbours[start + pos] = t;
   if (filled[q] === k) worst[q] = distances[start + k - 1];
+}
+
+/** Each query row's class shares of its (weighted) k neighbours into out (rows × nClasses). */
+function voteShares(
+  neighbours: Int32Array,
+  distances: Float64Array,
+  trainY: Float64Array,
+  rows: number,
+  k: number,
+  nClasses: number,
+  byDistance: boolean,
+  squared: boolean,
+  weights: Float64Array,
+  out: Float64Array,
+): void {
+  for (let i = 0; i < rows; i++) {
+    neighbourWeights(distances, i * k, byDistance, squared, weights);
+    const base = i * nClasses;
+    let total = 0;
+    for (let n = 0; n < k; n++) {
+      out[base + trainY[neighbours[i * k + n]]] += weights[n];
+      total += weights[n];
+    }
+    for (let c = 0; c < nClasses; c++) out[base + c] /= total;
+  }
 }
 
 /** scikit-learn's _get_weights for distances[start..start+k): 1/distance, except that exact matches (distance 0) take all the weight. */

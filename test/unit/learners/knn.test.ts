@@ -47,13 +47,16 @@ describe('knn', () => {
   it('the blocked Euclidean search returns exactly the one-row search (neighbours, ties, distances)', () => {
     const rng = new Rng(13);
     // Integer grids make many exact ties and duplicates; a large offset makes ‖q‖²+‖t‖²−2q·t cancel badly;
-    // odd row counts and query counts off a multiple of four exercise the ragged edges.
+    // odd row counts and query counts off a multiple of four (the padded last block) exercise the ragged edges.
     const cases = [
       { d: 3, nTrain: 57, nQuery: 22, k: 4, draw: () => rng.int(3) },
       { d: 8, nTrain: 81, nQuery: 13, k: 5, draw: () => rng.int(2) },
       { d: 20, nTrain: 200, nQuery: 31, k: 7, draw: () => rng.normal() },
       { d: 64, nTrain: 149, nQuery: 18, k: 5, draw: () => (rng.next() < 0.5 ? 0 : rng.int(17)) },
       { d: 11, nTrain: 95, nQuery: 17, k: 3, draw: () => 1e6 + rng.int(4) * 1e-3 },
+      // Fewer than four queries (a served row): the whole search is one padded block.
+      { d: 64, nTrain: 33, nQuery: 3, k: 5, draw: () => rng.int(3) },
+      { d: 5, nTrain: 10, nQuery: 1, k: 10, draw: () => rng.normal() },
     ];
     for (const { d, nTrain, nQuery, k, draw } of cases) {
       const train = Float64Array.from({ length: nTrain * d }, draw);
