@@ -51,13 +51,18 @@ export function shouldStop(scores: readonly number[], nIterNoChange: number, tol
   return true;
 }
 
-/** Adds one tree's leaf values to the raw scores (class slice `k`) of the given rows of X. */
-function addTreeScores(tree: Tree, X: Matrix, rowsToScore: Int32Array | null, raw: Float64Array, offset: number): void {
+/** Adds one tree's leaf values to the raw scores raw[offset + r] of every row r of X. */
+function addTreeScores(tree: Tree, X: Matrix, raw: Float64Array, offset: number): void {
   const p = X.cols;
-  const count = rowsToScore ? rowsToScore.length : X.rows;
-  for (let i = 0; i < count; i++) {
-    const r = rowsToScore ? rowsToScore[i] : i;
-    raw[offset + r] += tree.value[leafIndex(tree, X.data, r * p)];
+  for (let r = 0; r < X.rows; r++) raw[offset + r] += tree.value[leafIndex(tree, X.data, r * p)];
+}
+
+/** addTreeScores for the listed rows only. */
+function addTreeScoresOfRows(tree: Tree, X: Matrix, rowsToScore: Int32Array, raw: Float64Array): void {
+  const p = X.cols;
+  for (let i = 0; i < rowsToScore.length; i++) {
+    const r = rowsToScore[i];
+    raw[r] += tree.value[leafIndex(tree, X.data, r * p)];
   }
 }
 
@@ -154,8 +159,8 @@ export async function boost(
         pool,
         classRaw,
       );
-      if (subsampling) addTreeScores(tree, train.X, unused, classRaw, 0);
-      if (validation) addTreeScores(tree, validation.X, null, validationRaw, k * nValidation);
+      if (subsampling) addTreeScoresOfRows(tree, train.X, unused, classRaw);
+      if (validation) addTreeScores(tree, validation.X, validationRaw, k * nValidation);
       trees.push(tree);
     }
     iterations = iteration + 1;

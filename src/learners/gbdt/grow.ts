@@ -8,7 +8,7 @@
 import { TreeBuilder, type Tree } from '../tree/tree.js';
 import type { BinMapper } from './binning.js';
 import { HIST_STRIDE, buildHistogram, buildRootHistogram, type HistogramLayout } from './histogram.js';
-import { emptySplit, findBestSplit, type SplitConstraints, type SplitInfo } from './split.js';
+import { emptySplit, findBestSplit, type SplitConstraints } from './split.js';
 
 export interface GrowSettings extends SplitConstraints {
   readonly maxLeafNodes: number;
@@ -45,19 +45,18 @@ export class HistogramPool {
   }
 }
 
-interface Leaf {
-  node: number;
-  start: number;
-  end: number;
-  depth: number;
-  sumGrad: number;
-  sumHess: number;
-  hist: Float64Array | null;
-  split: SplitInfo;
-}
+class Leaf {
+  hist: Float64Array | null = null;
+  readonly split = emptySplit();
 
-function newLeaf(node: number, start: number, end: number, depth: number, sumGrad: number, sumHess: number): Leaf {
-  return { node, start, end, depth, sumGrad, sumHess, hist: null, split: emptySplit() };
+  constructor(
+    readonly node: number,
+    readonly start: number,
+    readonly end: number,
+    readonly depth: number,
+    public sumGrad: number,
+    public sumHess: number,
+  ) {}
 }
 
 function canSplit(leaf: Leaf, settings: GrowSettings): boolean {
@@ -84,7 +83,9 @@ export function growTree(
   const { codes, nRows, mapper, layout, binIndex, rootCounts } = data;
   const builder = new TreeBuilder(1, 2 * settings.maxLeafNodes);
 
-  const root = newLeaf(builder.addNode(), 0, nRowsUsed, 0, 0, 0);
+  // -0 keeps the sums' object fields doubles from the start (see emptySplit). −0 + x is x, and the final + 0 turns
+  // an all-zero −0 sum into +0, so the sums are bit for bit those started from 0.
+  const root = new Leaf(builder.addNode(), 0, nRowsUsed, 0, -0, -0);
   const leaves: Leaf[] = [root];
   const candidates: Leaf[] = [];
   if (canSplit(root, settings) && settings.maxLeafNodes > 1 && layout.features.length > 0) {
@@ -92,21 +93,16 @@ export function growTree(
     if (rootCounts) buildRootHistogram(hist, layout, binIndex, nRows, grad, hess, rootCounts);
     else buildHistogram(hist, layout, binIndex, rows, 0, nRowsUsed, grad, hess);
     // Every row lands in exactly one bin of slot 0, so its bins sum to the root's totals.
-    const slotEnd = (layout.offsets[0] + layout.nBins[0] + 1) * HIST_STRIDE;
-    for (let b = layout.offsets[0] * HIST_STRIDE; b < slotEnd; b += HIST_STRIDE) {
-      root.sumGrad += hist[b];
-      root.sumHess += hist[b + 1];
-    }
+    root.sumGrad = sumBins(hist, layout.offsets[0], layout.nBins[0] + 1, root.sumGrad, 0) + 0;
+    root.sumHess = sumBins(hist, layout.offsets[0], layout.nBins[0] + 1, root.sumHess, 1) + 0;
     findBestSplit(hist, layout, slots, nSlots, root.sumGrad, root.sumHess, nRowsUsed, settings, root.split);
     if (root.split.gain > 0) {
       root.hist = hist;
       candidates.push(root);
     } else pool.release(hist);
   } else {
-    for (let i = 0; i < nRowsUsed; i++) {
-      root.sumGrad += grad[rows[i]];
-      root.sumHess += hess[rows[i]];
-    }
+    root.sumGrad = sumRows(grad, rows, nRowsUsed, root.sumGrad) + 0;
+    root.sumHess = sumRows(hess, rows, nRowsUsed, root.sumHess) + 0;
   }
 
   while (candidates.length > 0 && leaves.length < settings.maxLeafNodes) {
@@ -121,22 +117,10 @@ export function growTree(
     const missingBin = mapper.nBins[f];
     const missingLeft = split.missingLeft;
 
-    // Partition rows[start, end): left child first.
-    const column = f * nRows;
-    let i = parent.start;
-    let j = parent.end - 1;
-    while (i <= j) {
-      const r = rows[i];
-      const code = codes[column + r];
-      if (code === missingBin ? missingLeft : code <= bin) i++;
-      else {
-        rows[i] = rows[j];
-        rows[j--] = r;
-      }
-    }
+    const i = partitionRows(rows, parent.start, parent.end, codes, f * nRows, bin, missingBin, missingLeft);
     const depth = parent.depth + 1;
-    const left = newLeaf(builder.addNode(), parent.start, i, depth, split.gradLeft, split.hessLeft);
-    const right = newLeaf(builder.addNode(), i, parent.end, depth, parent.sumGrad - split.gradLeft, parent.sumHess - split.hessLeft);
+    const left = new Leaf(builder.addNode(), parent.start, i, depth, split.gradLeft, split.hessLeft);
+    const right = new Leaf(builder.addNode(), i, parent.end, depth, parent.sumGrad - split.gradLeft, parent.sumHess - split.hessLeft);
     builder.setSplit(parent.node, f, mapper.upper[f][bin], missingLeft, left.node, right.node);
     leaves[leaves.indexOf(parent)] = left;
     leaves.push(right);
@@ -171,9 +155,51 @@ export function growTree(
     const denominator = leaf.sumHess + settings.l2;
     const v = denominator > 0 ? (-settings.learningRate * leaf.sumGrad) / denominator : 0;
     value[leaf.node] = v;
-    for (let i = leaf.start; i < leaf.end; i++) raw[rows[i]] += v;
+    addToRows(raw, rows, leaf.start, leaf.end, v);
   }
   return builder.finish();
+}
+
+/** Reorders rows[start, end) so the rows going left (code <= bin; NaN per missingLeft) come first; returns the split. */
+function partitionRows(
+  rows: Int32Array,
+  start: number,
+  end: number,
+  codes: Uint8Array,
+  column: number,
+  bin: number,
+  missingBin: number,
+  missingLeft: boolean,
+): number {
+  let i = start;
+  let j = end - 1;
+  while (i <= j) {
+    const r = rows[i];
+    const code = codes[column + r];
+    if (code === missingBin ? missingLeft : code <= bin) i++;
+    else {
+      rows[i] = rows[j];
+      rows[j--] = r;
+    }
+  }
+  return i;
+}
+
+function addToRows(raw: Float64Array, rows: Int32Array, start: number, end: number, value: number): void {
+  for (let i = start; i < end; i++) raw[rows[i]] += value;
+}
+
+/** total + component `part` of bins [first, first + count), in bin order. */
+function sumBins(hist: Float64Array, first: number, count: number, total: number, part: number): number {
+  const end = (first + count) * HIST_STRIDE;
+  for (let b = first * HIST_STRIDE + part; b < end; b += HIST_STRIDE) total += hist[b];
+  return total;
+}
+
+/** total + values[rows[i]] for i < count, in order. */
+function sumRows(values: Float64Array, rows: Int32Array, count: number, total: number): number {
+  for (let i = 0; i < count; i++) total += values[rows[i]];
+  return total;
 }
 
 function searchSplit(leaf: Leaf, layout: HistogramLayout, slots: Int32Array, nSlots: number, settings: GrowSettings, subtract: Float64Array | null): void {

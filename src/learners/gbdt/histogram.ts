@@ -58,9 +58,92 @@ export function buildHistogram(
   grad: Float64Array,
   hess: Float64Array,
 ): void {
-  const slots = layout.features.length;
-  const unrolled = slots - (slots % 4);
   out.fill(0);
+  if (end - start >= SEPARATE_COUNT_ROWS) addRowsCountingApart(out, layout.features.length, binIndex, rows, start, end, grad, hess);
+  else addRows(out, layout.features.length, binIndex, rows, start, end, grad, hess);
+}
+
+/**
+ * From this many rows, buildHistogram counts rows per bin in a separate integer array: the histogram (three
+ * doubles a bin) outgrows L1, the integer counts do not, and an integer increment is cheaper than a float
+ * read-modify-write. Below it, clearing and copying the counts costs more than it saves.
+ */
+export const SEPARATE_COUNT_ROWS = 1024;
+
+/** Integer counts for addRowsCountingApart, one per global bin (grown on demand; single-threaded use). */
+let binCountScratch = new Int32Array(0);
+
+/** addRows with the counts kept in binCountScratch, then copied into the histogram. */
+function addRowsCountingApart(
+  out: Float64Array,
+  slots: number,
+  binIndex: Uint16Array | Uint32Array,
+  rows: Int32Array,
+  start: number,
+  end: number,
+  grad: Float64Array,
+  hess: Float64Array,
+): void {
+  const nBins = out.length / HIST_STRIDE;
+  if (binCountScratch.length < nBins) binCountScratch = new Int32Array(nBins);
+  const counts = binCountScratch;
+  counts.fill(0, 0, nBins);
+  const unrolled = slots - (slots % 4);
+  for (let i = start; i < end; i++) {
+    const r = rows[i];
+    const g = grad[r];
+    const h = hess[r];
+    const base = r * slots;
+    let k = 0;
+    for (; k < unrolled; k += 4) {
+      const c0 = binIndex[base + k];
+      const c1 = binIndex[base + k + 1];
+      const c2 = binIndex[base + k + 2];
+      const c3 = binIndex[base + k + 3];
+      const b0 = c0 * HIST_STRIDE;
+      const b1 = c1 * HIST_STRIDE;
+      const b2 = c2 * HIST_STRIDE;
+      const b3 = c3 * HIST_STRIDE;
+      out[b0] += g;
+      out[b0 + 1] += h;
+      counts[c0]++;
+      out[b1] += g;
+      out[b1 + 1] += h;
+      counts[c1]++;
+      out[b2] += g;
+      out[b2 + 1] += h;
+      counts[c2]++;
+      out[b3] += g;
+      out[b3 + 1] += h;
+      counts[c3]++;
+    }
+    for (; k < slots; k++) {
+      const c = binIndex[base + k];
+      const b = c * HIST_STRIDE;
+      out[b] += g;
+      out[b + 1] += h;
+      counts[c]++;
+    }
+  }
+  copyIntegerCounts(out, counts, nBins);
+}
+
+function copyIntegerCounts(out: Float64Array, counts: Int32Array, nBins: number): void {
+  for (let b = 0; b < nBins; b++) out[b * HIST_STRIDE + 2] = counts[b];
+}
+
+/** Adds rows[start, end)'s gradients, hessians and counts to their bins. */
+function addRows(
+  out: Float64Array,
+  slots: number,
+  binIndex: Uint16Array | Uint32Array,
+  rows: Int32Array,
+  start: number,
+  end: number,
+  grad: Float64Array,
+  hess: Float64Array,
+): void {
+  const unrolled = slots - (slots % 4);
   for (let i = start; i < end; i++) {
     const r = rows[i];
     const g = grad[r];
@@ -114,9 +197,20 @@ export function buildRootHistogram(
   hess: Float64Array,
   counts: Float64Array,
 ): void {
-  const slots = layout.features.length;
-  const unrolled = slots - (slots % 4);
   out.fill(0);
+  // The counts are copied first, by their own kernel: code after the long row loop would run without type
+  // feedback when the loop was optimised on the stack, and deoptimise on every call.
+  copyCounts(out, counts);
+  addRowsInOrder(out, layout.features.length, binIndex, nRows, grad, hess);
+}
+
+function copyCounts(out: Float64Array, counts: Float64Array): void {
+  for (let b = 0; b < counts.length; b++) out[b * HIST_STRIDE + 2] = counts[b];
+}
+
+/** Adds rows 0..nRows-1's gradients and hessians (not counts) to their bins. */
+function addRowsInOrder(out: Float64Array, slots: number, binIndex: Uint16Array | Uint32Array, nRows: number, grad: Float64Array, hess: Float64Array): void {
+  const unrolled = slots - (slots % 4);
   for (let r = 0; r < nRows; r++) {
     const g = grad[r];
     const h = hess[r];
@@ -142,7 +236,6 @@ export function buildRootHistogram(
       out[b + 1] += h;
     }
   }
-  for (let b = 0; b < counts.length; b++) out[b * HIST_STRIDE + 2] = counts[b];
 }
 
 /** larger := parent − smaller, in place in the parent's buffer (see subtractBins). */

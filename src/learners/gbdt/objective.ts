@@ -60,18 +60,34 @@ export const binaryLogLoss: Objective = {
     return Float64Array.of(Math.log(p / (1 - p)));
   },
   gradients(y, raw, weight, grad, hess) {
-    for (let i = 0; i < y.length; i++) {
-      const w = weight ? weight[i] : 1;
-      // sigmoid(x) with one exp and a select instead of a sign branch (the same two formulas, so the same bits).
-      const x = raw[i];
-      const e = Math.exp(-Math.abs(x));
-      const p = (x >= 0 ? 1 : e) / (1 + e);
-      grad[i] = w * (p - y[i]);
-      hess[i] = w * p * (1 - p);
-    }
+    if (weight) logisticGradientsWeighted(y, raw, weight, grad, hess);
+    else logisticGradients(y, raw, grad, hess);
   },
   loss: (y, raw, weight) => weightedMean((i) => log1pExp(raw[i]) - y[i] * raw[i], y.length, weight),
 };
+
+/** Unweighted binary log-loss gradients: the weighted ones with w = 1 (w · x is x exactly). */
+function logisticGradients(y: Float64Array, raw: Float64Array, grad: Float64Array, hess: Float64Array): void {
+  for (let i = 0; i < y.length; i++) {
+    // sigmoid(x) with one exp and a select instead of a sign branch (the same two formulas, so the same bits).
+    const x = raw[i];
+    const e = Math.exp(-Math.abs(x));
+    const p = (x >= 0 ? 1 : e) / (1 + e);
+    grad[i] = p - y[i];
+    hess[i] = p * (1 - p);
+  }
+}
+
+function logisticGradientsWeighted(y: Float64Array, raw: Float64Array, weight: Float64Array, grad: Float64Array, hess: Float64Array): void {
+  for (let i = 0; i < y.length; i++) {
+    const w = weight[i];
+    const x = raw[i];
+    const e = Math.exp(-Math.abs(x));
+    const p = (x >= 0 ? 1 : e) / (1 + e);
+    grad[i] = w * (p - y[i]);
+    hess[i] = w * p * (1 - p);
+  }
+}
 
 /** Multinomial log-loss with softmax over K raw scores; hessian is the diagonal p(1 − p). */
 export function softmaxLoss(nClasses: number): Objective {

@@ -6,6 +6,7 @@ import { Float64Sorter, binEdgesFromSorted, binMatrix, binValue, fitBinMapper } 
 import { shouldStop } from '../../../src/learners/gbdt/boost.js';
 import {
   HIST_STRIDE,
+  SEPARATE_COUNT_ROWS,
   binCounts,
   buildHistogram,
   buildRootHistogram,
@@ -150,6 +151,37 @@ describe('histograms and split search', () => {
     subtractHistogram(parent, left);
     const right = naive(70, n);
     for (let b = 0; b < layout.size; b++) expect(parent[b]).toBeCloseTo(right[b], 10);
+  });
+
+  it('builds bit for bit the naive histogram in the rows\' order, on both sides of SEPARATE_COUNT_ROWS', () => {
+    // More rows than SEPARATE_COUNT_ROWS, visited in a scrambled order, so both kernels and the row-order sums run.
+    const big = SEPARATE_COUNT_ROWS + 300;
+    const bigRng = new Rng(5);
+    const bigCodes = new Uint8Array(big * 3);
+    for (let f = 0; f < 3; f++) for (let i = 0; i < big; i++) bigCodes[f * big + i] = bigRng.int(layout.nBins[f] + 1);
+    const bigIndex = globalBinIndices(layout, bigCodes, big);
+    const g = Float64Array.from({ length: big }, () => bigRng.normal());
+    const h = Float64Array.from({ length: big }, () => bigRng.next());
+    const order = bigRng.shuffle(Int32Array.from({ length: big }, (_, i) => i));
+    for (const [from, to] of [
+      [0, big],
+      [100, 100 + SEPARATE_COUNT_ROWS],
+      [100, 99 + SEPARATE_COUNT_ROWS],
+      [7, 50],
+    ]) {
+      const expected = new Float64Array(layout.size);
+      for (let k = 0; k < 3; k++) {
+        for (let i = from; i < to; i++) {
+          const b = (layout.offsets[k] + bigCodes[k * big + order[i]]) * HIST_STRIDE;
+          expected[b] += g[order[i]];
+          expected[b + 1] += h[order[i]];
+          expected[b + 2] += 1;
+        }
+      }
+      const built = new Float64Array(layout.size).fill(3); // a dirty pooled buffer
+      buildHistogram(built, layout, bigIndex, order, from, to, g, h);
+      expect(Array.from(built)).toEqual(Array.from(expected));
+    }
   });
 
   it('the root fast path (counts copied from binCounts) builds exactly the histogram of all rows in order', () => {
@@ -410,6 +442,17 @@ describe('gbdt', () => {
       expect(grad[i]).toBe(weight[i] * (p - y[i]));
       expect(hess[i]).toBe(weight[i] * p * (1 - p));
     }
+  });
+
+  it('unweighted binary log-loss gradients are the weighted ones with unit weights, bit for bit', () => {
+    const raw = Float64Array.from([0, -0, 1e-300, -3, 3, 40, -40, 800, -800, 0.25, -1e-9]);
+    const y = Float64Array.from(raw, (_, i) => (i * 7) % 2);
+    const unweighted = [new Float64Array(raw.length), new Float64Array(raw.length)];
+    const unit = [new Float64Array(raw.length), new Float64Array(raw.length)];
+    binaryLogLoss.gradients(y, raw, undefined, unweighted[0], unweighted[1]);
+    binaryLogLoss.gradients(y, raw, new Float64Array(raw.length).fill(1), unit[0], unit[1]);
+    expect(Array.from(unweighted[0])).toEqual(Array.from(unit[0]));
+    expect(Array.from(unweighted[1])).toEqual(Array.from(unit[1]));
   });
 
   it('follows scikit-learn’s stopping rule', () => {
