@@ -14,7 +14,7 @@ import { SpotmlError } from '../errors.js';
 import { ChromaComputer, TuningEstimator } from './chroma.js';
 import { ALL_FEATURES, isFeatureName, type FeatureName } from './feature-names.js';
 import { sharedMelFilterbank, type MelFilterbank } from './mel.js';
-import { dctOrthoBasis, DEFAULT_AMIN, delta, deltaRefusal, powerToDbInPlace } from './mfcc.js';
+import { dctFrames, dctOrthoBasis, DEFAULT_AMIN, delta, deltaRefusal, powerToDbInPlace } from './mfcc.js';
 import { onsetStrengths } from './onset.js';
 import {
   ContrastBands,
@@ -699,75 +699,13 @@ function sharedDctBasis(nIn: number, nOut: number): Float64Array {
   return basis;
 }
 
-/** Frames of the MFCC product computed together: a tile of the mel matrix, transposed, stays in cache. */
-const MFCC_TILE_FRAMES = 64;
-
 /**
- * MFCC = orthonormal DCT-II over the mel axis of the dB mel spectrogram, first nMfcc coefficients. A tile
- * of frames is first transposed (each frame's mel column contiguous), then each frame's coefficients are
- * dot products taken four at a time, so one read of a mel value serves four sums. Each sum adds the mel
- * bands in order, as a plain per-frame dot product does.
+ * MFCC = orthonormal DCT-II over the mel axis of the dB mel spectrogram, first nMfcc coefficients
+ * (dctFrames: tiles of frames transposed so each sum adds the mel bands in order, as a per-frame dot product does).
  */
 export function mfccFromMelDb(melDb: FrameMatrix, nMfcc: number): FrameMatrix {
   const { rows: nMels, frames, data } = melDb;
-  const basis = sharedDctBasis(nMels, nMfcc);
-  const out = new Float32Array(nMfcc * frames);
-  const tile = new Float64Array(MFCC_TILE_FRAMES * nMels);
-  // One call per tile: the kernel is small and called often, so V8 optimizes it as a whole (a single long
-  // loop here would run in unoptimized or on-stack-replaced code, boxing every value it reads).
-  for (let first = 0; first < frames; first += MFCC_TILE_FRAMES) {
-    mfccTile(data, frames, first, Math.min(MFCC_TILE_FRAMES, frames - first), nMels, nMfcc, basis, tile, out);
-  }
-  return { rows: nMfcc, frames, data: out };
-}
-
-function mfccTile(
-  data: Float32Array | Float64Array,
-  frames: number,
-  first: number,
-  width: number,
-  nMels: number,
-  nMfcc: number,
-  basis: Float64Array,
-  tile: Float64Array,
-  out: Float32Array,
-): void {
-  for (let m = 0; m < nMels; m++) {
-    const rowStart = m * frames + first;
-    for (let i = 0; i < width; i++) tile[i * nMels + m] = data[rowStart + i];
-  }
-  for (let i = 0; i < width; i++) {
-    const column = i * nMels;
-    const t = first + i;
-    let k = 0;
-    for (; k + 4 <= nMfcc; k += 4) {
-      const r0 = k * nMels;
-      const r1 = r0 + nMels;
-      const r2 = r1 + nMels;
-      const r3 = r2 + nMels;
-      let s0 = 0;
-      let s1 = 0;
-      let s2 = 0;
-      let s3 = 0;
-      for (let m = 0; m < nMels; m++) {
-        const x = tile[column + m];
-        s0 += basis[r0 + m] * x;
-        s1 += basis[r1 + m] * x;
-        s2 += basis[r2 + m] * x;
-        s3 += basis[r3 + m] * x;
-      }
-      out[k * frames + t] = s0;
-      out[(k + 1) * frames + t] = s1;
-      out[(k + 2) * frames + t] = s2;
-      out[(k + 3) * frames + t] = s3;
-    }
-    for (; k < nMfcc; k++) {
-      const r = k * nMels;
-      let sum = 0;
-      for (let m = 0; m < nMels; m++) sum += basis[r + m] * tile[column + m];
-      out[k * frames + t] = sum;
-    }
-  }
+  return { rows: nMfcc, frames, data: dctFrames(data, nMels, frames, sharedDctBasis(nMels, nMfcc), nMfcc) };
 }
 
 /** Convenience for in-memory signals: one pass, or two when the spectrogram is over the default budget. */
