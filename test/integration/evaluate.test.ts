@@ -3,37 +3,15 @@ import { existsSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { train } from '../../src/api/train.js';
-import { main } from '../../src/cli/main.js';
 import { FileStore } from '../../src/tracking/file-store/index.js';
+import { runCli } from '../helpers/cli.js';
 
 const IRIS = new URL('../../../shared/data/iris.csv', import.meta.url).pathname;
 
-function capture(): { stream: Writable; text: () => string } {
-  let text = '';
-  const stream = new Writable({
-    write(chunk, _enc, done) {
-      text += String(chunk);
-      done();
-    },
-  });
-  return { stream, text: () => text };
-}
 
-async function cli(args: string[], cwd: string): Promise<{ code: number; out: string; err: string }> {
-  const out = capture();
-  const err = capture();
-  const previous = process.cwd();
-  process.chdir(cwd);
-  try {
-    const code = await main(['node', 'spotml', ...args], { stdout: out.stream, stderr: err.stream, stdinIsTTY: false });
-    return { code, out: out.text(), err: err.text() };
-  } finally {
-    process.chdir(previous);
-  }
-}
+const cli = runCli;
 
 let dir = '';
 let good = '';

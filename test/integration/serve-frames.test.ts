@@ -12,9 +12,7 @@
 import { copyFile, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.js';
 import { framesFolder } from '../../src/audio/extract.js';
 import { readFeatureSpec, specPathFor, type FeatureSpec } from '../../src/audio/feature-spec.js';
 import { createMatrix, type Matrix } from '../../src/data/matrix.js';
@@ -36,6 +34,7 @@ import { DirModelSource } from '../../src/serve/model-source.js';
 import { patchColumnName } from '../../src/serve/protocol.js';
 import type { RuntimeName } from '../../src/serve/runtime.js';
 import { tone, wavBytes } from '../unit/serve/fixtures.js';
+import { runCli } from '../helpers/cli.js';
 
 const AUDIO = new URL('../../fixtures/audio/', import.meta.url).pathname;
 const CLASSES = ['brass', 'guitar', 'piano'];
@@ -45,25 +44,7 @@ const EXTRACT_FLAGS = ['--features', 'melspectrogram_db,rms,spectral_centroid', 
 /** The mixed model's frame count: segments of 0.5 s have 22 frames, so every patch is cropped. */
 const MIXED_FRAMES = 20;
 
-async function cli(args: string[], cwd: string): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const sink = (append: (s: string) => void): Writable =>
-    new Writable({
-      write(chunk, _enc, done) {
-        append(String(chunk));
-        done();
-      },
-    });
-  const previous = process.cwd();
-  process.chdir(cwd);
-  try {
-    const code = await main(['node', 'spotml', ...args], { stdout: sink((s) => (out += s)), stderr: sink((s) => (err += s)), stdinIsTTY: false });
-    return { code, out, err };
-  } finally {
-    process.chdir(previous);
-  }
-}
+const cli = runCli;
 
 interface Harness {
   app: ReturnType<typeof createServeApp>;

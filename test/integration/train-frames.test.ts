@@ -6,35 +6,16 @@
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.js';
 import { readTable } from '../../src/data/table.js';
 import { packageInput, readModelPackage } from '../../src/registry/package.js';
 import { FileStore } from '../../src/tracking/file-store/index.js';
+import { runCli } from '../helpers/cli.js';
 
 const AUDIO = new URL('../../fixtures/audio/', import.meta.url).pathname;
 const CLASSES = ['brass', 'guitar', 'piano'];
 
-async function cli(args: string[], cwd: string): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const sink = (append: (s: string) => void): Writable =>
-    new Writable({
-      write(chunk, _enc, done) {
-        append(String(chunk));
-        done();
-      },
-    });
-  const previous = process.cwd();
-  process.chdir(cwd);
-  try {
-    const code = await main(['node', 'spotml', ...args], { stdout: sink((s) => (out += s)), stderr: sink((s) => (err += s)), stdinIsTTY: false });
-    return { code, out, err };
-  } finally {
-    process.chdir(previous);
-  }
-}
+const cli = runCli;
 
 let dir = '';
 
