@@ -10,11 +10,11 @@ import fc from 'fast-check';
 import { FRAME_FAMILIES } from '../../src/learners/cnn.js';
 import { FAMILIES, getFamily, loadModel } from '../../src/learners/catalogue.js';
 import { fitPipeline } from '../../src/learners/preprocess.js';
-import { SpotmlError } from '../../src/errors.js';
-import { createMatrix, type Matrix } from '../../src/data/matrix.js';
+import { createMatrix } from '../../src/data/matrix.js';
 import { Rng } from '../../src/learners/rng.js';
 import { getTf } from '../../src/runtime/tf.js';
-import type { FittedModel, LearnerFamily, ParamSpec, Params, SerializedModel, TrainingData } from '../../src/learners/types.js';
+import type { LearnerFamily, Params, SerializedModel, TrainingData } from '../../src/learners/types.js';
+import { expectSpotmlError, expectValidProbabilities, outOfRange, roundTrip, rowOf, withNaN } from './checks.js';
 
 const BANDS = 6;
 const FRAMES = 8;
@@ -50,59 +50,6 @@ function makeFrames(rows: number, seed: number, nClasses = 3, bands = BANDS, fra
     }
   }
   return { X: createMatrix(rows, cols, X), y, task: 'classification', nClasses };
-}
-
-function withNaN(data: TrainingData, every: number): TrainingData {
-  const X = data.X.data.slice();
-  for (let i = 0; i < X.length; i += every) X[i] = NaN;
-  return { ...data, X: createMatrix(data.X.rows, data.X.cols, X) };
-}
-
-function rowOf(X: Matrix, i: number): Matrix {
-  return createMatrix(1, X.cols, X.data.slice(i * X.cols, (i + 1) * X.cols));
-}
-
-function roundTrip(model: FittedModel, load: (json: SerializedModel) => FittedModel): FittedModel {
-  return load(JSON.parse(JSON.stringify(model.toJSON())) as SerializedModel);
-}
-
-function expectValidProbabilities(proba: Matrix, rows: number, nClasses: number): void {
-  expect(proba.rows).toBe(rows);
-  expect(proba.cols).toBe(nClasses);
-  for (let i = 0; i < rows; i++) {
-    let sum = 0;
-    for (let c = 0; c < nClasses; c++) {
-      const p = proba.data[i * nClasses + c];
-      expect(Number.isFinite(p)).toBe(true);
-      expect(p).toBeGreaterThanOrEqual(0);
-      expect(p).toBeLessThanOrEqual(1);
-      sum += p;
-    }
-    expect(Math.abs(sum - 1)).toBeLessThanOrEqual(1e-9);
-  }
-}
-
-async function expectSpotmlError(action: () => unknown, pattern: RegExp): Promise<void> {
-  let caught: unknown;
-  try {
-    await action();
-  } catch (err) {
-    caught = err;
-  }
-  expect(caught, 'expected a SpotmlError').toBeInstanceOf(SpotmlError);
-  const error = caught as SpotmlError;
-  expect(['USAGE', 'INVALID_INPUT']).toContain(error.code);
-  expect(error.message).toMatch(pattern);
-  expect(error.message).not.toContain('\n');
-}
-
-function outOfRange(family: LearnerFamily): Params | null {
-  for (const [name, spec] of Object.entries(family.params) as [string, ParamSpec][]) {
-    if (spec.type === 'int') return { [name]: spec.high + 1 };
-    if (spec.type === 'float') return { [name]: 2 * spec.high + 1 };
-    if (spec.type === 'categorical') return { [name]: 'no-such-choice' };
-  }
-  return null;
 }
 
 describe('frame families in the catalogue', () => {
