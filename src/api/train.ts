@@ -16,6 +16,7 @@ import { parse as parseYaml } from 'yaml';
 import { SpotmlError } from '../errors.js';
 import { createMatrix, type Matrix } from '../data/matrix.js';
 import { columnIndex, readTable, type Table } from '../data/table.js';
+import { firstInfinite } from '../learners/validate.js';
 import { readFeatureSpec, specPathFor, type FeatureSpec } from '../audio/feature-spec.js';
 import type { Progress } from '../cli/ui/index.js';
 import { familiesFor, frameFamiliesFor, getFamily, takesFrames, trainsInEpochs } from '../learners/catalogue.js';
@@ -408,13 +409,11 @@ class EpochSinks {
 
 /** Missing values are imputed, but an infinite one has no sensible stand-in: name it before any trial fails on it. */
 function refuseInfinite(data: Float64Array, featureNames: readonly string[], tableName: string): void {
-  for (let i = 0; i < data.length; i++) {
-    if (data[i] === Infinity || data[i] === -Infinity) {
-      const column = featureNames[i % featureNames.length];
-      const row = Math.floor(i / featureNames.length) + 1;
-      throw new SpotmlError('INVALID_INPUT', `${tableName}: column "${column}" is infinite in row ${row}; clip or drop such values before training`, { column, row });
-    }
-  }
+  const at = firstInfinite(data);
+  if (at < 0) return;
+  const column = featureNames[at % featureNames.length];
+  const row = Math.floor(at / featureNames.length) + 1;
+  throw new SpotmlError('INVALID_INPUT', `${tableName}: column "${column}" is infinite in row ${row}; clip or drop such values before training`, { column, row });
 }
 
 function chooseFeatures(table: Table, target: string, spec: FeatureSpec | null, tableName: string): string[] {

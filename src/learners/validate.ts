@@ -95,7 +95,8 @@ export function firstNaN(data: Float64Array, from: number): number {
   return -1;
 }
 
-function firstInfinite(values: Float64Array): number {
+/** Index of the first ±Infinity in values, or −1. */
+export function firstInfinite(values: Float64Array): number {
   for (let i = 0; i < values.length; i++) if (values[i] === Infinity || values[i] === -Infinity) return i;
   return -1;
 }
