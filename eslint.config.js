@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'out/**', 'mlruns/**', 'fixtures/**/*.py'] },
+  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'out/**', 'mlruns/**', 'fixtures/**/*.py', 'src/generated/**', 'wasm/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

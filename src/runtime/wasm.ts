@@ -1,0 +1,46 @@
+/**
+ * Instantiates a WebAssembly kernel module built from wasm/<name>.ts (AssemblyScript, compiled by
+ * scripts/build-wasm.mjs into src/generated/wasm/<name>.ts). Synchronous on purpose: Node compiles small
+ * modules in well under a millisecond, and the numeric code calling a kernel stays a plain function.
+ * Kernels work on the module's own linear memory: the caller copies inputs in at byte offsets it chooses,
+ * calls the kernel with those offsets, and reads outputs back through typed-array views.
+ */
+/** The slice of the WebAssembly JS API used here (@types/node 20 does not declare it; the DOM lib would). */
+export interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+  grow(pages: number): number;
+}
+interface WebAssemblyApi {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: Record<string, Record<string, unknown>>) => { exports: Record<string, unknown> };
+}
+const webAssembly = (globalThis as unknown as { WebAssembly: WebAssemblyApi }).WebAssembly;
+
+export interface WasmKernelModule<Exports> {
+  readonly exports: Exports;
+  readonly memory: WasmMemory;
+  /** Grows the memory to at least `bytes`; typed-array views made before a growth must be made again. */
+  ensureBytes(bytes: number): void;
+}
+
+const PAGE_BYTES = 65536;
+
+export function instantiateKernel<Exports>(name: string, wasmBase64: string): WasmKernelModule<Exports> {
+  const module = new webAssembly.Module(Buffer.from(wasmBase64, 'base64'));
+  const instance = new webAssembly.Instance(module, {
+    env: {
+      abort: (): never => {
+        throw new Error(`the ${name} WebAssembly kernel aborted`);
+      },
+    },
+  });
+  const memory = instance.exports.memory as WasmMemory;
+  return {
+    exports: instance.exports as unknown as Exports,
+    memory,
+    ensureBytes(bytes: number): void {
+      const missing = bytes - memory.buffer.byteLength;
+      if (missing > 0) memory.grow(Math.ceil(missing / PAGE_BYTES));
+    },
+  };
+}
