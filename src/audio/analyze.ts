@@ -16,13 +16,7 @@ import { ALL_FEATURES, isFeatureName, type FeatureName } from './feature-names.j
 import { sharedMelFilterbank, type MelFilterbank } from './mel.js';
 import { dctFrames, dctOrthoBasis, DEFAULT_AMIN, delta, deltaRefusal, powerToDbInPlace } from './mfcc.js';
 import { onsetStrengths } from './onset.js';
-import {
-  ContrastBands,
-  contrastFromPeakValley,
-  spectralFlatness,
-  spectralShape,
-  spectralShapeAndFlatness,
-} from './spectral.js';
+import { ContrastBands, contrastFromPeakValley, SPECTRAL_BLOCK_STRIDE, SpectralFrameBatch, type SpectralBlock } from './spectral.js';
 import { fftFrequencies, SpectrumStream, type SpectrumFrame } from './spectrum.js';
 import { beatTrack, estimateTempo, type BeatTrackResult } from './tempo.js';
 import { TimeFrameStats } from './time-domain.js';
@@ -295,12 +289,12 @@ class PowerSpectrogram {
     return this.count;
   }
 
-  /** Stores fround(power); false (and nothing stored) once the budget is reached. */
-  push(power: Float64Array): boolean {
+  /** Stores the frame of float32-rounded power rounded[offset, offset + nBins); false (and nothing stored) once the budget is reached. */
+  push(rounded: Float32Array, offset: number): boolean {
     if (this.count >= this.maxFrames) return false;
     const slot = this.count % SPECTROGRAM_BLOCK_FRAMES;
     if (slot === 0) this.blocks.push(takeBlock(SPECTROGRAM_BLOCK_FRAMES * this.nBins));
-    this.blocks[this.blocks.length - 1].set(power, slot * this.nBins);
+    this.blocks[this.blocks.length - 1].set(rounded.subarray(offset, offset + this.nBins), slot * this.nBins);
     this.count++;
     return true;
   }
@@ -389,12 +383,10 @@ export class ClipAnalyzer {
   private readonly flatnessStore: FrameStore | null;
   private readonly zcrStore: FrameStore | null;
   private readonly rmsStore: FrameStore | null;
-  /** centroid, bandwidth, rolloff, flatness, max power (see spectralShapeAndFlatness). */
-  private readonly shapeScratch = new Float64Array(5);
+  /** Shape, flatness, contrast, rounded power and (tuning given) chroma per frame, batched for the kernel; null when none is asked for. */
+  private readonly spectralBatch: SpectralFrameBatch | null;
 
   private readonly contrastBands: ContrastBands | null;
-  private readonly peakScratch: Float64Array;
-  private readonly valleyScratch: Float64Array;
   private readonly peakStore: FrameStore | null;
   private readonly valleyStore: FrameStore | null;
 
@@ -445,8 +437,6 @@ export class ClipAnalyzer {
 
     this.contrastBands = wanted.has('spectral_contrast') ? new ContrastBands(contrastOptions(o)) : null;
     const contrastRows = o.contrastBands + 1;
-    this.peakScratch = new Float64Array(contrastRows);
-    this.valleyScratch = new Float64Array(contrastRows);
     this.peakStore = this.contrastBands ? new FrameStore(contrastRows, 'f64', expectedFrames) : null;
     this.valleyStore = this.contrastBands ? new FrameStore(contrastRows, 'f64', expectedFrames) : null;
 
@@ -456,9 +446,8 @@ export class ClipAnalyzer {
     this.tuner = wantChroma && o.tuning === null ? new TuningEstimator(o.sampleRate, o.nFft, o.nChroma) : null;
     // With an estimated tuning the chroma store is created once the frame count is known.
     this.chromaStore = wantChroma && o.tuning !== null ? new FrameStore(o.nChroma, 'f32', expectedFrames) : null;
-    if (this.chromaStore && o.tuning !== null) {
-      this.chromaWriter = new ChromaWriter(new ChromaComputer(o.sampleRate, o.nFft, o.nChroma, o.tuning), this.chromaStore, nBins);
-    }
+    // A given tuning: chroma comes with the other per-frame features, from the same kernel call.
+    const givenChroma = wantChroma && o.tuning !== null ? new ChromaComputer(o.sampleRate, o.nFft, o.nChroma, o.tuning) : null;
     if (this.tuner) {
       const budget = hints.spectrogramBudgetBytes ?? 0;
       const maxFrames = Number.isFinite(budget) && budget > 0 ? Math.floor(budget / (4 * nBins)) : 0;
@@ -471,8 +460,27 @@ export class ClipAnalyzer {
 
     const wantShape = this.centroidStore !== null || this.bandwidthStore !== null || this.rolloffStore !== null;
     const needSpectrum = this.needMel || wantChroma || this.contrastBands !== null || wantShape || this.flatnessStore !== null;
-    const needMagnitude = wantShape || this.contrastBands !== null;
-    this.spectrum = needSpectrum ? new SpectrumStream({ nFft: o.nFft, hopLength: o.hopLength, magnitude: needMagnitude }, (frame) => this.onSpectrum(frame)) : null;
+    const wantFrameFeatures = wantChroma || this.contrastBands !== null || wantShape || this.flatnessStore !== null;
+    this.spectralBatch = wantFrameFeatures
+      ? new SpectralFrameBatch(
+          {
+            nBins,
+            freqs: this.freqs,
+            rollPercent: o.rolloffPercent,
+            amin: DEFAULT_AMIN,
+            shape: wantShape,
+            contrast: this.contrastBands,
+            keepRounded: this.spectrogram !== null,
+            chroma: givenChroma?.table ?? null,
+          },
+          (block) => this.onFrameFeatures(block),
+        )
+      : null;
+    // The magnitude is computed by the feature kernel (SpectralFrameBatch), not by the stream.
+    const needMagnitude = false;
+    // The stream applies the mel bank together with the FFT (frame.mel).
+    const mel = this.melFilterbank ?? undefined;
+    this.spectrum = needSpectrum ? new SpectrumStream({ nFft: o.nFft, hopLength: o.hopLength, magnitude: needMagnitude, mel }, (frame) => this.onSpectrum(frame)) : null;
     const zcrStore = this.zcrStore;
     const rmsStore = this.rmsStore;
     this.timeStats =
@@ -511,6 +519,7 @@ export class ClipAnalyzer {
     }
     // Every framer yields 1 + floor(n / hop) frames.
     const counts = [this.spectrum?.end(), this.timeStats?.end()];
+    this.spectralBatch?.flush();
     this.frames = counts.find((c) => c !== undefined) ?? 1 + Math.floor(this.samples / this.options.hopLength);
     if (this.tuner) {
       const o = this.options;
@@ -527,8 +536,6 @@ export class ClipAnalyzer {
         this.chromaFromSpectrogram = false;
         this.secondSpectrum = new SpectrumStream({ nFft: o.nFft, hopLength: o.hopLength, magnitude: false }, (frame) => writer.push(frame.power));
       }
-    } else {
-      this.chromaWriter?.flush();
     }
   }
 
@@ -647,42 +654,48 @@ export class ClipAnalyzer {
   private onSpectrum(frame: SpectrumFrame): void {
     const power = frame.power;
     if (this.melFilterbank && this.melStore) {
-      this.melFilterbank.apply(power, this.melScratch);
-      this.melStore.push(this.melScratch);
-    }
-    // The frame's largest power, when a fused kernel found it on the way (piptrack needs it).
-    let maxPower: number | undefined;
-    const wantShape = this.centroidStore !== null || this.bandwidthStore !== null || this.rolloffStore !== null;
-    if (wantShape) {
-      const shape = this.shapeScratch;
-      if (this.flatnessStore) {
-        spectralShapeAndFlatness(frame.magnitude, power, this.freqs, this.options.rolloffPercent, DEFAULT_AMIN, shape);
-        this.flatnessStore.pushScalar(shape[3]);
-        maxPower = shape[4];
+      if (frame.mel) {
+        this.melStore.push(frame.mel);
       } else {
-        spectralShape(frame.magnitude, this.freqs, this.options.rolloffPercent, shape);
+        this.melFilterbank.apply(power, this.melScratch);
+        this.melStore.push(this.melScratch);
       }
-      this.centroidStore?.pushScalar(shape[0]);
-      this.bandwidthStore?.pushScalar(shape[1]);
-      this.rolloffStore?.pushScalar(shape[2]);
-    } else {
-      this.flatnessStore?.pushScalar(spectralFlatness(power, DEFAULT_AMIN));
     }
-    if (this.contrastBands && this.peakStore && this.valleyStore) {
-      this.contrastBands.frame(frame.magnitude, this.peakScratch, this.valleyScratch);
-      this.peakStore.push(this.peakScratch);
-      this.valleyStore.push(this.valleyScratch);
+    this.spectralBatch?.push(power);
+  }
+
+  /** A run of frames' results from the feature kernel, into the stores (and the tuner, spectrogram, chroma). */
+  private onFrameFeatures(block: SpectralBlock): void {
+    const { frames, shape, power } = block;
+    const stride = SPECTRAL_BLOCK_STRIDE;
+    const nBins = this.options.nFft / 2 + 1;
+    for (let f = 0; f < frames; f++) {
+      const at = f * stride;
+      this.centroidStore?.pushScalar(shape[at]);
+      this.bandwidthStore?.pushScalar(shape[at + 1]);
+      this.rolloffStore?.pushScalar(shape[at + 2]);
+      this.flatnessStore?.pushScalar(shape[at + 3]);
+    }
+    if (this.peakStore && this.valleyStore) {
+      const rows = this.peakStore.rows;
+      for (let f = 0; f < frames; f++) {
+        this.peakStore.push(block.peak, f * rows);
+        this.valleyStore.push(block.valley, f * rows);
+      }
     }
     if (this.tuner) {
-      this.tuner.addPowerFrame(power, maxPower);
-      if (this.spectrogram && !this.spectrogram.push(power)) {
-        // Over budget: chroma will come from a second pass instead.
-        this.spectrogram.release();
-        this.spectrogram = null;
-        this.chromaFromSpectrogram = false;
+      for (let f = 0; f < frames; f++) {
+        this.tuner.addPowerFrameAt(power, f * nBins, nBins, shape[f * stride + 4]);
+        if (this.spectrogram && block.rounded && !this.spectrogram.push(block.rounded, f * nBins)) {
+          // Over budget: chroma will come from a second pass instead.
+          this.spectrogram.release();
+          this.spectrogram = null;
+          this.chromaFromSpectrogram = false;
+        }
       }
-    } else {
-      this.chromaWriter?.push(power);
+    } else if (this.chromaStore && block.chroma) {
+      const rows = this.chromaStore.rows;
+      for (let f = 0; f < frames; f++) this.chromaStore.push(block.chroma, f * rows);
     }
   }
 }

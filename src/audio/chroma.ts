@@ -5,6 +5,8 @@
  * piptrack peaks (a pitch and a magnitude each), never the spectrogram.
  */
 
+import { featureKernel, KERNEL_CHROMA_FRAMES, type ChromaTable } from './feature-kernel.js';
+
 /** np.finfo(np.float32).tiny: librosa's spectra are float32, and util.normalize's threshold is that tiny. */
 const FLOAT32_TINY = 1.1754943508222875e-38;
 const FLOAT64_TINY = 2.2250738585072014e-308;
@@ -58,28 +60,36 @@ export class TuningEstimator {
    * One power-spectrum frame (length nFft/2 + 1). `frameMax`, the frame's largest power, may be passed by a
    * caller that has it already (it must be exactly that maximum).
    */
-  addPowerFrame(power: Float64Array, frameMax = maxOf(power)): void {
-    const n = power.length;
+  addPowerFrame(power: Float64Array, frameMax = maxOf(power, 0, power.length)): void {
+    this.addPowerFrameAt(power, 0, power.length, frameMax);
+  }
+
+  /** addPowerFrame for the frame power[offset, offset + nBins). */
+  addPowerFrameAt(frames: Float64Array, offset: number, nBins: number, frameMax = maxOf(frames, offset, nBins)): void {
+    // Read in place at the offset: no subarray object per frame.
+    const power = frames;
+    const o = offset;
+    const n = nBins;
     const reference = PIPTRACK_THRESHOLD * frameMax;
     // Local maxima of S·(S > ref): x[k] > x[k-1] and x[k] >= x[k+1], ends padded by repetition.
     for (let k = this.firstBin; k <= this.lastBin; k++) {
-      const here = power[k] > reference ? power[k] : 0;
+      const here = power[o + k] > reference ? power[o + k] : 0;
       if (here === 0) continue;
-      const below = k > 0 ? (power[k - 1] > reference ? power[k - 1] : 0) : here;
+      const below = k > 0 ? (power[o + k - 1] > reference ? power[o + k - 1] : 0) : here;
       if (!(here > below)) continue;
-      const above = k < n - 1 ? (power[k + 1] > reference ? power[k + 1] : 0) : here;
+      const above = k < n - 1 ? (power[o + k + 1] > reference ? power[o + k + 1] : 0) : here;
       if (!(here >= above)) continue;
       let shift = 0;
       let slope = 0;
       if (k > 0 && k < n - 1) {
         // Parabolic interpolation through the (ungated) neighbours; offsets beyond a bin count as 0.
-        const curvature = power[k + 1] + power[k - 1] - 2 * power[k];
-        slope = (power[k + 1] - power[k - 1]) / 2;
+        const curvature = power[o + k + 1] + power[o + k - 1] - 2 * power[o + k];
+        slope = (power[o + k + 1] - power[o + k - 1]) / 2;
         shift = Math.abs(slope) >= Math.abs(curvature) ? 0 : -slope / curvature;
       }
       const pitch = Math.fround(((k + shift) * this.sampleRate) / this.nFft);
       if (!(pitch > 0)) continue;
-      const magnitude = Math.fround(power[k] + 0.5 * slope * shift);
+      const magnitude = Math.fround(power[o + k] + 0.5 * slope * shift);
       // The histogram bin (a log) is only needed for peaks that reach the median: found in estimate().
       this.store(pitch, magnitude);
     }
@@ -180,9 +190,9 @@ function countLowHalves(bits: Uint32Array, size: number, prefix: number, counts:
   }
 }
 
-function maxOf(power: Float64Array): number {
+function maxOf(power: Float64Array, offset: number, n: number): number {
   let frameMax = 0;
-  for (let k = 0; k < power.length; k++) if (power[k] > frameMax) frameMax = power[k];
+  for (let k = offset; k < offset + n; k++) if (power[k] > frameMax) frameMax = power[k];
   return frameMax;
 }
 
@@ -253,6 +263,27 @@ export function sharedChromaFilterBank(sampleRate: number, nFft: number, nChroma
   return bank;
 }
 
+const tableCache = new WeakMap<Float64Array, ChromaTable>();
+
+/**
+ * The filter bank as the WebAssembly kernel reads it: rows in pairs, (w_2j[k], w_2j+1[k]) consecutive for
+ * each bin, pair after pair, an odd last row paired with zeros. Cached per shared bank.
+ */
+export function chromaKernelTable(bank: Float64Array, nChroma: number, nBins: number): ChromaTable {
+  let table = tableCache.get(bank);
+  if (!table) {
+    const nPairs = (nChroma + 1) >> 1;
+    const pairs = new Float64Array(nPairs * nBins * 2);
+    for (let c = 0; c < nChroma; c++) {
+      const base = (c >> 1) * nBins * 2 + (c & 1);
+      for (let k = 0; k < nBins; k++) pairs[base + 2 * k] = bank[c * nBins + k];
+    }
+    table = { nChroma, nBins, pairs };
+    tableCache.set(bank, table);
+  }
+  return table;
+}
+
 /**
  * Chroma frames: filter bank × power spectrum, each frame divided by its maximum (all-zero frames stay 0).
  * `frames` computes two frames at a time, four rows at a time: each weight read serves two frames and each
@@ -264,11 +295,14 @@ export class ChromaComputer {
   private readonly filterBank: Float64Array;
   private readonly nChroma: number;
   private readonly nBins: number;
+  /** The bank for the WebAssembly kernel, which computes float32 frames (the analyzer's). */
+  readonly table: ChromaTable;
 
   constructor(sampleRate: number, nFft: number, nChroma: number, tuning: number) {
     this.filterBank = sharedChromaFilterBank(sampleRate, nFft, nChroma, tuning);
     this.nChroma = nChroma;
     this.nBins = nFft / 2 + 1;
+    this.table = chromaKernelTable(this.filterBank, nChroma, this.nBins);
   }
 
   /** `power[offset…]` holds nFft/2 + 1 bins; `out` receives nChroma values. */
@@ -283,6 +317,15 @@ export class ChromaComputer {
   frames(power: Float64Array | Float32Array, offset: number, count: number, out: Float64Array): void {
     const nBins = this.nBins;
     const nChroma = this.nChroma;
+    if (power instanceof Float32Array) {
+      // The kernel: the same in-order dot product per row (two rows per f64x2), so the same values.
+      const kernel = featureKernel();
+      for (let f = 0; f < count; f += KERNEL_CHROMA_FRAMES) {
+        const n = Math.min(KERNEL_CHROMA_FRAMES, count - f);
+        kernel.chroma(this.table, power, offset + f * nBins, n, f === 0 ? out : out.subarray(f * nChroma));
+      }
+      return;
+    }
     let f = 0;
     for (; f + 2 <= count; f += 2) {
       this.pair(power, offset + f * nBins, out, f * nChroma);

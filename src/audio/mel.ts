@@ -167,6 +167,13 @@ export class MelFilterbank {
     if (carryBand >= 0 && carryBand < nMels) out[carryBand] = carry;
   }
 
+  /** Each band's non-zero run: its first bin, its length, and all runs' weights back to back (copies). */
+  runs(): { firstBin: Int32Array; counts: Int32Array; weights: Float64Array } {
+    const counts = new Int32Array(this.nMels);
+    for (let m = 0; m < this.nMels; m++) counts[m] = this.weightOffset[m + 1] - this.weightOffset[m];
+    return { firstBin: this.firstBin.slice(), counts, weights: this.weights.slice() };
+  }
+
   /** The plain per-band dot products over each band's non-zero run (the reference for `apply`). */
   applyPerBand(power: Float64Array, out: Float64Array): void {
     const w = this.weights;

@@ -2,7 +2,33 @@
  * The log-mel / MFCC chain as librosa: power_to_db (ref 1, amin, top_db from the whole clip's maximum),
  * DCT-II with orthonormal scaling (scipy.fftpack.dct norm='ortho'), and Savitzky-Golay deltas
  * (librosa.feature.delta, mode='interp').
+ *
+ * On float32 matrices (the analyzer's mel spectrogram) the maximum, the floored dB and the DCT run in the
+ * WebAssembly kernel wasm/spectrum-mfcc.ts, same arithmetic order per value; float64 arrays stay in JS.
  */
+import { wasmBase64 } from '../generated/wasm/spectrum-mfcc.js';
+import { instantiateKernel, type WasmKernelModule } from '../runtime/wasm.js';
+
+interface MfccKernelExports {
+  maxF32(ptr: number, n: number): number;
+  flooredDb(ptr: number, n: number, amin: number, floor: number, cut: number): void;
+  flooredDbFast(ptr: number, n: number, amin: number, floor: number, cut: number): void;
+  dctColumns(data: number, nIn: number, frames: number, basis: number, nOut: number, out: number): void;
+}
+
+let mfccKernel: WasmKernelModule<MfccKernelExports> | null = null;
+
+/** The thread's kernel instance, its memory grown to at least `bytes` (views must be made after this call). */
+function kernelWithBytes(bytes: number): WasmKernelModule<MfccKernelExports> {
+  mfccKernel ??= instantiateKernel<MfccKernelExports>('spectrum-mfcc', wasmBase64);
+  mfccKernel.ensureBytes(bytes);
+  return mfccKernel;
+}
+
+const MIN_NORMAL_F64 = 2.2250738585072014e-308;
+
+/** Where a float32 matrix goes in the kernel's memory (past the first page's low bytes). */
+const MATRIX_AT = 64;
 
 export interface PowerToDbOptions {
   amin: number;
@@ -29,6 +55,10 @@ export function powerToDbInPlace(data: Float32Array | Float64Array, options: Pow
     for (let i = 0; i < data.length; i++) data[i] = powerToDbValue(data[i], amin);
     return;
   }
+  if (data instanceof Float32Array) {
+    powerToDbFloat32(data, amin, options.topDb);
+    return;
+  }
   // Each pass is its own function: V8 compiles a hot loop on the fly (on-stack replacement), and code
   // compiled inside one loop of a long function leaves that loop without type feedback for what follows,
   // bails out there on every call and runs the rest (the logs) in the interpreter.
@@ -43,6 +73,24 @@ export function powerToDbInPlace(data: Float32Array | Float64Array, options: Pow
   const surelyBelow = 10 ** (floor / 10) * (1 - 1e-12);
   const cut = surelyBelow > amin ? surelyBelow : Number.NEGATIVE_INFINITY;
   flooredDbInPlace(data, amin, floor, cut);
+}
+
+/** powerToDbInPlace with a floor on float32 data, in the kernel: the same steps, the same cut. */
+function powerToDbFloat32(data: Float32Array, amin: number, topDb: number): void {
+  const kernel = kernelWithBytes(MATRIX_AT + 4 * data.length);
+  new Float32Array(kernel.memory.buffer, MATRIX_AT, data.length).set(data);
+  const maxPower = kernel.exports.maxF32(MATRIX_AT, data.length);
+  if (!(maxPower >= 0)) {
+    plainDbWithFloor(data, amin, topDb);
+    return;
+  }
+  const floor = powerToDbValue(maxPower, amin) - topDb;
+  const surelyBelow = 10 ** (floor / 10) * (1 - 1e-12);
+  const cut = surelyBelow > amin ? surelyBelow : Number.NEGATIVE_INFINITY;
+  // The vectorised logarithm needs finite data (a finite maximum) and a normal amin; both are the usual case.
+  if (maxPower < Number.POSITIVE_INFINITY && amin >= MIN_NORMAL_F64) kernel.exports.flooredDbFast(MATRIX_AT, data.length, amin, floor, cut);
+  else kernel.exports.flooredDb(MATRIX_AT, data.length, amin, floor, cut);
+  data.set(new Float32Array(kernel.memory.buffer, MATRIX_AT, data.length));
 }
 
 /** The largest value, or NaN when any value is NaN. */
@@ -194,6 +242,18 @@ const DCT_TILE_FRAMES = 64;
  */
 export function dctFrames(data: Float32Array | Float64Array, nIn: number, frames: number, basis: Float64Array, nOut: number): Float32Array {
   const out = new Float32Array(nOut * frames);
+  if (data instanceof Float32Array && frames > 0) {
+    // Kernel memory: the data, the basis (8-aligned), the output.
+    const basisAt = MATRIX_AT + Math.ceil((4 * nIn * frames) / 16) * 16;
+    const outAt = basisAt + 8 * nOut * nIn;
+    const kernel = kernelWithBytes(outAt + 4 * nOut * frames);
+    const buffer = kernel.memory.buffer;
+    new Float32Array(buffer, MATRIX_AT, nIn * frames).set(data.subarray(0, nIn * frames));
+    new Float64Array(buffer, basisAt, nOut * nIn).set(basis.subarray(0, nOut * nIn));
+    kernel.exports.dctColumns(MATRIX_AT, nIn, frames, basisAt, nOut, outAt);
+    out.set(new Float32Array(buffer, outAt, nOut * frames));
+    return out;
+  }
   const tile = new Float64Array(DCT_TILE_FRAMES * nIn);
   for (let first = 0; first < frames; first += DCT_TILE_FRAMES) {
     const width = Math.min(DCT_TILE_FRAMES, frames - first);

@@ -4,6 +4,19 @@
  * analyzer never holds the spectrogram.
  */
 
+import {
+  featureKernel,
+  FLAG_CONTRAST,
+  FLAG_MAGNITUDE,
+  FLAG_SHAPE,
+  KERNEL_BATCH_FRAMES,
+  SHAPE_STRIDE,
+  type ChromaTable,
+  type ContrastTable,
+  type SpectralOutputs,
+  type SpectralTables,
+} from './feature-kernel.js';
+
 /** np.finfo(float32).tiny: librosa.util.normalize leaves frames whose L1 norm is below it unscaled. */
 const FLOAT32_TINY = 1.1754943508222875e-38;
 
@@ -203,11 +216,13 @@ function roundHalfEven(x: number): number {
  */
 export class ContrastBands {
   readonly nRows: number;
+  /** The bands as the WebAssembly kernel reads them. */
+  readonly table: ContrastTable;
+  private readonly lowest: Float64Array;
+  private readonly highest: Float64Array;
   private readonly bandStart: Int32Array;
   private readonly bandLength: Int32Array;
   private readonly take: Int32Array;
-  private readonly lowest: Float64Array;
-  private readonly highest: Float64Array;
 
   constructor(options: ContrastOptions) {
     const { sampleRate, nFft, nBands, fmin, quantile } = options;
@@ -248,9 +263,13 @@ export class ContrastBands {
     }
     this.lowest = new Float64Array(mostTaken);
     this.highest = new Float64Array(mostTaken);
+    this.table = { rows: this.nRows, start: this.bandStart, length: this.bandLength, take: this.take, mostTaken };
   }
 
-  /** Writes each band's peak and valley (mean of the top / bottom `take` magnitudes) for one frame. */
+  /**
+   * Writes each band's peak and valley (mean of the top / bottom `take` magnitudes) for one frame. The
+   * analyzer runs the same selection in the WebAssembly kernel (SpectralFrameBatch); this is its reference.
+   */
   frame(magnitude: Float64Array, peak: Float64Array, valley: Float64Array): void {
     // Only the `take` (<= a few percent) extremes matter: keep them in small sorted arrays instead of
     // sorting the band. Same multisets as librosa's full sort, summed in the same (ascending) order, so the
@@ -343,4 +362,117 @@ function dbFloor(values: Float64Array, amin: number, topDb: number): number {
   let max = 0;
   for (let i = 0; i < values.length; i++) if (values[i] > max) max = values[i];
   return 10 * Math.log10(Math.max(amin, max)) - topDb;
+}
+
+export interface SpectralBatchOptions {
+  nBins: number;
+  freqs: Float64Array;
+  rollPercent: number;
+  amin: number;
+  /** Centroid, bandwidth and rolloff (flatness and the frame maximum come always). */
+  shape: boolean;
+  contrast: ContrastBands | null;
+  /** Hand each frame's power rounded to float32 to the block (the kept spectrogram). */
+  keepRounded: boolean;
+  /** Chroma with this filter bank (its tuning known), from the float32-rounded power. */
+  chroma: ChromaTable | null;
+}
+
+/** Results for a run of consecutive frames, valid during the callback only (buffers are reused). */
+export interface SpectralBlock {
+  frames: number;
+  /** The frames' power, frame after frame (nBins each). */
+  power: Float64Array;
+  /** Per frame: centroid, bandwidth, rolloff (0 unless asked for), flatness, max power, then a slot of no meaning. */
+  shape: Float64Array;
+  /** Per frame: contrast rows of band peaks, and of valleys (see ContrastBands.frame). */
+  peak: Float64Array;
+  valley: Float64Array;
+  /** Per frame: nBins float32-rounded powers (keepRounded). */
+  rounded: Float32Array | null;
+  /** Per frame: nChroma normalised chroma values (chroma). */
+  chroma: Float64Array | null;
+}
+
+/** Values per frame in SpectralBlock.shape. */
+export const SPECTRAL_BLOCK_STRIDE = SHAPE_STRIDE;
+
+/**
+ * Everything the analyzer computes per frame after the power spectrum, batched for the WebAssembly kernel
+ * (src/audio/feature-kernel.ts): frames are collected, then run KERNEL_BATCH_FRAMES at a time, and each
+ * run's results are handed to `onBlock`. Call `flush` after the last frame.
+ *
+ * Versus spectralShapeAndFlatness and ContrastBands.frame: the magnitude, the contrast peaks and valleys,
+ * the rolloff's running sum, the maximum and the rounded power are computed the same way (identical
+ * values); the centroid, bandwidth and flatness sums are taken two lanes at a time, and the flatness log
+ * as one log of a renormalised product, so they differ by rounding only (test/unit/audio/feature-kernel.test.ts).
+ * Frames whose powers are too large for the renormalised product are recomputed in JS.
+ */
+export class SpectralFrameBatch {
+  private readonly tables: SpectralTables;
+  private readonly flags: number;
+  private readonly batch: Float64Array;
+  private readonly outputs: SpectralOutputs;
+  private readonly block: SpectralBlock;
+  private readonly magnitudeScratch: Float64Array;
+  private readonly fallbackShape = new Float64Array(5);
+  private batched = 0;
+
+  constructor(
+    private readonly options: SpectralBatchOptions,
+    private readonly onBlock: (block: SpectralBlock) => void,
+  ) {
+    const { nBins, contrast, chroma } = options;
+    this.tables = { nBins, freqs: options.freqs, rollPercent: options.rollPercent, amin: options.amin, contrast: contrast?.table ?? null };
+    this.flags = (options.shape || contrast ? FLAG_MAGNITUDE : 0) | (options.shape ? FLAG_SHAPE : 0) | (contrast ? FLAG_CONTRAST : 0);
+    this.batch = new Float64Array(KERNEL_BATCH_FRAMES * nBins);
+    const rows = contrast?.nRows ?? 0;
+    this.outputs = {
+      shape: new Float64Array(KERNEL_BATCH_FRAMES * SHAPE_STRIDE),
+      peak: new Float64Array(KERNEL_BATCH_FRAMES * rows),
+      valley: new Float64Array(KERNEL_BATCH_FRAMES * rows),
+      rounded: options.keepRounded ? new Float32Array(KERNEL_BATCH_FRAMES * nBins) : null,
+      chroma: chroma ? new Float64Array(KERNEL_BATCH_FRAMES * chroma.nChroma) : null,
+    };
+    const o = this.outputs;
+    this.block = { frames: 0, power: this.batch, shape: o.shape, peak: o.peak, valley: o.valley, rounded: o.rounded, chroma: o.chroma };
+    this.magnitudeScratch = new Float64Array(nBins);
+  }
+
+  /** One power frame (nBins values; copied). */
+  push(power: Float64Array): void {
+    this.batch.set(power, this.batched * this.options.nBins);
+    this.batched++;
+    if (this.batched === KERNEL_BATCH_FRAMES) this.flush();
+  }
+
+  flush(): void {
+    const frames = this.batched;
+    if (frames === 0) return;
+    this.batched = 0;
+    const o = this.outputs;
+    featureKernel().spectral(this.tables, this.flags, this.batch, frames, o, this.options.chroma);
+    for (let f = 0; f < frames; f++) if (o.shape[f * SHAPE_STRIDE + 5] !== 0) this.recompute(f);
+    this.block.frames = frames;
+    this.onBlock(this.block);
+  }
+
+  /** spectralShapeAndFlatness for frame f (powers out of the kernel's safe range). */
+  private recompute(f: number): void {
+    const n = this.options.nBins;
+    const power = this.batch.subarray(f * n, (f + 1) * n);
+    const magnitude = this.magnitudeScratch;
+    for (let k = 0; k < n; k++) magnitude[k] = Math.sqrt(power[k]);
+    const s = this.fallbackShape;
+    spectralShapeAndFlatness(magnitude, power, this.options.freqs, this.options.rollPercent, this.options.amin, s);
+    const shape = this.outputs.shape;
+    const at = f * SHAPE_STRIDE;
+    if (this.options.shape) {
+      shape[at] = s[0];
+      shape[at + 1] = s[1];
+      shape[at + 2] = s[2];
+    }
+    shape[at + 3] = s[3];
+    shape[at + 4] = s[4];
+  }
 }

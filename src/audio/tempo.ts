@@ -35,32 +35,34 @@ export function meanTempogram(onsetEnvelope: Float64Array, winLength: number): F
   const mean = new Float64Array(winLength);
   if (n === 0) return mean;
   const half = Math.floor(winLength / 2);
+  let fftSize = 4;
+  while (fftSize < 2 * winLength - 1) fftSize *= 2;
   // Padded envelope: `half` samples ramping from 0 up to (not reaching) the first value, the envelope,
-  // then the mirror ramp down from the last value (np.pad mode='linear_ramp', end_values 0).
-  const padded = new Float64Array(n + 2 * half);
+  // then the mirror ramp down from the last value (np.pad mode='linear_ramp', end_values 0); then zeros,
+  // so that every frame can be read as fftSize samples in place.
+  const paddedLength = n + 2 * half;
+  const padded = new Float64Array(paddedLength + fftSize);
   const first = onsetEnvelope[0];
   const last = onsetEnvelope[n - 1];
   for (let i = 0; i < half; i++) {
     padded[i] = (first / half) * i;
-    padded[n + 2 * half - 1 - i] = (last / half) * i;
+    padded[paddedLength - 1 - i] = (last / half) * i;
   }
   padded.set(onsetEnvelope, half);
 
-  const window = new Float64Array(winLength);
+  // The Hann window, then zeros: the zero padding of the linear autocorrelation, applied by forwardPower
+  // as it loads the frame (the same products as windowing a zero-padded copy).
+  const window = new Float64Array(fftSize);
   for (let i = 0; i < winLength; i++) window[i] = 0.5 - 0.5 * Math.cos((2 * Math.PI * i) / winLength);
 
-  let fftSize = 4;
-  while (fftSize < 2 * winLength - 1) fftSize *= 2;
   const fft = sharedRealFft(fftSize);
   const halfSize = fftSize / 2;
-  const frame = new Float64Array(fftSize);
-  const re = new Float64Array(halfSize + 1);
-  const im = new Float64Array(halfSize + 1);
+  const power = new Float64Array(halfSize + 1);
   // Σ_t |X_t|² / r_t(0) over the bins 0..N/2.
   const powerSum = new Float64Array(halfSize + 1);
 
   // One kernel call per frame: small and called often, it is optimized by V8 as a whole.
-  for (let t = 0; t < n; t++) addNormalisedFramePower(fft, padded, t, window, frame, re, im, powerSum);
+  for (let t = 0; t < n; t++) addNormalisedFramePower(fft, padded, t, window, power, powerSum);
   const autocorr = new Float64Array(winLength);
   autocorrelationFromPower(fft, powerSum, autocorr);
   for (let lag = 0; lag < winLength; lag++) mean[lag] = autocorr[lag] / n;
@@ -68,40 +70,19 @@ export function meanTempogram(onsetEnvelope: Float64Array, winLength: number): F
 }
 
 /**
- * Adds |X|² / r(0) of the windowed, zero-padded frame padded[t, t + window.length) to powerSum (bins
- * 0..N/2), where r(0), the frame's energy, is the autocorrelation's maximum.
+ * Adds |X|² / r(0) of the frame padded[t, t + N) times the window (zero past the Hann part) to powerSum
+ * (bins 0..N/2), where r(0), the frame's energy, is the autocorrelation's maximum.
  */
-function addNormalisedFramePower(
-  fft: RealFft,
-  padded: Float64Array,
-  t: number,
-  window: Float64Array,
-  frame: Float64Array,
-  re: Float64Array,
-  im: Float64Array,
-  powerSum: Float64Array,
-): void {
-  const winLength = window.length;
-  const fftSize = fft.size;
-  const halfSize = fftSize / 2;
-  // frame[winLength…] stays zero: the zero padding of the linear autocorrelation.
-  for (let i = 0; i < winLength; i++) frame[i] = padded[t + i] * window[i];
-  fft.forward(frame, re, im);
+function addNormalisedFramePower(fft: RealFft, padded: Float64Array, t: number, window: Float64Array, power: Float64Array, powerSum: Float64Array): void {
+  const halfSize = fft.size / 2;
+  fft.forwardPower(padded, t, window, power);
   // r(0) = (1/N) Σ over all N bins of |X_k|², the bins above N/2 mirroring those below.
   let inner = 0;
-  for (let k = 1; k < halfSize; k++) {
-    const p = re[k] * re[k] + im[k] * im[k];
-    re[k] = p;
-    inner += p;
-  }
-  const p0 = re[0] * re[0] + im[0] * im[0];
-  const pHalf = re[halfSize] * re[halfSize] + im[halfSize] * im[halfSize];
-  re[0] = p0;
-  re[halfSize] = pHalf;
-  const peak = (p0 + 2 * inner + pHalf) / fftSize;
+  for (let k = 1; k < halfSize; k++) inner += power[k];
+  const peak = (power[0] + 2 * inner + power[halfSize]) / fft.size;
   // util.normalize(norm=inf): frames whose max is below tiny are left as they are (all zero here).
   const scale = peak < FLOAT32_TINY ? 1 : 1 / peak;
-  for (let k = 0; k <= halfSize; k++) powerSum[k] += re[k] * scale;
+  for (let k = 0; k <= halfSize; k++) powerSum[k] += power[k] * scale;
 }
 
 /**

@@ -20,6 +20,8 @@
  */
 import { open, type FileHandle } from 'node:fs/promises';
 import { SpotmlError } from '../errors.js';
+import { wasmBase64 as wavDecodeWasm } from '../generated/wasm/wav-decode.js';
+import { instantiateKernel, type WasmKernelModule } from '../runtime/wasm.js';
 
 export type SampleFormat = 'pcm' | 'float' | 'mulaw' | 'alaw';
 
@@ -377,6 +379,26 @@ function isFloatKind(kind: SampleKind): boolean {
 /** Typed-array views read the platform's byte order; WAV is little-endian. */
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
+interface WavDecodeExports {
+  s16ToF32(src: number, n: number, dst: number): void;
+}
+
+let wavDecodeKernel: WasmKernelModule<WavDecodeExports> | null = null;
+
+/** Below this many samples the plain loop wins over the copies into and out of the kernel. */
+const KERNEL_MIN_SAMPLES = 1024;
+
+/** out[outOffset + i] = int16 sample i / 32768 for `count` samples at the start of `data`, in the wav-decode kernel. */
+function s16ToFloat32(data: Uint8Array, count: number, out: Float32Array, outOffset: number): void {
+  const dst = 16 + Math.ceil((2 * count) / 16) * 16;
+  wavDecodeKernel ??= instantiateKernel<WavDecodeExports>('wav-decode', wavDecodeWasm);
+  wavDecodeKernel.ensureBytes(dst + 4 * count);
+  const buffer = wavDecodeKernel.memory.buffer;
+  new Uint8Array(buffer, 16, 2 * count).set(data.subarray(0, 2 * count));
+  wavDecodeKernel.exports.s16ToF32(16, count, dst);
+  out.set(new Float32Array(buffer, dst, count), outOffset);
+}
+
 /**
  * Mono mixdown of the whole frames in `data` into out[outOffset…]. `firstFrame` only labels errors.
  * Returns the frames written.
@@ -390,7 +412,9 @@ function mixToMono(data: Uint8Array, info: WavInfo, out: Float32Array, outOffset
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
   if (channels === 1 && kind === SampleKind.S16) {
     // The common case, without the per-sample dispatch: the mean over one channel is the sample itself.
-    if (LITTLE_ENDIAN && data.byteOffset % 2 === 0) {
+    if (frames >= KERNEL_MIN_SAMPLES) {
+      s16ToFloat32(data, frames, out, outOffset);
+    } else if (LITTLE_ENDIAN && data.byteOffset % 2 === 0) {
       const samples = new Int16Array(data.buffer, data.byteOffset, frames);
       for (let f = 0; f < frames; f++) out[outOffset + f] = samples[f] / 32768;
     } else {
