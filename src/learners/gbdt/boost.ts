@@ -11,8 +11,9 @@ import type { FitProgress } from '../types.js';
 import type { Pacer } from '../tree/ensemble.js';
 import { leafIndex, type Tree } from '../tree/tree.js';
 import { binMatrix, fitBinMapper, identity } from './binning.js';
-import { HistogramPool, growTree, type GrowData, type GrowSettings } from './grow.js';
+import { growTree, type GrowData, type GrowSettings } from './grow.js';
 import { binCounts, globalBinIndices, histogramLayout } from './histogram.js';
+import { GbdtKernel } from './kernel.js';
 import type { Objective } from './objective.js';
 
 export interface BoostSettings extends GrowSettings {
@@ -88,8 +89,8 @@ export async function boost(
   const subsampling = nRowsUsed < n;
   const binIndex = globalBinIndices(layout, binned.codes, n);
   const rootCounts = subsampling ? null : binCounts(layout, binIndex);
-  const data: GrowData = { codes: binned.codes, nRows: n, mapper, layout, binIndex, rootCounts };
-  const pool = new HistogramPool(layout.size);
+  const kernel = new GbdtKernel(layout, binIndex, binned.codes, rootCounts, n);
+  const data: GrowData = { kernel, mapper, layout, hasRootCounts: rootCounts !== null };
   const nSlotsAll = usable.length;
   const nTreeSlots = Math.max(1, Math.ceil(settings.colsample * nSlotsAll));
   const treeSlots = new Int32Array(nSlotsAll);
@@ -156,7 +157,6 @@ export async function boost(
         grad.subarray(k * n, (k + 1) * n),
         hess.subarray(k * n, (k + 1) * n),
         settings,
-        pool,
         classRaw,
       );
       if (subsampling) addTreeScoresOfRows(tree, train.X, unused, classRaw);

@@ -7,8 +7,9 @@
  */
 import { TreeBuilder, type Tree } from '../tree/tree.js';
 import type { BinMapper } from './binning.js';
-import { HIST_STRIDE, buildHistogram, buildRootHistogram, type HistogramLayout } from './histogram.js';
-import { emptySplit, findBestSplit, type SplitConstraints } from './split.js';
+import type { HistogramLayout } from './histogram.js';
+import type { GbdtKernel } from './kernel.js';
+import { emptySplit, type SplitConstraints } from './split.js';
 
 export interface GrowSettings extends SplitConstraints {
   readonly maxLeafNodes: number;
@@ -17,36 +18,20 @@ export interface GrowSettings extends SplitConstraints {
   readonly learningRate: number;
 }
 
-/** The binned training data every tree of a fit grows on. */
+/** The binned training data every tree of a fit grows on (held in the kernel's memory). */
 export interface GrowData {
-  /** Column-major codes (for partitioning). */
-  readonly codes: Uint8Array;
-  /** Rows in the binned data (column length of `codes`). */
-  readonly nRows: number;
+  readonly kernel: GbdtKernel;
   readonly mapper: BinMapper;
   readonly layout: HistogramLayout;
-  /** Row-major global bin indices (for histograms). */
-  readonly binIndex: Uint16Array | Uint32Array;
-  /** Rows per global bin (binCounts), when every tree grows on all rows in order; else null. */
-  readonly rootCounts: Float64Array | null;
+  /** The kernel holds the root's counts (every tree grows on all rows in order). */
+  readonly hasRootCounts: boolean;
 }
 
-/** Histogram buffers reused by every tree of a fit. */
-export class HistogramPool {
-  private readonly free: Float64Array[] = [];
-  constructor(private readonly size: number) {}
-
-  acquire(): Float64Array {
-    return this.free.pop() ?? new Float64Array(this.size);
-  }
-
-  release(hist: Float64Array): void {
-    this.free.push(hist);
-  }
-}
+/** No histogram (kernel pointers are never 0). */
+const NO_HISTOGRAM = 0;
 
 class Leaf {
-  hist: Float64Array | null = null;
+  hist = NO_HISTOGRAM;
   readonly split = emptySplit();
 
   constructor(
@@ -64,9 +49,9 @@ function canSplit(leaf: Leaf, settings: GrowSettings): boolean {
 }
 
 /**
- * Grows a tree on rows[0, nRowsUsed) (reordered in place), searching splits on the histogram slots
- * `slots[0, nSlots)`, and adds each leaf's value to raw[row] for those rows. grad/hess are indexed by row.
- * With data.rootCounts, rows[0, nRowsUsed) must be every row in order.
+ * Grows a tree on rows[0, nRowsUsed), searching splits on the histogram slots `slots[0, nSlots)`, and adds each
+ * leaf's value to raw[row] for those rows. grad/hess are indexed by row. With data.hasRootCounts, rows[0,
+ * nRowsUsed) must be every row in order.
  */
 export function growTree(
   data: GrowData,
@@ -77,10 +62,10 @@ export function growTree(
   grad: Float64Array,
   hess: Float64Array,
   settings: GrowSettings,
-  pool: HistogramPool,
   raw: Float64Array,
 ): Tree {
-  const { codes, nRows, mapper, layout, binIndex, rootCounts } = data;
+  const { kernel, mapper, layout, hasRootCounts } = data;
+  kernel.loadTree(rows, nRowsUsed, grad, hess, slots, nSlots);
   const builder = new TreeBuilder(1, 2 * settings.maxLeafNodes);
 
   // -0 keeps the sums' object fields doubles from the start (see emptySplit). −0 + x is x, and the final + 0 turns
@@ -89,20 +74,20 @@ export function growTree(
   const leaves: Leaf[] = [root];
   const candidates: Leaf[] = [];
   if (canSplit(root, settings) && settings.maxLeafNodes > 1 && layout.features.length > 0) {
-    const hist = pool.acquire();
-    if (rootCounts) buildRootHistogram(hist, layout, binIndex, nRows, grad, hess, rootCounts);
-    else buildHistogram(hist, layout, binIndex, rows, 0, nRowsUsed, grad, hess);
+    const hist = kernel.acquireHistogram();
+    if (hasRootCounts) kernel.buildRootHistogram(hist);
+    else kernel.buildHistogram(hist, 0, nRowsUsed);
     // Every row lands in exactly one bin of slot 0, so its bins sum to the root's totals.
-    root.sumGrad = sumBins(hist, layout.offsets[0], layout.nBins[0] + 1, root.sumGrad, 0) + 0;
-    root.sumHess = sumBins(hist, layout.offsets[0], layout.nBins[0] + 1, root.sumHess, 1) + 0;
-    findBestSplit(hist, layout, slots, nSlots, root.sumGrad, root.sumHess, nRowsUsed, settings, root.split);
+    root.sumGrad = kernel.sumBins(hist, layout.offsets[0], layout.nBins[0] + 1, root.sumGrad, 0) + 0;
+    root.sumHess = kernel.sumBins(hist, layout.offsets[0], layout.nBins[0] + 1, root.sumHess, 1) + 0;
+    kernel.findBestSplit(hist, nSlots, root.sumGrad, root.sumHess, nRowsUsed, settings, root.split);
     if (root.split.gain > 0) {
       root.hist = hist;
       candidates.push(root);
-    } else pool.release(hist);
+    } else kernel.releaseHistogram(hist);
   } else {
-    root.sumGrad = sumRows(grad, rows, nRowsUsed, root.sumGrad) + 0;
-    root.sumHess = sumRows(hess, rows, nRowsUsed, root.sumHess) + 0;
+    root.sumGrad = kernel.sumRows('grad', nRowsUsed, root.sumGrad) + 0;
+    root.sumHess = kernel.sumRows('hess', nRowsUsed, root.sumHess) + 0;
   }
 
   while (candidates.length > 0 && leaves.length < settings.maxLeafNodes) {
@@ -114,10 +99,9 @@ export function growTree(
     const split = parent.split;
     const f = layout.features[split.feature];
     const bin = split.bin;
-    const missingBin = mapper.nBins[f];
     const missingLeft = split.missingLeft;
 
-    const i = partitionRows(rows, parent.start, parent.end, codes, f * nRows, bin, missingBin, missingLeft);
+    const i = kernel.partitionRows(parent.start, parent.end, f, bin, mapper.nBins[f], missingLeft);
     const depth = parent.depth + 1;
     const left = new Leaf(builder.addNode(), parent.start, i, depth, split.gradLeft, split.hessLeft);
     const right = new Leaf(builder.addNode(), i, parent.end, depth, parent.sumGrad - split.gradLeft, parent.sumHess - split.hessLeft);
@@ -125,93 +109,56 @@ export function growTree(
     leaves[leaves.indexOf(parent)] = left;
     leaves.push(right);
 
-    const parentHist = parent.hist as Float64Array;
-    parent.hist = null;
+    const parentHist = parent.hist;
+    parent.hist = NO_HISTOGRAM;
     const room = leaves.length < settings.maxLeafNodes;
     const splitLeft = room && canSplit(left, settings);
     const splitRight = room && canSplit(right, settings);
     if (!splitLeft && !splitRight) {
-      pool.release(parentHist);
+      kernel.releaseHistogram(parentHist);
       continue;
     }
     const leftSmaller = left.end - left.start <= right.end - right.start;
     const smaller = leftSmaller ? left : right;
     const larger = leftSmaller ? right : left;
-    const smallHist = pool.acquire();
-    buildHistogram(smallHist, layout, binIndex, rows, smaller.start, smaller.end, grad, hess);
+    const smallHist = kernel.acquireHistogram();
+    kernel.buildHistogram(smallHist, smaller.start, smaller.end);
     smaller.hist = smallHist;
     larger.hist = parentHist;
     // The larger child (splittable whenever the smaller is) turns the parent's buffer into its own during its scan.
     const largerSplittable = leftSmaller ? splitRight : splitLeft;
-    if (largerSplittable) searchSplit(larger, layout, slots, nSlots, settings, smallHist);
-    if (leftSmaller ? splitLeft : splitRight) searchSplit(smaller, layout, slots, nSlots, settings, null);
-    keepIfCandidate(left, splitLeft, pool, candidates);
-    keepIfCandidate(right, splitRight, pool, candidates);
+    if (largerSplittable) searchSplit(larger, kernel, nSlots, settings, smallHist);
+    if (leftSmaller ? splitLeft : splitRight) searchSplit(smaller, kernel, nSlots, settings, NO_HISTOGRAM);
+    keepIfCandidate(left, splitLeft, kernel, candidates);
+    keepIfCandidate(right, splitRight, kernel, candidates);
   }
-  for (const leaf of candidates) if (leaf.hist) pool.release(leaf.hist);
+  for (const leaf of candidates) if (leaf.hist !== NO_HISTOGRAM) kernel.releaseHistogram(leaf.hist);
 
   const value = builder.value;
+  const ordered = kernel.rowsView(nRowsUsed);
   for (const leaf of leaves) {
     const denominator = leaf.sumHess + settings.l2;
     const v = denominator > 0 ? (-settings.learningRate * leaf.sumGrad) / denominator : 0;
     value[leaf.node] = v;
-    addToRows(raw, rows, leaf.start, leaf.end, v);
+    addToRows(raw, ordered, leaf.start, leaf.end, v);
   }
   return builder.finish();
-}
-
-/** Reorders rows[start, end) so the rows going left (code <= bin; NaN per missingLeft) come first; returns the split. */
-function partitionRows(
-  rows: Int32Array,
-  start: number,
-  end: number,
-  codes: Uint8Array,
-  column: number,
-  bin: number,
-  missingBin: number,
-  missingLeft: boolean,
-): number {
-  let i = start;
-  let j = end - 1;
-  while (i <= j) {
-    const r = rows[i];
-    const code = codes[column + r];
-    if (code === missingBin ? missingLeft : code <= bin) i++;
-    else {
-      rows[i] = rows[j];
-      rows[j--] = r;
-    }
-  }
-  return i;
 }
 
 function addToRows(raw: Float64Array, rows: Int32Array, start: number, end: number, value: number): void {
   for (let i = start; i < end; i++) raw[rows[i]] += value;
 }
 
-/** total + component `part` of bins [first, first + count), in bin order. */
-function sumBins(hist: Float64Array, first: number, count: number, total: number, part: number): number {
-  const end = (first + count) * HIST_STRIDE;
-  for (let b = first * HIST_STRIDE + part; b < end; b += HIST_STRIDE) total += hist[b];
-  return total;
-}
-
-/** total + values[rows[i]] for i < count, in order. */
-function sumRows(values: Float64Array, rows: Int32Array, count: number, total: number): number {
-  for (let i = 0; i < count; i++) total += values[rows[i]];
-  return total;
-}
-
-function searchSplit(leaf: Leaf, layout: HistogramLayout, slots: Int32Array, nSlots: number, settings: GrowSettings, subtract: Float64Array | null): void {
-  findBestSplit(leaf.hist as Float64Array, layout, slots, nSlots, leaf.sumGrad, leaf.sumHess, leaf.end - leaf.start, settings, leaf.split, subtract);
+function searchSplit(leaf: Leaf, kernel: GbdtKernel, nSlots: number, settings: GrowSettings, subtract: number): void {
+  kernel.findBestSplit(leaf.hist, nSlots, leaf.sumGrad, leaf.sumHess, leaf.end - leaf.start, settings, leaf.split, subtract);
 }
 
 /** A searched leaf with a positive gain becomes a candidate and keeps its histogram; otherwise the buffer returns. */
-function keepIfCandidate(leaf: Leaf, splittable: boolean, pool: HistogramPool, candidates: Leaf[]): void {
+function keepIfCandidate(leaf: Leaf, splittable: boolean, kernel: GbdtKernel, candidates: Leaf[]): void {
   if (splittable && leaf.split.gain > 0) {
     candidates.push(leaf);
     return;
   }
-  pool.release(leaf.hist as Float64Array);
-  leaf.hist = null;
+  kernel.releaseHistogram(leaf.hist);
+  leaf.hist = NO_HISTOGRAM;
 }

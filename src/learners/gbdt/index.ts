@@ -1,8 +1,9 @@
 /**
  * Histogram gradient-boosted trees (scikit-learn's HistGradientBoosting defaults, LightGBM's staged learner):
- * binning.ts bins once, histogram.ts / split.ts / grow.ts grow a tree from gradients, objective.ts holds the
- * losses (squared error, binary log-loss, softmax), boost.ts runs the iterations. Missing values are native:
- * NaN has its own bin and each split learns which side it goes to.
+ * binning.ts bins once, histogram.ts / split.ts / grow.ts grow a tree from gradients (their hot loops in
+ * WebAssembly: wasm/gbdt.ts, run by kernel.ts), objective.ts holds the losses (squared error, binary log-loss,
+ * softmax), boost.ts runs the iterations. Missing values are native: NaN has its own bin and each split learns
+ * which side it goes to.
  *
  * Fitted trees are plain threshold splits on raw values (threshold = the bin's upper edge, a NaN direction),
  * so predict needs no bin mapper and gives exactly what the binned training computed.

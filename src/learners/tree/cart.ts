@@ -15,13 +15,17 @@
  * fit, and grows one node per call of a small function (the engine then optimises that step once, instead of
  * recompiling one long-running function). Class sums skip classes absent from the node, histograms skip row
  * counts when min_samples_leaf is 1, and unit-weight trees count classes as integers: all of these give the
- * same sums as the plain loops, so trees are unchanged. Random splits gather a candidate column and count its
- * sides in separate small loop functions (one per case), which the engine compiles with unboxed doubles.
+ * same sums as the plain loops, so trees are unchanged. Random splits gather a candidate column (with its min and
+ * max), count its sides (unit weights) and partition the rows in WebAssembly (wasm/cart.ts): the gather is a
+ * random-access loop where JavaScript's bounds checks and branches cost most of the time; weighted and regression
+ * side sums stay in small JavaScript loop functions.
  *
  * Feature sampling follows scikit-learn: draw features without replacement, known-constant features count as
  * visited, keep drawing past max_features only while every visited feature was constant; constants found in a
  * node are passed to its children.
  */
+import { wasmBase64 } from '../../generated/wasm/cart.js';
+import { instantiateKernel } from '../../runtime/wasm.js';
 import type { Rng } from '../rng.js';
 import type { Tree } from './tree.js';
 
@@ -64,12 +68,71 @@ const IMPURITY_EPSILON = 2.220446049250313e-16;
 /** Nodes smaller than this sort their codes rather than scanning a histogram. */
 const SORT_BELOW = 128;
 
+interface CartExports {
+  gatherColumn(column: number, idx: number, values: number, start: number, end: number, range: number): void;
+  countBinary(values: number, labels: number, start: number, end: number, threshold: number, out: number): void;
+  countClasses(values: number, labels: number, start: number, end: number, threshold: number, counts: number, K: number): number;
+  partitionStable(values: number, idx: number, labels: number, threshold: number, start: number, end: number, spareRows: number, spareLabels: number): number;
+}
+
+/**
+ * The random splitter's WebAssembly kernels (wasm/cart.ts) and their memory: the raw columns, the node rows and
+ * labels, two value buffers, and small outputs. Laid out once per fit and never grown after, so the workspace's
+ * typed arrays can be views on it that the JS code keeps using.
+ */
+export class CartKernel {
+  readonly fn: CartExports;
+  readonly buffer: ArrayBuffer;
+  readonly columns: number;
+  readonly indices: number;
+  readonly labels: number;
+  readonly values: number;
+  readonly spareValues: number;
+  readonly spareRows: number;
+  readonly spareLabels: number;
+  readonly range: number;
+  readonly out: number;
+  readonly counts: number;
+  /** The two counts countBinary writes. */
+  readonly outView: Int32Array;
+
+  constructor(columns: Float64Array, n: number, K: number) {
+    const module = instantiateKernel<CartExports>('cart', wasmBase64);
+    this.fn = module.exports;
+    let top = 64;
+    const alloc = (bytes: number): number => {
+      const at = (top + 15) & ~15;
+      top = at + bytes;
+      return at;
+    };
+    this.columns = alloc(columns.byteLength);
+    this.indices = alloc(4 * n);
+    this.labels = alloc(4 * n);
+    this.values = alloc(8 * n);
+    this.spareValues = alloc(8 * n);
+    this.spareRows = alloc(4 * n);
+    this.spareLabels = alloc(4 * n);
+    this.range = alloc(16);
+    this.out = alloc(8);
+    this.counts = alloc(8 * Math.max(1, K));
+    module.ensureBytes(top);
+    this.buffer = module.memory.buffer;
+    new Float64Array(this.buffer, this.columns, columns.length).set(columns);
+    this.outView = new Int32Array(this.buffer, this.out, 2);
+  }
+}
+
 /**
  * Scratch buffers and the tree under construction, reused across the trees of one fit: growing a tree allocates
  * nothing but the final trimmed copy, so the garbage collector never revisits the builder's compiled code.
  */
 export class CartWorkspace {
   readonly indices: Int32Array;
+  /** Random splitter only: the kernel whose memory holds indices, sampleLabels, values, bestValues and range. */
+  readonly kernel: CartKernel | null;
+  /** Byte offsets of values and bestValues in the kernel's memory (they swap together with the arrays). */
+  valuesAt = 0;
+  bestValuesAt = 0;
   readonly hist: Float64Array;
   readonly keys: Int32Array;
   readonly candidates: Int32Array;
@@ -91,7 +154,7 @@ export class CartWorkspace {
   readonly sides: Float64Array;
   readonly sideCounts: Int32Array;
   /** Min and max of the values gathered by gatherColumn. */
-  readonly range = new Float64Array(2);
+  readonly range: Float64Array;
   /** Classes with non-zero weight in the current node: the only ones split scans need to visit. */
   readonly present: Int32Array;
   nPresent = 0;
@@ -136,21 +199,26 @@ export class CartWorkspace {
     this.stride = outputs + 1;
     let maxBins = 1;
     if (input.nBins) for (let f = 0; f < input.cols; f++) maxBins = Math.max(maxBins, input.nBins[f] + 1);
-    this.indices = new Int32Array(n);
+    const kernel = input.columns ? new CartKernel(input.columns, n, K) : null;
+    this.kernel = kernel;
+    this.indices = kernel ? new Int32Array(kernel.buffer, kernel.indices, n) : new Int32Array(n);
     this.hist = new Float64Array(maxBins * this.stride);
     this.keys = new Int32Array(SORT_BELOW);
     this.candidates = Int32Array.from({ length: input.cols }, (_, f) => f);
     this.knownConstant = new Uint8Array(input.cols);
     this.totals = new Float64Array(this.stride);
     this.leftStats = new Float64Array(this.stride);
-    this.values = new Float64Array(input.columns ? n : 0);
-    this.bestValues = new Float64Array(input.columns ? n : 0);
+    this.values = kernel ? new Float64Array(kernel.buffer, kernel.values, n) : new Float64Array(0);
+    this.bestValues = kernel ? new Float64Array(kernel.buffer, kernel.spareValues, n) : new Float64Array(0);
+    this.valuesAt = kernel ? kernel.values : 0;
+    this.bestValuesAt = kernel ? kernel.spareValues : 0;
+    this.range = kernel ? new Float64Array(kernel.buffer, kernel.range, 2) : new Float64Array(2);
     this.bestLeft = new Float64Array(this.stride);
-    this.sampleLabels = new Int32Array(settings.nClasses > 0 ? n : 0);
+    this.sampleLabels = kernel && settings.nClasses > 0 ? new Int32Array(kernel.buffer, kernel.labels, n) : new Int32Array(settings.nClasses > 0 ? n : 0);
     this.sampleTargets = new Float64Array(settings.nClasses > 0 ? 0 : n);
     this.sampleWeights = new Float64Array(n);
     this.sides = new Float64Array(2 * K);
-    this.sideCounts = new Int32Array(2 * K);
+    this.sideCounts = kernel ? new Int32Array(kernel.buffer, kernel.counts, 2 * K) : new Int32Array(2 * K);
     this.present = new Int32Array(K);
     // A depth-first stack never holds more than depth + 2 entries, and depth < rows.
     this.stackStart = new Int32Array(n + 2);
@@ -340,9 +408,10 @@ function growNode(input: CartInput, settings: CartSettings, rng: Rng, ws: CartWo
     threshold = midpoint((input.binHigh as readonly Float64Array[])[f][ws.bestBin], (input.binLow as readonly Float64Array[])[f][ws.bestNextBin]);
   } else {
     threshold = ws.bestThreshold;
+    const kernel = ws.kernel as CartKernel;
     mid =
       K > 0 && ws.unitWeights
-        ? partitionLabelsByValue(ws.bestValues, ws.indices, ws.sampleLabels, threshold, start, end)
+        ? kernel.fn.partitionStable(ws.bestValuesAt, kernel.indices, kernel.labels, threshold, start, end, kernel.spareRows, kernel.spareLabels)
         : partitionByValue(ws, threshold, start, end, K > 0);
   }
   ws.nodeFeature[node] = f;
@@ -424,7 +493,11 @@ function partitionByCode(ws: CartWorkspace, codes: Uint8Array, offset: number, b
   return i;
 }
 
-/** partitionByCode for the random splitter: by the best feature's gathered values (ws.bestValues) <= threshold. */
+/**
+ * partitionByCode for the random splitter: by the best feature's gathered values (ws.bestValues) <= threshold.
+ * Unit-weight classification uses the kernel's stable partition instead; here (weighted sums, regression) the row
+ * order within a node decides the float summation order, so this keeps its swap sequence.
+ */
 function partitionByValue(ws: CartWorkspace, threshold: number, start: number, end: number, classification: boolean): number {
   const values = ws.bestValues;
   let i = start;
@@ -434,26 +507,6 @@ function partitionByValue(ws: CartWorkspace, threshold: number, start: number, e
     else {
       values[i] = values[j];
       swapSamples(ws, i, j--, classification);
-    }
-  }
-  return i;
-}
-
-/** partitionByValue when every weight is 1 (the weights then need no moving): rows and labels only. */
-function partitionLabelsByValue(values: Float64Array, idx: Int32Array, labels: Int32Array, threshold: number, start: number, end: number): number {
-  let i = start;
-  let j = end - 1;
-  while (i <= j) {
-    if (values[i] <= threshold) i++;
-    else {
-      values[i] = values[j];
-      const row = idx[i];
-      idx[i] = idx[j];
-      idx[j] = row;
-      const label = labels[i];
-      labels[i] = labels[j];
-      labels[j] = label;
-      j--;
     }
   }
   return i;
@@ -764,7 +817,8 @@ function evaluateRandom(
 ): boolean {
   const values = ws.values;
   const range = ws.range;
-  gatherColumn(input.columns as Float64Array, f * input.rows, ws.indices, values, start, end, range);
+  const kernel = ws.kernel as CartKernel;
+  kernel.fn.gatherColumn(kernel.columns + 8 * f * input.rows, kernel.indices, ws.valuesAt, start, end, kernel.range);
   const min = range[0];
   const max = range[1];
   if (max <= min + FEATURE_THRESHOLD) return true;
@@ -775,9 +829,9 @@ function evaluateRandom(
   const left = ws.leftStats;
   // Each case is its own small loop function: the engine optimises each once, on the types it always sees.
   let nRight: number;
-  if (K === 2 && ws.unitWeights) nRight = countBinary(values, ws.sampleLabels, start, end, threshold, left);
+  if (K === 2 && ws.unitWeights) nRight = countBinary(kernel, ws.valuesAt, start, end, threshold, left);
   else if (K === 2) nRight = weighBinary(values, ws.sampleLabels, ws.sampleWeights, start, end, threshold, left);
-  else if (K > 2 && ws.unitWeights) nRight = countClasses(values, ws.sampleLabels, start, end, threshold, ws.sideCounts, K, left);
+  else if (K > 2 && ws.unitWeights) nRight = countClasses(kernel, ws.valuesAt, start, end, threshold, ws.sideCounts, K, left);
   else if (K > 2) nRight = weighClasses(values, ws.sampleLabels, ws.sampleWeights, start, end, threshold, ws.sides, K, left);
   else nRight = weighTargets(values, ws.sampleTargets, ws.sampleWeights, start, end, threshold, left);
   const nLeft = end - start - nRight;
@@ -795,6 +849,9 @@ function evaluateRandom(
     // Keep this feature's gathered values for the partition; the next candidate gathers into the other buffer.
     ws.values = ws.bestValues;
     ws.bestValues = values;
+    const valuesAt = ws.valuesAt;
+    ws.valuesAt = ws.bestValuesAt;
+    ws.bestValuesAt = valuesAt;
   }
   return false;
 }
@@ -803,24 +860,12 @@ function evaluateRandom(
 // mispredict half the time. Each writes the left class weights (or weight and weighted target sum) to `left`
 // and returns how many rows go right.
 
-/** Two classes, unit weights: integer counts (the same sums as weighBinary), four rows per step. */
-function countBinary(values: Float64Array, labels: Int32Array, start: number, end: number, threshold: number, left: Float64Array): number {
-  let countLeft = 0;
-  let countLeftOne = 0;
-  let i = start;
-  for (; i + 3 < end; i += 4) {
-    const g0 = +(values[i] <= threshold);
-    const g1 = +(values[i + 1] <= threshold);
-    const g2 = +(values[i + 2] <= threshold);
-    const g3 = +(values[i + 3] <= threshold);
-    countLeft += g0 + g1 + (g2 + g3);
-    countLeftOne += (g0 & labels[i]) + (g1 & labels[i + 1]) + ((g2 & labels[i + 2]) + (g3 & labels[i + 3]));
-  }
-  for (; i < end; i++) {
-    const g = +(values[i] <= threshold);
-    countLeft += g;
-    countLeftOne += g & labels[i];
-  }
+/** Two classes, unit weights: integer counts (the same sums as weighBinary), by the kernel. */
+function countBinary(kernel: CartKernel, valuesAt: number, start: number, end: number, threshold: number, left: Float64Array): number {
+  kernel.fn.countBinary(valuesAt, kernel.labels, start, end, threshold, kernel.out);
+  const out = kernel.outView;
+  const countLeft = out[0];
+  const countLeftOne = out[1];
   left[0] = countLeft - countLeftOne;
   left[1] = countLeftOne;
   return end - start - countLeft;
@@ -850,24 +895,9 @@ function weighBinary(
   return nRight;
 }
 
-/** More than two classes, unit weights: integer counts per side, left in counts[0, K) and right in [K, 2K). */
-function countClasses(
-  values: Float64Array,
-  labels: Int32Array,
-  start: number,
-  end: number,
-  threshold: number,
-  counts: Int32Array,
-  K: number,
-  left: Float64Array,
-): number {
-  counts.fill(0);
-  let nRight = 0;
-  for (let i = start; i < end; i++) {
-    const right = +(values[i] > threshold);
-    counts[right * K + labels[i]]++;
-    nRight += right;
-  }
+/** More than two classes, unit weights: integer counts per side (left in counts[0, K), right in [K, 2K)), by the kernel. */
+function countClasses(kernel: CartKernel, valuesAt: number, start: number, end: number, threshold: number, counts: Int32Array, K: number, left: Float64Array): number {
+  const nRight = kernel.fn.countClasses(valuesAt, kernel.labels, start, end, threshold, kernel.counts, K);
   for (let c = 0; c < K; c++) left[c] = counts[c];
   return nRight;
 }
@@ -917,23 +947,4 @@ function weighTargets(
   left[0] = weightLeft;
   left[1] = sumLeft;
   return nRight;
-}
-
-/**
- * Copies column values of the node's rows into values[start, end) and leaves their min and max in range[0..1].
- * A separate function returning through a typed array keeps min and max unboxed doubles (inside the larger
- * evaluateRandom the engine kept them as heap numbers, allocating one per row).
- */
-function gatherColumn(columns: Float64Array, offset: number, idx: Int32Array, values: Float64Array, start: number, end: number, range: Float64Array): void {
-  let min = columns[offset + idx[start]];
-  let max = min;
-  values[start] = min;
-  for (let i = start + 1; i < end; i++) {
-    const x = columns[offset + idx[i]];
-    values[i] = x;
-    if (x < min) min = x;
-    if (x > max) max = x;
-  }
-  range[0] = min;
-  range[1] = max;
 }

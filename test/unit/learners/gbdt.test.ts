@@ -4,21 +4,81 @@ import { describe, expect, it } from 'vitest';
 import { createMatrix, fromRows, type Matrix } from '../../../src/data/matrix.js';
 import { Float64Sorter, binEdgesFromSorted, binMatrix, binValue, fitBinMapper } from '../../../src/learners/gbdt/binning.js';
 import { shouldStop } from '../../../src/learners/gbdt/boost.js';
-import {
-  HIST_STRIDE,
-  SEPARATE_COUNT_ROWS,
-  binCounts,
-  buildHistogram,
-  buildRootHistogram,
-  globalBinIndices,
-  histogramLayout,
-  subtractHistogram,
-} from '../../../src/learners/gbdt/histogram.js';
+import { HIST_STRIDE, SEPARATE_COUNT_ROWS, binCounts, globalBinIndices, histogramLayout, type HistogramLayout } from '../../../src/learners/gbdt/histogram.js';
+import { GbdtKernel } from '../../../src/learners/gbdt/kernel.js';
 import { gbdt, type GbdtModel, validationSplit } from '../../../src/learners/gbdt/index.js';
 import { binaryLogLoss, sigmoid } from '../../../src/learners/gbdt/objective.js';
-import { emptySplit, findBestSplit } from '../../../src/learners/gbdt/split.js';
+import { emptySplit, type SplitConstraints, type SplitInfo } from '../../../src/learners/gbdt/split.js';
 import { Rng } from '../../../src/learners/rng.js';
 import type { SerializedModel, TrainingData } from '../../../src/learners/types.js';
+import * as reference from './gbdt-reference.js';
+
+// The production kernels (wasm/gbdt.ts, run by GbdtKernel) behind the plain-array signatures of the JavaScript
+// reference (gbdt-reference.ts), so the tests below can run either on the same inputs.
+
+const allSlots = (layout: HistogramLayout): Int32Array => Int32Array.from(layout.features, (_, k) => k);
+
+function buildHistogram(
+  out: Float64Array,
+  layout: HistogramLayout,
+  binIndex: Uint16Array | Uint32Array,
+  rows: Int32Array,
+  start: number,
+  end: number,
+  grad: Float64Array,
+  hess: Float64Array,
+): void {
+  const kernel = new GbdtKernel(layout, binIndex, new Uint8Array(0), null, binIndex.length / layout.features.length);
+  kernel.loadTree(rows, rows.length, grad, hess, allSlots(layout), layout.features.length);
+  const hist = kernel.acquireHistogram();
+  kernel.writeHistogram(hist, out); // whatever a pooled buffer held before
+  kernel.buildHistogram(hist, start, end);
+  out.set(kernel.readHistogram(hist));
+}
+
+function buildRootHistogram(
+  out: Float64Array,
+  layout: HistogramLayout,
+  binIndex: Uint16Array | Uint32Array,
+  nRows: number,
+  grad: Float64Array,
+  hess: Float64Array,
+  counts: Float64Array,
+): void {
+  const kernel = new GbdtKernel(layout, binIndex, new Uint8Array(0), counts, nRows);
+  kernel.loadTree(Int32Array.from({ length: nRows }, (_, i) => i), nRows, grad, hess, allSlots(layout), layout.features.length);
+  const hist = kernel.acquireHistogram();
+  kernel.writeHistogram(hist, out);
+  kernel.buildRootHistogram(hist);
+  out.set(kernel.readHistogram(hist));
+}
+
+function findBestSplit(
+  hist: Float64Array,
+  layout: HistogramLayout,
+  slots: Int32Array,
+  nSlots: number,
+  sumGrad: number,
+  sumHess: number,
+  count: number,
+  constraints: SplitConstraints,
+  best: SplitInfo,
+  subtract: Float64Array | null = null,
+): void {
+  const kernel = new GbdtKernel(layout, new Uint16Array(layout.features.length), new Uint8Array(0), null, 1);
+  kernel.loadTree(new Int32Array(1), 0, new Float64Array(1), new Float64Array(1), slots, nSlots);
+  const at = kernel.acquireHistogram();
+  kernel.writeHistogram(at, hist);
+  let subtractAt = 0;
+  if (subtract) {
+    subtractAt = kernel.acquireHistogram();
+    kernel.writeHistogram(subtractAt, subtract);
+  }
+  kernel.findBestSplit(at, nSlots, sumGrad, sumHess, count, constraints, best, subtractAt);
+  hist.set(kernel.readHistogram(at));
+}
+
+const subtractHistogram = reference.subtractHistogram;
 
 function classification(rows: number, classes: number, seed: number): TrainingData {
   const rng = new Rng(seed);
@@ -331,6 +391,102 @@ describe('histograms and split search', () => {
       }
     }
     expect(found.gain).toBeCloseTo(bestGain, 9);
+  });
+});
+
+describe('WebAssembly kernels against the JavaScript reference', () => {
+  /** Random binned data: `slots` features of `nb` bins each plus a missing bin holding `missingRate` of the rows. */
+  function scenario(seed: number, nRows: number, slots: number, nb: number, missingRate: number) {
+    const rng = new Rng(seed);
+    const layout = histogramLayout(Int32Array.from({ length: slots }, (_, k) => k), new Int32Array(slots).fill(nb));
+    const codes = new Uint8Array(nRows * slots);
+    for (let i = 0; i < codes.length; i++) codes[i] = rng.next() < missingRate ? nb : Math.min(nb - 1, Math.floor(nb * rng.next() ** 2)); // skewed: empty bins at the top
+    const binIndex = globalBinIndices(layout, codes, nRows);
+    const grad = Float64Array.from({ length: nRows }, () => rng.normal());
+    const hess = Float64Array.from({ length: nRows }, () => rng.next() * 0.25);
+    const rows = rng.shuffle(Int32Array.from({ length: nRows }, (_, i) => i));
+    return { rng, layout, binIndex, grad, hess, rows };
+  }
+
+  it.each([
+    ['u16 bin indices', 1, 3000, 7, 255, 0.05],
+    ['u32 bin indices', 2, 300, 300, 255, 0.05],
+    ['few bins, no missing values', 3, 2500, 5, 4, 0],
+  ])('histograms, the root fast path and every split scan match bit for bit (%s)', (_name, seed, nRows, slots, nb, missingRate) => {
+    const { rng, layout, binIndex, grad, hess, rows } = scenario(seed, nRows, slots, nb, missingRate);
+    expect(binIndex instanceof Uint32Array).toBe(slots * (nb + 1) > 0xffff);
+    const ranges = [
+      [0, nRows],
+      [10, 10 + Math.min(nRows - 10, SEPARATE_COUNT_ROWS)],
+      [3, Math.min(nRows, 3 + SEPARATE_COUNT_ROWS - 1)],
+      [5, 60],
+    ];
+    const built: Float64Array[] = [];
+    for (const [from, to] of ranges) {
+      const expected = new Float64Array(layout.size);
+      reference.buildHistogram(expected, layout, binIndex, rows, from, to, grad, hess);
+      const actual = new Float64Array(layout.size).fill(-1);
+      buildHistogram(actual, layout, binIndex, rows, from, to, grad, hess);
+      expect(Array.from(actual)).toEqual(Array.from(expected));
+      built.push(actual);
+    }
+    const counts = binCounts(layout, binIndex);
+    const expectedRoot = new Float64Array(layout.size);
+    reference.buildRootHistogram(expectedRoot, layout, binIndex, nRows, grad, hess, counts);
+    const root = new Float64Array(layout.size);
+    buildRootHistogram(root, layout, binIndex, nRows, grad, hess, counts);
+    expect(Array.from(root)).toEqual(Array.from(expectedRoot));
+
+    // Parent = all rows in the shuffled order, child = a prefix: the scan of the child and the fused
+    // subtract-and-scan of the sibling, under several constraints and a column subsample.
+    const [parent, child] = [built[0], built[3]];
+    const childRange = ranges[3];
+    const sums = (from: number, to: number) => {
+      let G = 0;
+      let H = 0;
+      for (let i = from; i < to; i++) {
+        G += grad[rows[i]];
+        H += hess[rows[i]];
+      }
+      return [G, H];
+    };
+    for (let trial = 0; trial < 6; trial++) {
+      const constraints = { l2: trial % 2 === 0 ? 0 : rng.next(), minSamplesLeaf: 1 + rng.int(25), minChildWeight: trial < 3 ? 1e-3 : rng.next() * 2 };
+      const slotOrder = rng.shuffle(Int32Array.from({ length: slots }, (_, k) => k));
+      const nSlots = trial === 0 ? slots : 1 + rng.int(slots);
+      for (const [hist, subtract, [from, to]] of [
+        [child, null, childRange],
+        [parent, child, [childRange[1], nRows]],
+      ] as const) {
+        const [G, H] = sums(from, to);
+        const expectedBuffer = Float64Array.from(hist);
+        const expected = emptySplit();
+        reference.findBestSplit(expectedBuffer, layout, slotOrder, nSlots, G, H, to - from, constraints, expected, subtract);
+        const actualBuffer = Float64Array.from(hist);
+        const actual = emptySplit();
+        findBestSplit(actualBuffer, layout, slotOrder, nSlots, G, H, to - from, constraints, actual, subtract);
+        expect(actual).toEqual(expected);
+        expect(Array.from(actualBuffer)).toEqual(Array.from(expectedBuffer));
+      }
+    }
+  });
+
+  it('the row partition sends code <= bin (and NaN as told) left, keeping every row once', () => {
+    const nRows = 500;
+    const rng = new Rng(8);
+    const codes = Uint8Array.from({ length: 2 * nRows }, () => rng.int(11));
+    const layout = histogramLayout(Int32Array.from([0, 1]), Int32Array.from([10, 10]));
+    const kernel = new GbdtKernel(layout, globalBinIndices(layout, codes, nRows), codes, null, nRows);
+    const rows = rng.shuffle(Int32Array.from({ length: nRows }, (_, i) => i));
+    kernel.loadTree(rows, nRows, new Float64Array(nRows), new Float64Array(nRows), Int32Array.from([0, 1]), 2);
+    for (const missingLeft of [false, true]) {
+      const mid = kernel.partitionRows(50, 450, 1, 4, 10, missingLeft);
+      const after = kernel.rowsView(nRows);
+      const goesLeft = (r: number) => (codes[nRows + r] === 10 ? missingLeft : codes[nRows + r] <= 4);
+      for (let i = 50; i < 450; i++) expect(goesLeft(after[i])).toBe(i < mid);
+      expect(Array.from(after.slice(50, 450)).sort((a, b) => a - b)).toEqual(Array.from(rows.slice(50, 450)).sort((a, b) => a - b));
+      expect(Array.from(after.slice(0, 50))).toEqual(Array.from(rows.slice(0, 50)));
+    }
   });
 });
 
