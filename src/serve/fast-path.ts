@@ -20,8 +20,8 @@ function header(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
-/** The body as UTF-8 text, refusing more than `limit` bytes whether declared or streamed. */
-function readText(req: IncomingMessage, limit: number, consumed: { value: boolean }): Promise<string> {
+/** The body, refusing more than `limit` bytes whether declared or streamed. */
+function readBytes(req: IncomingMessage, limit: number, consumed: { value: boolean }): Promise<Buffer> {
   const declared = req.headers['content-length'];
   if (declared !== undefined) {
     const length = Number(declared);
@@ -51,7 +51,7 @@ function readText(req: IncomingMessage, limit: number, consumed: { value: boolea
       if (settled) return;
       settled = true;
       consumed.value = true;
-      resolve(chunks.length === 1 ? chunks[0].toString('utf8') : Buffer.concat(chunks, total).toString('utf8'));
+      resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, total));
     });
     req.once('error', () => fail(new HttpRefusal(400, 'the request body could not be read (truncated or the connection closed)')));
     req.once('close', () => fail(new HttpRefusal(400, 'the request body could not be read (truncated or the connection closed)')));
@@ -75,7 +75,13 @@ export function createFastPath(options: FastPathOptions): (req: IncomingMessage,
       const proba = (query >= 0 && truthy(new URLSearchParams(url.slice(query + 1)).get('proba'))) || truthy(header(req.headers['x-spotml-proba']));
       outcome = await scoreInvocation(
         scoring,
-        { contentType: req.headers['content-type'], authorization: req.headers.authorization, proba, readText: (limit) => readText(req, limit, consumed) },
+        {
+          contentType: req.headers['content-type'],
+          authorization: req.headers.authorization,
+          proba,
+          readText: async (limit) => (await readBytes(req, limit, consumed)).toString('utf8'),
+          readBytes: (limit) => readBytes(req, limit, consumed),
+        },
         (model) => (modelKey = model.resolved.key),
       );
     } catch (err) {

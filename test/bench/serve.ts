@@ -157,7 +157,8 @@ process.exit(0);
   // Inside the repo so the external onnxruntime-node resolves from its node_modules.
   const outDir = join(repo, 'node_modules', '.cache', 'spotml-bench');
   mkdirSync(outDir, { recursive: true });
-  const outfile = join(outDir, 'serve-bundle.mjs');
+  // Per process, so two bench runs at once (or a helper's) never start each other's bundle.
+  const outfile = join(outDir, `serve-bundle-${process.pid}.mjs`);
   await esbuild.build({
     entryPoints: [entry],
     bundle: true,
@@ -354,6 +355,7 @@ async function main(): Promise<void> {
   writeFileSync(join(repo, 'bench-results', 'serve.json'), `${JSON.stringify(report, null, 2)}\n`);
   process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   rmSync(work, { recursive: true, force: true });
+  rmSync(bundle, { force: true });
 }
 
 await main();

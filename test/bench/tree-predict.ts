@@ -4,8 +4,9 @@
  *     synthetic(3000, 20, 3, seed 7) as test/bench/serve.ts does (≈70.5k nodes);
  *   - gbdt, 100 iterations × 3 classes (300 trees) on the same data, early stopping off;
  *   - the same gbdt with NaN in one feature of 5% of the query rows (those rows take the missing-aware path).
- * "before" is the per-tree loop the models used until the compiled kernels (kept below, verbatim in its
- * arithmetic), timed in the same process and rounds as "after", and every output is checked bit-identical.
+ * "before" is the JS four-lane kernel the models used until the WebAssembly kernel (test/bench/tree-predict-js.ts,
+ * verbatim), timed in the same process and rounds as "after"; every output of both is checked bit-identical to
+ * the plain per-tree loop below.
  * Timing is process CPU time (the machine is shared); each case reports the median and best of ROUNDS rounds,
  * the implementations alternating within a round. Writes bench-results/tree-predict.json.
  * Run: npx tsx test/bench/tree-predict.ts [--rounds 15]
@@ -18,6 +19,7 @@ import { gbdt, type GbdtModel } from '../../src/learners/gbdt/index.js';
 import type { AveragedTreesModel } from '../../src/learners/tree/ensemble.js';
 import type { Tree } from '../../src/learners/tree/tree.js';
 import { checkNoMissing, checkPredictInput } from '../../src/learners/validate.js';
+import { accumulateTrees as jsAccumulateTrees, compileTrees as jsCompileTrees } from './tree-predict-js.js';
 import { synthetic } from '../unit/serve/fixtures.js';
 
 const args = process.argv.slice(2);
@@ -27,7 +29,7 @@ const FEATURES = 20;
 const CLASSES = 3;
 const BATCH = 1000;
 
-// ---------------------------------------------------------------- the previous implementation
+// ---------------------------------------------------------------- the plain per-tree loop (reference)
 
 function referenceLeaf(tree: Tree, data: Float64Array, offset: number): number {
   let node = 0;
@@ -66,8 +68,12 @@ function referenceGbdtProba(model: GbdtModel, X: Matrix): Matrix {
   model.trees.forEach((tree, t) => {
     for (let r = 0; r < X.rows; r++) raw[r * K + (t % K)] += tree.value[referenceLeaf(tree, X.data, r * X.cols)];
   });
-  const out = new Float64Array(X.rows * K);
-  for (let r = 0; r < X.rows; r++) {
+  return softmaxRows(raw, X.rows, K);
+}
+
+function softmaxRows(raw: Float64Array, rows: number, K: number): Matrix {
+  const out = new Float64Array(rows * K);
+  for (let r = 0; r < rows; r++) {
     let max = -Infinity;
     for (let k = 0; k < K; k++) max = Math.max(max, raw[r * K + k]);
     let sum = 0;
@@ -78,7 +84,35 @@ function referenceGbdtProba(model: GbdtModel, X: Matrix): Matrix {
     }
     for (let k = 0; k < K; k++) out[r * K + k] /= sum;
   }
-  return createMatrix(X.rows, K, out);
+  return createMatrix(rows, K, out);
+}
+
+// ---------------------------------------------------------------- the previous JS kernel
+
+function jsForestProba(model: AveragedTreesModel): (X: Matrix) => Matrix {
+  const compiled = jsCompileTrees(model.trees, new Int32Array(model.trees.length));
+  return (X) => {
+    checkPredictInput(X, model.nFeatures, model.family);
+    checkNoMissing(X, model.family);
+    const outputs = compiled.leafWidth;
+    const out = new Float64Array(X.rows * outputs);
+    jsAccumulateTrees(compiled, X.data, X.rows, X.cols, out, outputs, false);
+    const scale = 1 / model.trees.length;
+    for (let i = 0; i < out.length; i++) out[i] *= scale;
+    return createMatrix(X.rows, outputs, out);
+  };
+}
+
+function jsGbdtProba(model: GbdtModel): (X: Matrix) => Matrix {
+  const K = model.treesPerIteration;
+  const compiled = jsCompileTrees(model.trees, Int32Array.from(model.trees, (_, t) => t % K));
+  return (X) => {
+    checkPredictInput(X, model.nFeatures, model.family);
+    const raw = new Float64Array(X.rows * K);
+    for (let r = 0; r < X.rows; r++) raw.set(model.baseline, r * K);
+    jsAccumulateTrees(compiled, X.data, X.rows, X.cols, raw, K, true);
+    return softmaxRows(raw, X.rows, K);
+  };
 }
 
 // ---------------------------------------------------------------- timing
@@ -113,12 +147,14 @@ function median(values: number[]): number {
   return sorted[Math.floor(sorted.length / 2)];
 }
 
-/** Both call shapes for one model; throws if any output differs from the previous implementation. */
-function measure(name: string, before: Proba, after: Proba, X: Matrix): Record<string, ShapeResult> {
+/** Both call shapes for one model; throws if any output of either differs from the per-tree reference. */
+function measure(name: string, reference: Proba, before: Proba, after: Proba, X: Matrix): Record<string, ShapeResult> {
   const singles = rowsOf(X);
-  if (!sameBits(before(X).data, after(X).data)) throw new Error(`${name}: batch output differs from the previous implementation`);
-  for (const row of singles) {
-    if (!sameBits(before(row).data, after(row).data)) throw new Error(`${name}: single-row output differs from the previous implementation`);
+  for (const [label, f] of [['the previous JS kernel', before], ['the current kernel', after]] as const) {
+    if (!sameBits(reference(X).data, f(X).data)) throw new Error(`${name}: batch output of ${label} differs from the per-tree reference`);
+    for (const row of singles) {
+      if (!sameBits(reference(row).data, f(row).data)) throw new Error(`${name}: single-row output of ${label} differs from the per-tree reference`);
+    }
   }
   const shapes: Record<string, () => Record<'before' | 'after', () => void>> = {
     singleRow: () => ({
@@ -164,9 +200,15 @@ async function main(): Promise<void> {
   const nodes = (trees: readonly Tree[]): number => trees.reduce((sum, t) => sum + t.nodeCount, 0);
 
   const results = {
-    random_forest: measure('random_forest 300', (X) => referenceForestProba(forest, X), (X) => forest.predictProba(X), query),
-    gbdt: measure('gbdt 100×3', (X) => referenceGbdtProba(boosted, X), (X) => boosted.predictProba(X), query),
-    gbdtWithMissing: measure('gbdt 100×3, 5% NaN rows', (X) => referenceGbdtProba(boosted, X), (X) => boosted.predictProba(X), withMissing(query, 20)),
+    random_forest: measure('random_forest 300', (X) => referenceForestProba(forest, X), jsForestProba(forest), (X) => forest.predictProba(X), query),
+    gbdt: measure('gbdt 100×3', (X) => referenceGbdtProba(boosted, X), jsGbdtProba(boosted), (X) => boosted.predictProba(X), query),
+    gbdtWithMissing: measure(
+      'gbdt 100×3, 5% NaN rows',
+      (X) => referenceGbdtProba(boosted, X),
+      jsGbdtProba(boosted),
+      (X) => boosted.predictProba(X),
+      withMissing(query, 20),
+    ),
   };
   mkdirSync('bench-results', { recursive: true });
   writeFileSync(
@@ -180,7 +222,7 @@ async function main(): Promise<void> {
           gbdt: `${boosted.iterations} iterations × ${boosted.treesPerIteration} classes (${nodes(boosted.trees)} nodes)`,
           query: `${BATCH} rows of synthetic(${BATCH}) seed 99; singleRow = ${BATCH} calls of one row, batch = one call`,
           call: 'predictProba',
-          timing: `process CPU time, median and best of ${ROUNDS} rounds, before/after alternating; outputs checked bit-identical`,
+          timing: `process CPU time, median and best of ${ROUNDS} rounds, before (previous JS kernel) / after alternating; outputs checked bit-identical to a per-tree loop`,
         },
         results,
       },

@@ -1,23 +1,30 @@
 /**
  * Fast prediction for tree ensembles. A model's trees are compiled once (after fit or load) into one flat node
- * table, and leaf values are summed into a caller-owned output by three kernels:
+ * table, and leaf values are summed into a caller-owned output by a WebAssembly kernel (wasm/trees.ts):
  *
- *   - `accumulateRowLanes`: tree by tree over the whole batch, four rows walking the tree at once. Each step is
- *     branch-free (the comparison result is added to the child index), so the four independent walks overlap
- *     instead of every level waiting on a mispredicted branch; a tree's nodes stay in L1 while the rows pass.
- *   - `accumulateOneRow`: one row, four trees at once (the same overlap for calls with fewer than four rows).
- *   - `accumulateRowWithMissing`: the plain walk honouring each split's NaN direction, for rows holding NaN.
+ *   - batches: tree by tree over a block of rows, eight rows walking the tree at once. Each step is branch-free
+ *     (the comparison result picks the child by address arithmetic), so the eight independent walks overlap
+ *     instead of every level waiting on a mispredicted branch; the tree stays in L1 while the block's rows pass,
+ *     and the block's rows (at most BLOCK_ROWS) stay in L1 while the trees pass.
+ *   - fewer than eight rows (and a block's last few): one row, four trees at once.
+ *   - rows holding NaN: `accumulateRowWithMissing`, the plain walk in JS honouring each split's NaN direction.
  *
+ * The JS table (`node`, `threshold`, …) is what the kernel's table is built from and what the NaN walk reads.
  * Layout: slot s holds `node[2s]` = split feature and `node[2s + 1]` = the left child's slot, the right child
- * being the next slot (each tree is laid out breadth-first, children in adjacent pairs). A leaf reads feature 0
- * against threshold +Infinity and names itself as its left child, so a walk that reached its leaf stays there
- * while the other lanes finish: `x > +Infinity` is false for every x, NaN included.
+ * being the next slot (each tree is laid out breadth-first, children in adjacent pairs).
  *
  * For every row the values are added tree by tree in the original order, so sums are bit-identical to a plain
- * per-tree loop. The branch-free step tests `x > threshold` (go right) where the trees say `x <= threshold`
+ * per-tree loop. The kernel tests `x > threshold` (go right) in float64 where the trees say `x <= threshold`
  * (go left); the two agree for every non-NaN x because thresholds are never NaN (fit makes midpoints or bin
- * edges, load maps null to +Infinity; compileTrees rejects NaN). Rows holding NaN take the missing-aware kernel.
+ * edges, load maps null to +Infinity; compileTrees rejects NaN). Rows holding NaN take the missing-aware walk.
+ *
+ * Kernel memory (one module instance per thread): [scratch for one block of rows and their outputs][model tables].
+ * Model tables are bump-allocated the first time a model predicts and stay resident; when they would pass
+ * TABLE_BUDGET_BYTES the region is emptied (every model re-copies its table on its next call), so a process that
+ * loads many models keeps bounded memory while a server's one model is copied once.
  */
+import { wasmBase64 } from '../../generated/wasm/trees.js';
+import { instantiateKernel, type WasmKernelModule } from '../../runtime/wasm.js';
 import type { Tree } from './tree.js';
 
 export interface CompiledTrees {
@@ -36,6 +43,8 @@ export interface CompiledTrees {
   /** Per slot: start of the leaf's values in leafValues (-1 for a split). */
   readonly leafOffset: Int32Array;
   readonly leafValues: Float64Array;
+  /** Where the kernel's copy of this table lives (byte addresses), valid while `epoch` is the kernel's. */
+  readonly resident: { epoch: number; roots: number; outputs: number };
 }
 
 /**
@@ -97,18 +106,117 @@ export function compileTrees(trees: readonly Tree[], outputOffset: ArrayLike<num
     missingLeft,
     leafOffset,
     leafValues,
+    resident: { epoch: -1, roots: 0, outputs: 0 },
   };
 }
 
-/** Row ids 0, 1, 2, … shared by every call (read-only; grown on demand). */
-let identityRows = new Int32Array(0);
+interface TreesKernel {
+  predictGroups(roots: number, outputs: number, treeCount: number, width: number, data: number, groupBytes: number, groups: number, out: number, outBytes: number): void;
+  predictOneRow(roots: number, outputs: number, treeCount: number, width: number, row: number, out: number): void;
+}
 
-function allRows(count: number): Int32Array {
-  if (identityRows.length < count) {
-    identityRows = new Int32Array(Math.max(count, 2 * identityRows.length));
-    for (let i = 0; i < identityRows.length; i++) identityRows[i] = i;
+/** Rows the kernel walks at once, interleaved in memory (feature f of lane j at group + 64 · f + 8 · j). */
+const GROUP_ROWS = 8;
+/** Below this many rows a call walks each row alone, four trees at once, rather than pad a group of eight. */
+const SMALL_ROWS = 4;
+/** Rows per kernel block: 256 rows of 20 features (40 kB) and their outputs stay in L1/L2 while every tree passes. */
+const BLOCK_ROWS = 256;
+/** Model tables kept resident before the table region is emptied (a 300-tree, 70k-node forest takes 1.1 MB). */
+const TABLE_BUDGET_BYTES = 64 * 1024 * 1024;
+/** Low memory left alone (the AssemblyScript module's own data, if it ever has any). */
+const RESERVED_BYTES = 4096;
+const NODE_BYTES = 16;
+/** High word of the NaN a leaf stores as its threshold (its low word is the address of the leaf's values). */
+const LEAF_NAN_HIGH = 0x7ff80000;
+
+/** The kernel instance and its memory map, per thread. */
+interface KernelState {
+  module: WasmKernelModule<TreesKernel>;
+  f64: Float64Array;
+  i32: Int32Array;
+  /** Scratch at [RESERVED_BYTES, RESERVED_BYTES + scratchBytes); model tables from there on. */
+  scratchBytes: number;
+  tableStart: number;
+  tableEnd: number;
+  epoch: number;
+}
+
+let state: KernelState | null = null;
+
+function kernelState(): KernelState {
+  if (state === null) {
+    const module = instantiateKernel<TreesKernel>('trees', wasmBase64);
+    const scratchBytes = 1 << 20;
+    const tableStart = RESERVED_BYTES + scratchBytes;
+    module.ensureBytes(tableStart);
+    state = { module, f64: new Float64Array(module.memory.buffer), i32: new Int32Array(module.memory.buffer), scratchBytes, tableStart, tableEnd: tableStart, epoch: 0 };
   }
-  return identityRows;
+  return state;
+}
+
+/** Grows the kernel memory to `bytes` and re-makes the views a growth detaches. */
+function ensureBytes(k: KernelState, bytes: number): void {
+  k.module.ensureBytes(bytes);
+  if (k.f64.buffer !== k.module.memory.buffer) {
+    k.f64 = new Float64Array(k.module.memory.buffer);
+    k.i32 = new Int32Array(k.module.memory.buffer);
+  }
+}
+
+/** Empties the table region (every model re-copies its table on its next call). */
+function evictTables(k: KernelState): void {
+  k.epoch++;
+  k.tableEnd = k.tableStart;
+}
+
+/** Scratch for at least `bytes`; growing it moves the table region, so every table is copied again. */
+function ensureScratch(k: KernelState, bytes: number): void {
+  if (bytes <= k.scratchBytes) return;
+  k.scratchBytes = Math.ceil(bytes / NODE_BYTES) * NODE_BYTES;
+  k.tableStart = RESERVED_BYTES + k.scratchBytes;
+  evictTables(k);
+  ensureBytes(k, k.tableStart);
+}
+
+/** Copies the model's table into kernel memory unless it is already there. */
+function placeTables(k: KernelState, trees: CompiledTrees): void {
+  const resident = trees.resident;
+  if (resident.epoch === k.epoch) return;
+  const slots = trees.threshold.length;
+  const T = trees.treeCount;
+  const bytes = slots * NODE_BYTES + trees.leafValues.length * 8 + 8 * T + NODE_BYTES;
+  if (k.tableEnd > k.tableStart && k.tableEnd + bytes - k.tableStart > TABLE_BUDGET_BYTES) evictTables(k);
+  const nodes = k.tableEnd;
+  const values = nodes + slots * NODE_BYTES;
+  const roots = values + trees.leafValues.length * 8;
+  const outputs = roots + 4 * T;
+  k.tableEnd = Math.ceil((outputs + 4 * T) / NODE_BYTES) * NODE_BYTES;
+  ensureBytes(k, k.tableEnd);
+  const { f64, i32 } = k;
+  const { node, threshold, leafOffset, leafValues } = trees;
+  for (let s = 0; s < slots; s++) {
+    const at = nodes + s * NODE_BYTES;
+    const word = at >> 2;
+    if (leafOffset[s] >= 0) {
+      // Written as two int32 words: storing the NaN through a Float64Array could drop its payload.
+      i32[word] = values + 8 * leafOffset[s];
+      i32[word + 1] = LEAF_NAN_HIGH;
+      i32[word + 2] = 0;
+      i32[word + 3] = at;
+    } else {
+      f64[at >> 3] = threshold[s];
+      i32[word + 2] = 8 * GROUP_ROWS * node[2 * s];
+      i32[word + 3] = nodes + NODE_BYTES * node[2 * s + 1];
+    }
+  }
+  f64.set(leafValues, values >> 3);
+  for (let t = 0; t < T; t++) {
+    i32[(roots >> 2) + t] = nodes + NODE_BYTES * trees.root[t];
+    i32[(outputs >> 2) + t] = 8 * trees.outputOffset[t];
+  }
+  resident.epoch = k.epoch;
+  resident.roots = roots;
+  resident.outputs = outputs;
 }
 
 /**
@@ -125,22 +233,19 @@ export function accumulateTrees(
   outStride: number,
   allowMissing: boolean,
 ): void {
-  let cleanRows = allRows(rowCount);
-  let cleanCount = rowCount;
+  if (rowCount === 0 || trees.treeCount === 0) return;
   if (allowMissing && hasMissing(data, 0, rowCount * cols)) {
-    cleanRows = new Int32Array(rowCount);
-    cleanCount = 0;
+    // Rows holding NaN take the missing-aware walk; the others go to the kernel together.
+    const cleanRows = new Int32Array(rowCount);
+    let cleanCount = 0;
     for (let r = 0; r < rowCount; r++) {
       if (hasMissing(data, r * cols, cols)) accumulateRowWithMissing(trees, data, r * cols, out, r * outStride);
       else cleanRows[cleanCount++] = r;
     }
+    if (cleanCount > 0) accumulateCleanRows(trees, data, cleanRows, cleanCount, cols, out, outStride);
+    return;
   }
-  const laneRows = cleanCount - (cleanCount % 4);
-  if (laneRows > 0) accumulateRowLanes(trees, data, cols, cleanRows, laneRows, out, outStride);
-  for (let i = laneRows; i < cleanCount; i++) {
-    const r = cleanRows[i];
-    accumulateOneRow(trees, data, r * cols, out, r * outStride);
-  }
+  accumulateCleanRows(trees, data, null, rowCount, cols, out, outStride);
 }
 
 function hasMissing(values: Float64Array, start: number, length: number): boolean {
@@ -148,95 +253,41 @@ function hasMissing(values: Float64Array, start: number, length: number): boolea
   return false;
 }
 
-/** The NaN-free rows rows[0 .. count) (count a multiple of 4), tree by tree, four rows per walk. */
-export function accumulateRowLanes(
-  trees: CompiledTrees,
-  data: Float64Array,
-  cols: number,
-  rows: Int32Array,
-  count: number,
-  out: Float64Array,
-  outStride: number,
-): void {
-  const { root, outputOffset, node, threshold, leafOffset, leafValues, leafWidth } = trees;
-  for (let t = 0; t < trees.treeCount; t++) {
-    const start = root[t];
-    const target = outputOffset[t];
-    for (let i = 0; i < count; i += 4) {
-      const ra = rows[i];
-      const rb = rows[i + 1];
-      const rc = rows[i + 2];
-      const rd = rows[i + 3];
-      const xa = ra * cols;
-      const xb = rb * cols;
-      const xc = rc * cols;
-      const xd = rd * cols;
-      let a = start;
-      let b = start;
-      let c = start;
-      let d = start;
-      let moved = 1;
-      while (moved !== 0) {
-        // `+(x > threshold)` compiles to a flag read, not a branch; `| 0` keeps the index arithmetic int32.
-        const na = (node[2 * a + 1] + +(data[(xa + node[2 * a]) | 0] > threshold[a])) | 0;
-        const nb = (node[2 * b + 1] + +(data[(xb + node[2 * b]) | 0] > threshold[b])) | 0;
-        const nc = (node[2 * c + 1] + +(data[(xc + node[2 * c]) | 0] > threshold[c])) | 0;
-        const nd = (node[2 * d + 1] + +(data[(xd + node[2 * d]) | 0] > threshold[d])) | 0;
-        moved = (na ^ a) | (nb ^ b) | (nc ^ c) | (nd ^ d);
-        a = na;
-        b = nb;
-        c = nc;
-        d = nd;
-      }
-      const va = leafOffset[a];
-      const vb = leafOffset[b];
-      const vc = leafOffset[c];
-      const vd = leafOffset[d];
-      const oa = ra * outStride + target;
-      const ob = rb * outStride + target;
-      const oc = rc * outStride + target;
-      const od = rd * outStride + target;
-      for (let k = 0; k < leafWidth; k++) {
-        out[oa + k] += leafValues[va + k];
-        out[ob + k] += leafValues[vb + k];
-        out[oc + k] += leafValues[vc + k];
-        out[od + k] += leafValues[vd + k];
-      }
-    }
-  }
-}
-
-/** One NaN-free row starting at data[x] into out[o …], four trees per walk, values added in tree order. */
-export function accumulateOneRow(trees: CompiledTrees, data: Float64Array, x: number, out: Float64Array, o: number): void {
-  const { root, outputOffset, node, threshold, leafOffset, leafValues, leafWidth } = trees;
+/** The NaN-free rows (rows[0 .. count), or 0 .. count when rows is null) through the kernel, a block at a time. */
+function accumulateCleanRows(trees: CompiledTrees, data: Float64Array, rows: Int32Array | null, count: number, cols: number, out: Float64Array, outStride: number): void {
+  const k = kernelState();
+  const groupBytes = GROUP_ROWS * 8 * cols;
+  const outBytes = 8 * outStride;
+  const blockGroups = Math.ceil(Math.min(BLOCK_ROWS, count) / GROUP_ROWS);
+  ensureScratch(k, blockGroups * GROUP_ROWS * outBytes + blockGroups * groupBytes);
+  placeTables(k, trees);
+  const { exports } = k.module;
+  const { roots, outputs } = trees.resident;
   const T = trees.treeCount;
-  let t = 0;
-  for (; t + 4 <= T; t += 4) {
-    let a = root[t];
-    let b = root[t + 1];
-    let c = root[t + 2];
-    let d = root[t + 3];
-    let moved = 1;
-    while (moved !== 0) {
-      const na = (node[2 * a + 1] + +(data[(x + node[2 * a]) | 0] > threshold[a])) | 0;
-      const nb = (node[2 * b + 1] + +(data[(x + node[2 * b]) | 0] > threshold[b])) | 0;
-      const nc = (node[2 * c + 1] + +(data[(x + node[2 * c]) | 0] > threshold[c])) | 0;
-      const nd = (node[2 * d + 1] + +(data[(x + node[2 * d]) | 0] > threshold[d])) | 0;
-      moved = (na ^ a) | (nb ^ b) | (nc ^ c) | (nd ^ d);
-      a = na;
-      b = nb;
-      c = nc;
-      d = nd;
+  const width = trees.leafWidth;
+  const f64 = k.f64;
+  const dataWord = RESERVED_BYTES >> 3;
+  for (let start = 0; start < count; start += blockGroups * GROUP_ROWS) {
+    const blockRows = Math.min(blockGroups * GROUP_ROWS, count - start);
+    const groups = Math.ceil(blockRows / GROUP_ROWS);
+    const outAt = RESERVED_BYTES + groups * groupBytes;
+    const outWord = outAt >> 3;
+    // Interleave: feature f of the block's row r goes to group r / 8, lane r % 8.
+    for (let r = 0; r < blockRows; r++) {
+      const row = rows === null ? start + r : rows[start + r];
+      const src = row * cols;
+      let dst = dataWord + ((r / GROUP_ROWS) | 0) * (groupBytes >> 3) + (r % GROUP_ROWS);
+      for (let f = 0; f < cols; f++, dst += GROUP_ROWS) f64[dst] = data[src + f];
     }
-    addLeaf(leafValues, leafOffset[a], leafWidth, out, o + outputOffset[t]);
-    addLeaf(leafValues, leafOffset[b], leafWidth, out, o + outputOffset[t + 1]);
-    addLeaf(leafValues, leafOffset[c], leafWidth, out, o + outputOffset[t + 2]);
-    addLeaf(leafValues, leafOffset[d], leafWidth, out, o + outputOffset[t + 3]);
-  }
-  for (; t < T; t++) {
-    let slot = root[t];
-    while (leafOffset[slot] < 0) slot = (node[2 * slot + 1] + +(data[(x + node[2 * slot]) | 0] > threshold[slot])) | 0;
-    addLeaf(leafValues, leafOffset[slot], leafWidth, out, o + outputOffset[t]);
+    if (rows === null) f64.set(out.subarray(start * outStride, (start + blockRows) * outStride), outWord);
+    else for (let r = 0; r < blockRows; r++) f64.set(out.subarray(rows[start + r] * outStride, (rows[start + r] + 1) * outStride), outWord + r * outStride);
+    if (blockRows < SMALL_ROWS) {
+      for (let r = 0; r < blockRows; r++) exports.predictOneRow(roots, outputs, T, width, RESERVED_BYTES + 8 * r, outAt + r * outBytes);
+    } else {
+      exports.predictGroups(roots, outputs, T, width, RESERVED_BYTES, groupBytes, groups, outAt, outBytes);
+    }
+    if (rows === null) out.set(f64.subarray(outWord, outWord + blockRows * outStride), start * outStride);
+    else for (let r = 0; r < blockRows; r++) out.set(f64.subarray(outWord + r * outStride, outWord + (r + 1) * outStride), rows[start + r] * outStride);
   }
 }
 

@@ -156,6 +156,39 @@ describe('compiled trees against the per-tree walk', () => {
     );
   });
 
+  it('matches the reference across kernel blocks, partial groups, wide rows and models taking turns', () => {
+    const rng = new Rng(21);
+    // 600 rows: two full 256-row blocks and a last block ending in a partial group of eight; 45 rows of 4,000
+    // features need more than the kernel's initial 1 MB of scratch, which empties its table region.
+    for (const [rows, cols] of [
+      [600, 5],
+      [45, 4000],
+    ]) {
+      const trees = Array.from({ length: 37 }, () => randomTree(rng, cols, 3, 9));
+      const offsets = trees.map(() => rng.int(2));
+      const other = Array.from({ length: 5 }, () => randomTree(rng, cols, 1, 6));
+      const compiled = compileTrees(trees, offsets);
+      const otherCompiled = compileTrees(other, [0, 0, 0, 0, 0]);
+      const X = randomInput(rng, rows, cols, 0);
+      const expected = new Float64Array(rows * 4);
+      referenceAccumulate(trees, offsets, X, expected, 4);
+      // The other model reads the rows with NaN in every seventh: those take the missing-aware walk, the rest
+      // are gathered into the kernel's blocks.
+      const withNaN = createMatrix(rows, cols, X.data.map((v, i) => (Math.floor(i / cols) % 7 === 3 && i % 3 === 0 ? NaN : v)));
+      const otherExpected = new Float64Array(rows);
+      referenceAccumulate(other, [0, 0, 0, 0, 0], withNaN, otherExpected, 1);
+      // Twice each, alternating, so a model's kernel table is reused and re-placed after the other's.
+      for (let round = 0; round < 2; round++) {
+        const actual = new Float64Array(rows * 4);
+        accumulateTrees(compiled, X.data, rows, cols, actual, 4, false);
+        expect(firstDifference(actual, expected)).toBe(-1);
+        const otherActual = new Float64Array(rows);
+        accumulateTrees(otherCompiled, withNaN.data, rows, cols, otherActual, 1, true);
+        expect(firstDifference(otherActual, otherExpected)).toBe(-1);
+      }
+    }
+  });
+
   it('gives each row the same sum alone as in a batch', () => {
     const rng = new Rng(11);
     const cols = 4;
