@@ -1,9 +1,9 @@
 /**
  * k-nearest neighbours (scikit-learn's KNeighborsClassifier/Regressor, brute force).
  * fit stores the training rows; predict finds the k nearest keeping the k best in a small sorted buffer
- * (ties: the earlier training row wins). Euclidean search screens four queries × two training rows at a
- * time with dot products and settles only the survivors exactly (kNearestEuclidean; a last partial group of
- * queries is padded to four); Manhattan uses the one-row loop (kNearest). Both give bitwise the same
+ * (ties: the earlier training row wins). Euclidean search screens four queries × four training rows at a
+ * time with dot products in a WebAssembly SIMD kernel and settles only the survivors exactly
+ * (kNearestEuclidean; a last partial group of queries is padded to four); Manhattan uses the one-row loop (kNearest). Both give bitwise the same
  * neighbours and distances.
  * predict_proba as scikit-learn: class shares of the (weighted) neighbours; with weights=distance a query
  * that coincides with training rows takes its vote from those rows only.
@@ -15,6 +15,8 @@ import { checkPredictInput, checkTrainingData } from './validate.js';
 import { argmaxRows, checkModelJson, checkNoMissing, malformed } from './preprocess.js';
 import type { FittedModel, LearnerFamily, ParamSpec, SerializedModel, Task, TrainingData } from './types.js';
 import { serializedModel } from './serialized.js';
+import { instantiateKernel, type WasmKernelModule } from '../runtime/wasm.js';
+import { wasmBase64 } from '../generated/wasm/linalg.js';
 
 const FAMILY = 'knn';
 const TASKS: readonly Task[] = ['classification', 'regression'];
@@ -216,14 +218,16 @@ function fillRowStats(data: Float64Array, rows: number, d: number, pauses: Int32
 }
 
 /**
- * kNearest (Euclidean) for every query row at once, with identical results and far less arithmetic.
- * Four queries meet two training rows at a time through ‖q‖² + ‖t‖² − 2 q·t (each loaded value feeds four
- * or two products). That value is only a screen: in floating point it is within (2.5d+5)·ε·(‖q‖²+‖t‖²)
- * of the exact Σ(q−t)² (plus 1e-300 for subnormals), and it is shifted down by more than that (8(d+4)·ε),
- * so a pair it rejects is one kNearest would reject too. Pairs that pass get kNearest's exact sum and its
- * insertion, in the same training-row order, so neighbours, ties and distances are exactly kNearest's.
- * At each pause the features not yet summed can only add Σ(q_j−t_j)² ≥ (‖q_rest‖ − ‖t_rest‖)²
- * (Cauchy–Schwarz), so the whole 4×2 block is dropped early once every pair is already too far.
+ * kNearest (Euclidean) for every query row at once, with identical results and far less arithmetic: the
+ * WebAssembly kernel knnBlock (wasm/linalg.ts) takes four queries against four training rows at a time through
+ * ‖q‖² + ‖t‖² − 2 q·t, two queries per SIMD lane pair (each loaded value feeds eight products). Each lane sums
+ * its dot product over j in order, exactly as a scalar loop would, so the screen value of every pair is the
+ * same double as before the kernel. That value is only a screen: in floating point it is within
+ * (2.5d+5)·ε·(‖q‖²+‖t‖²) of the exact Σ(q−t)² (plus 1e-300 for subnormals), and it is shifted down by more than
+ * that (8(d+4)·ε), so a pair it rejects is one kNearest would reject too. Pairs that pass get kNearest's exact
+ * sum and its insertion, in ascending training-row order per query, so neighbours, ties and distances are
+ * exactly kNearest's. At each pause the features not yet summed can only add Σ(q_j−t_j)² ≥ (‖q_rest‖ − ‖t_rest‖)²
+ * (Cauchy–Schwarz), so the whole 4×4 block is dropped early once every pair is already too far.
  * Query row i's results go to [i·k, (i+1)·k) of neighbours/distances.
  */
 export function kNearestEuclidean(
@@ -237,253 +241,161 @@ export function kNearestEuclidean(
   neighbours: Int32Array,
   distances: Float64Array,
 ): void {
-  const queryStats = euclideanRowStats(queries, nQueries, d);
-  const filled = new Int32Array(nQueries);
-  const worst = new Float64Array(nQueries).fill(Infinity);
+  if (nQueries === 0) return;
+  const kernel = linalgKernel();
   const keep = 1 - 8 * (d + 4) * Number.EPSILON;
-  const dots = new Float64Array(8);
-  let q = 0;
-  for (; q + 4 <= nQueries; q += 4) {
-    scanFourQueries(
-      train,
-      trainStats.norms,
-      trainStats.tailRoots,
-      queries,
-      queryStats.norms,
-      queryStats.tailRoots,
-      trainStats.pauses,
+  const nPauses = trainStats.pauses.length;
+  const layout = knnLayout(nTrain, d, nPauses, nQueries, k);
+  kernel.ensureBytes(layout.end);
+  const memory = kernel.memory.buffer;
+  if (residentTrain !== train || residentStats !== trainStats || residentBuffer !== memory) {
+    // The training side is copied in once per model (and again only after another model or a memory growth).
+    new Float64Array(memory, layout.train, nTrain * d).set(train.subarray(0, nTrain * d));
+    new Int32Array(memory, layout.pauses, nPauses).set(trainStats.pauses);
+    fillTrainSide(trainStats.norms, trainStats.tailRoots, nTrain, nPauses, keep, new Float64Array(memory, layout.trainKept, nTrain), new Float64Array(memory, layout.trainTails2, nTrain * nPauses));
+    residentTrain = train;
+    residentStats = trainStats;
+    residentBuffer = memory;
+  }
+  const nBlocks = Math.ceil(nQueries / 4);
+  const queryStats = euclideanRowStats(queries, nQueries, d);
+  fillQuerySide(
+    queries,
+    queryStats.norms,
+    queryStats.tailRoots,
+    nQueries,
+    d,
+    nPauses,
+    keep,
+    new Float64Array(memory, layout.queries, nBlocks * 4 * d),
+    new Float64Array(memory, layout.interleaved, nBlocks * 4 * d),
+    new Float64Array(memory, layout.info, nBlocks * layout.infoLength),
+  );
+  new Int32Array(memory, layout.filled, nBlocks * 4).fill(0);
+  new Float64Array(memory, layout.worst, nBlocks * 4).fill(Infinity);
+  const knnBlock = kernel.exports.knnBlock;
+  // One call per block of four queries: V8 moves a WebAssembly function to optimised code between calls, never
+  // within one, so a single call over every block would run entirely in the baseline tier.
+  for (let b = 0; b < nBlocks; b++) {
+    knnBlock(
+      layout.train,
+      layout.trainKept,
+      layout.trainTails2,
       nTrain,
       d,
+      layout.pauses,
+      nPauses,
+      layout.interleaved + b * 32 * d,
+      layout.queries + b * 32 * d,
+      layout.info + b * 8 * layout.infoLength,
       k,
-      keep,
-      dots,
-      neighbours,
-      distances,
-      filled,
-      worst,
-      q,
+      layout.neighbours + b * 16 * k,
+      layout.distances + b * 32 * k,
+      layout.filled + b * 16,
+      layout.worst + b * 32,
+      layout.scratch,
     );
-    // An odd last training row, outside the hot loop so its first visit cannot deoptimise it.
-    if (nTrain % 2 === 1) {
-      for (let r = 0; r < 4; r++) insertIfNearer(train, queries, d, k, neighbours, distances, filled, worst, q + r, nTrain - 1);
-    }
   }
-  const left = nQueries - q;
-  if (left > 0) {
-    // The last one to three rows go through the same kernels as a padded block of four (copies of the last
-    // row fill it; their results are dropped): each query's search is independent of its block partners, and
-    // a second search routine would cost its own compilation.
-    const padded = new Float64Array(4 * d);
-    for (let r = 0; r < 4; r++) padded.set(queries.subarray((q + Math.min(r, left - 1)) * d, (q + Math.min(r, left - 1) + 1) * d), r * d);
-    const paddedNeighbours = new Int32Array(4 * k);
-    const paddedDistances = new Float64Array(4 * k);
-    kNearestEuclidean(train, trainStats, nTrain, d, padded, 4, k, paddedNeighbours, paddedDistances);
-    neighbours.set(paddedNeighbours.subarray(0, left * k), q * k);
-    distances.set(paddedDistances.subarray(0, left * k), q * k);
-  }
+  neighbours.set(new Int32Array(memory, layout.neighbours, nQueries * k));
+  distances.set(new Float64Array(memory, layout.distances, nQueries * k));
 }
+
+interface LinalgExports {
+  knnBlock(
+    train: number,
+    trainKept: number,
+    trainTails2: number,
+    nTrain: number,
+    d: number,
+    pauses: number,
+    nPauses: number,
+    interleaved: number,
+    queries: number,
+    info: number,
+    k: number,
+    neighbours: number,
+    distances: number,
+    filled: number,
+    worst: number,
+    scratch: number,
+  ): void;
+}
+
+let linalg: WasmKernelModule<LinalgExports> | null = null;
+function linalgKernel(): WasmKernelModule<LinalgExports> {
+  linalg ??= instantiateKernel<LinalgExports>('linalg', wasmBase64);
+  return linalg;
+}
+
+/** The training side in the kernel's memory belongs to these arrays (a search for another model copies its own in). */
+let residentTrain: Float64Array | null = null;
+let residentStats: EuclideanRowStats | null = null;
+let residentBuffer: ArrayBuffer | null = null;
 
 const SUBNORMAL_SLACK = 1e-300;
 
-/*
- * The hot functions below take typed arrays and numbers only, no objects: optimised code that reads object
- * fields depends on those objects' hidden classes, and V8 throws it away (and compiles it again, at up to
- * tens of milliseconds a time) when one changes, which on small data costs more than the search itself.
- */
+/** Byte offsets in the kernel's memory: the training side first (it stays between searches), then the queries. */
+function knnLayout(nTrain: number, d: number, nPauses: number, nQueries: number, k: number) {
+  const nPadded = Math.ceil(nQueries / 4) * 4;
+  const infoLength = 4 + 4 * nPauses;
+  let end = 0;
+  const take = (bytes: number): number => {
+    const at = end;
+    end += Math.ceil(bytes / 16) * 16;
+    return at;
+  };
+  const scratch = take(16 * 8);
+  const pauses = take(4 * nPauses);
+  const train = take(8 * nTrain * d);
+  const trainKept = take(8 * nTrain);
+  const trainTails2 = take(8 * nTrain * nPauses);
+  const queries = take(8 * nPadded * d);
+  const interleaved = take(8 * nPadded * d);
+  const info = take((8 * nPadded * infoLength) / 4);
+  const neighbours = take(4 * nPadded * k);
+  const distances = take(8 * nPadded * k);
+  const filled = take(4 * nPadded);
+  const worst = take(8 * nPadded);
+  return { scratch, pauses, train, trainKept, trainTails2, queries, interleaved, info, infoLength, neighbours, distances, filled, worst, end };
+}
 
-/** Queries q..q+3 against every even-numbered pair of training rows; the blocks the screen lets through are settled exactly. */
-function scanFourQueries(
-  train: Float64Array,
-  trainNorms: Float64Array,
-  trainTails: Float64Array,
-  queries: Float64Array,
-  queryNorms: Float64Array,
-  queryTails: Float64Array,
-  pauses: Int32Array,
-  nTrain: number,
-  d: number,
-  k: number,
-  keep: number,
-  dots: Float64Array,
-  neighbours: Int32Array,
-  distances: Float64Array,
-  filled: Int32Array,
-  worst: Float64Array,
-  q: number,
-): void {
-  const evenTrain = nTrain & ~1;
-  for (let t = 0; t < evenTrain; t += 2) {
-    if (screenBlock(train, trainNorms, trainTails, queries, queryNorms, queryTails, pauses, d, keep, worst, dots, q, t)) {
-      settleBlock(train, trainNorms, queries, queryNorms, d, k, keep, dots, neighbours, distances, filled, worst, q, t);
-    }
-  }
+/** keep·‖t‖² − slack and 2‖t_rest‖ per training row, the screen's training-side terms. */
+function fillTrainSide(norms: Float64Array, tailRoots: Float64Array, nTrain: number, nPauses: number, keep: number, kept: Float64Array, tails2: Float64Array): void {
+  for (let t = 0; t < nTrain; t++) kept[t] = keep * norms[t] - SUBNORMAL_SLACK;
+  for (let i = 0; i < nTrain * nPauses; i++) tails2[i] = 2 * tailRoots[i];
 }
 
 /**
- * The 4 × 2 screen of queries q..q+3 against rows t, t+1: false when every pair is certainly too far
- * (at a pause or at the end); otherwise leaves the eight dot products in dots and returns true.
+ * The queries in blocks of four (a last partial block is padded with copies of the last row, whose results
+ * are dropped: each query's search is independent of its block partners): row-major, interleaved by feature
+ * (the four x_j side by side), and the block's keep·‖q‖² then per pause its four ‖q_rest‖.
  */
-function screenBlock(
-  train: Float64Array,
-  trainNorms: Float64Array,
-  trainTails: Float64Array,
+function fillQuerySide(
   queries: Float64Array,
-  queryNorms: Float64Array,
-  queryTails: Float64Array,
-  pauses: Int32Array,
+  norms: Float64Array,
+  tailRoots: Float64Array,
+  nQueries: number,
   d: number,
+  nPauses: number,
   keep: number,
-  worst: Float64Array,
-  dots: Float64Array,
-  q: number,
-  t: number,
-): boolean {
-  const nPauses = pauses.length;
-  const o0 = q * d;
-  const o1 = o0 + d;
-  const o2 = o1 + d;
-  const o3 = o2 + d;
-  // Norms shrunk by the screening margin.
-  const n0 = keep * queryNorms[q];
-  const n1 = keep * queryNorms[q + 1];
-  const n2 = keep * queryNorms[q + 2];
-  const n3 = keep * queryNorms[q + 3];
-  const w0 = worst[q];
-  const w1 = worst[q + 1];
-  const w2 = worst[q + 2];
-  const w3 = worst[q + 3];
-  const a = t * d;
-  const b = a + d;
-  const ta = keep * trainNorms[t] - SUBNORMAL_SLACK;
-  const tb = keep * trainNorms[t + 1] - SUBNORMAL_SLACK;
-  let s0 = 0;
-  let s1 = 0;
-  let s2 = 0;
-  let s3 = 0;
-  let u0 = 0;
-  let u1 = 0;
-  let u2 = 0;
-  let u3 = 0;
-  let j = 0;
-  for (let p = 0; p <= nPauses; p++) {
-    const end = p < nPauses ? pauses[p] : d;
-    for (; j < end; j++) {
-      const v = train[a + j];
-      const w = train[b + j];
-      const x0 = queries[o0 + j];
-      s0 += v * x0;
-      u0 += w * x0;
-      const x1 = queries[o1 + j];
-      s1 += v * x1;
-      u1 += w * x1;
-      const x2 = queries[o2 + j];
-      s2 += v * x2;
-      u2 += w * x2;
-      const x3 = queries[o3 + j];
-      s3 += v * x3;
-      u3 += w * x3;
-    }
-    if (p === nPauses) break;
-    // The features not yet summed can still add (‖q_rest‖ − ‖t_rest‖)², hence the 2‖q_rest‖‖t_rest‖ term.
-    const ra = 2 * trainTails[t * nPauses + p];
-    const rb = 2 * trainTails[(t + 1) * nPauses + p];
-    const r0 = queryTails[q * nPauses + p];
-    const r1 = queryTails[(q + 1) * nPauses + p];
-    const r2 = queryTails[(q + 2) * nPauses + p];
-    const r3 = queryTails[(q + 3) * nPauses + p];
-    if (
-      n0 + ta - 2 * s0 - ra * r0 >= w0 &&
-      n0 + tb - 2 * u0 - rb * r0 >= w0 &&
-      n1 + ta - 2 * s1 - ra * r1 >= w1 &&
-      n1 + tb - 2 * u1 - rb * r1 >= w1 &&
-      n2 + ta - 2 * s2 - ra * r2 >= w2 &&
-      n2 + tb - 2 * u2 - rb * r2 >= w2 &&
-      n3 + ta - 2 * s3 - ra * r3 >= w3 &&
-      n3 + tb - 2 * u3 - rb * r3 >= w3
-    ) {
-      return false;
-    }
-  }
-  if (
-    n0 + ta - 2 * s0 >= w0 &&
-    n0 + tb - 2 * u0 >= w0 &&
-    n1 + ta - 2 * s1 >= w1 &&
-    n1 + tb - 2 * u1 >= w1 &&
-    n2 + ta - 2 * s2 >= w2 &&
-    n2 + tb - 2 * u2 >= w2 &&
-    n3 + ta - 2 * s3 >= w3 &&
-    n3 + tb - 2 * u3 >= w3
-  ) {
-    return false;
-  }
-  dots[0] = s0;
-  dots[1] = u0;
-  dots[2] = s1;
-  dots[3] = u1;
-  dots[4] = s2;
-  dots[5] = u2;
-  dots[6] = s3;
-  dots[7] = u3;
-  return true;
-}
-
-/** The exact step for every pair of block (queries q..q+3, rows t, t+1) that dots does not rule out. */
-function settleBlock(
-  train: Float64Array,
-  trainNorms: Float64Array,
-  queries: Float64Array,
-  queryNorms: Float64Array,
-  d: number,
-  k: number,
-  keep: number,
-  dots: Float64Array,
-  neighbours: Int32Array,
-  distances: Float64Array,
-  filled: Int32Array,
-  worst: Float64Array,
-  q: number,
-  t: number,
+  rows: Float64Array,
+  interleaved: Float64Array,
+  info: Float64Array,
 ): void {
-  for (let r = 0; r < 4; r++) {
-    for (let m = 0; m < 2; m++) {
-      const screened = keep * queryNorms[q + r] + (keep * trainNorms[t + m] - SUBNORMAL_SLACK) - 2 * dots[2 * r + m];
-      // NaN (overflow) fails the comparison and so takes the exact path.
-      if (!(screened >= worst[q + r])) insertIfNearer(train, queries, d, k, neighbours, distances, filled, worst, q + r, t + m);
+  const nPadded = Math.ceil(nQueries / 4) * 4;
+  const infoLength = 4 + 4 * nPauses;
+  for (let i = 0; i < nPadded; i++) {
+    const source = Math.min(i, nQueries - 1);
+    const block = i >> 2;
+    const lane = i & 3;
+    for (let j = 0; j < d; j++) {
+      const value = queries[source * d + j];
+      rows[i * d + j] = value;
+      interleaved[block * 4 * d + 4 * j + lane] = value;
     }
+    info[block * infoLength + lane] = keep * norms[source];
+    for (let p = 0; p < nPauses; p++) info[block * infoLength + 4 + 4 * p + lane] = tailRoots[source * nPauses + p];
   }
-}
-
-/** kNearest's step for one training row and one query: exact squared distance, same insertion rule. */
-function insertIfNearer(
-  train: Float64Array,
-  queries: Float64Array,
-  d: number,
-  k: number,
-  neighbours: Int32Array,
-  distances: Float64Array,
-  filled: Int32Array,
-  worst: Float64Array,
-  q: number,
-  t: number,
-): void {
-  const base = t * d;
-  const offset = q * d;
-  let dist = 0;
-  for (let j = 0; j < d; j++) {
-    const diff = train[base + j] - queries[offset + j];
-    dist += diff * diff;
-  }
-  if (dist >= worst[q]) return;
-  const start = q * k;
-  let pos = filled[q] < k ? filled[q]++ : k - 1;
-  while (pos > 0 && distances[start + pos - 1] > dist) {
-    distances[start + pos] = distances[start + pos - 1];
-    neighbours[start + pos] = neighbours[start + pos - 1];
-    pos--;
-  }
-  distances[start + pos] = dist;
-  neighbours[start + pos] = t;
-  if (filled[q] === k) worst[q] = distances[start + k - 1];
 }
 
 /** Each query row's class shares of its (weighted) k neighbours into out (rows × nClasses). */

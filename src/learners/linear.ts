@@ -14,6 +14,8 @@ import { checkPredictInput, checkTrainingData } from './validate.js';
 import { argmaxRows, checkModelJson, checkNoMissing, malformed } from './preprocess.js';
 import type { FitOptions, FittedModel, LearnerFamily, ParamSpec, SerializedModel, Task, TrainingData } from './types.js';
 import { serializedModel } from './serialized.js';
+import { instantiateKernel, type WasmKernelModule } from '../runtime/wasm.js';
+import { wasmBase64 } from '../generated/wasm/linalg.js';
 
 // ---------------------------------------------------------------------------------------------------------
 // L-BFGS / OWL-QN
@@ -216,9 +218,9 @@ interface LinearState {
 
 /**
  * Mean sample-weighted log-loss and gradient for `rows` logit rows (1 = binary, else one per class).
- * Samples are taken four at a time (eight for the binary kernel) so each gradient entry is loaded and stored
- * once per block; every entry still adds the samples one by one in row order, so the sums are bitwise those of
- * a row-by-row loop. Rows with weight 0 are left out entirely, as a row-by-row loop would skip them.
+ * Logits and gradient come from WebAssembly SIMD kernels; every gradient entry still adds the samples one by one
+ * in row order, so the sums are bitwise those of a row-by-row loop. Rows with weight 0 are left out entirely,
+ * as a row-by-row loop would skip them.
  */
 export function logisticObjective(data: TrainingData, rows: number): SmoothObjective {
   const n = data.X.rows;
@@ -234,9 +236,8 @@ export function logisticObjective(data: TrainingData, rows: number): SmoothObjec
     labels: labelsOf(data.y, samples.subarray(0, kept)),
     weights: weights.subarray(0, kept),
     logits: new Float64Array(Math.max(rows, 8)),
-    factors: new Float64Array(Math.max(4 * rows, 8)),
   };
-  return rows === 1 ? (w, grad) => binaryLossAndGradient(batch, w, grad) : (w, grad) => logisticLossAndGradient(batch, w, grad);
+  return (w, grad) => logisticLossAndGradient(batch, w, grad);
 }
 
 /** Σ sample weights (n when unweighted), added in row order. */
@@ -280,245 +281,132 @@ interface LogisticBatch {
   readonly samples: Int32Array;
   readonly labels: Int32Array;
   readonly weights: Float64Array;
-  /** Scratch: one sample's logits, and ∂loss/∂logit for four samples (sample-major). */
+  /** Scratch: one sample's logits. */
   readonly logits: Float64Array;
-  readonly factors: Float64Array;
 }
 
+/**
+ * Loss and gradient through the WebAssembly kernels logisticLogits and logisticGradient (wasm/linalg.ts): every
+ * sample's logits, then its ∂loss/∂logit here (exp and log stay JavaScript's), then the gradient. The kernels
+ * keep the scalar loops' summation order (the four-way dot product; each gradient entry adding the samples in
+ * row order), so loss and gradient are bitwise those of a row-by-row loop.
+ */
 function logisticLossAndGradient(batch: LogisticBatch, w: Float64Array, grad: Float64Array): number {
-  const { samples } = batch;
-  grad.fill(0);
+  const space = logisticSpace(batch);
+  const { rows, d } = batch;
+  const count = batch.samples.length;
+  space.w.set(w);
+  const exports = space.kernel.exports;
+  exports.logisticLogits(space.rowPtrs, count, d, space.wPtr, rows, d + 1, space.zPtr);
+  const loss =
+    rows === 1
+      ? binaryFactors(space.z, batch.labels, batch.weights, count, space.factors)
+      : softmaxFactors(space.z, batch.labels, batch.weights, count, rows, batch.logits, space.factors);
+  exports.logisticGradient(space.rowPtrs, count, d, space.factorsPtr, rows, d + 1, space.gradPtr);
+  grad.set(space.grad);
+  return loss;
+}
+
+/** Σ weighted multinomial log-loss over the samples; ∂loss/∂logit into factors (sample-major). */
+function softmaxFactors(z: Float64Array, labels: Int32Array, weights: Float64Array, count: number, rows: number, logits: Float64Array, factors: Float64Array): number {
   let loss = 0;
-  const count = samples.length;
-  let start = 0;
-  for (; start + 4 <= count; start += 4) {
-    for (let s = 0; s < 4; s++) loss += logisticFactors(batch, w, start + s, s);
-    addGradientOfFour(batch, start, grad);
-  }
-  for (; start < count; start++) {
-    loss += logisticFactors(batch, w, start, 0);
-    addGradientOfOne(batch, start, grad);
+  for (let s = 0; s < count; s++) {
+    const base = s * rows;
+    const label = labels[s];
+    const weight = weights[s];
+    let max = -Infinity;
+    for (let r = 0; r < rows; r++) {
+      const value = z[base + r];
+      logits[r] = value;
+      if (value > max) max = value;
+    }
+    const labelLogit = logits[label];
+    let sum = 0;
+    for (let r = 0; r < rows; r++) {
+      logits[r] = Math.exp(logits[r] - max);
+      sum += logits[r];
+    }
+    for (let r = 0; r < rows; r++) factors[base + r] = weight * (logits[r] / sum - (r === label ? 1 : 0));
+    loss += weight * (Math.log(sum) + max - labelLogit);
   }
   return loss;
 }
 
 /**
- * The two-class objective (one logit row, sigmoid link) without per-sample calls through the batch: eight
- * samples' logits (two rows per pass over w), losses and ∂loss/∂z, then their gradient contribution. Every
- * sum adds the samples in the same order as the general path, so the results are bitwise the same; one exp
- * and one log1p per sample.
+ * The two-class case (one logit row, sigmoid link): log(1 + e^z) = max(z, 0) + log1p(e) and
+ * σ(z) = (z ≥ 0 ? 1 : e) / (1 + e) with e = exp(−|z|), the overflow-safe forms.
  */
-function binaryLossAndGradient(batch: LogisticBatch, w: Float64Array, grad: Float64Array): number {
-  const count = batch.samples.length;
-  grad.fill(0);
+function binaryFactors(z: Float64Array, labels: Int32Array, weights: Float64Array, count: number, factors: Float64Array): number {
   let loss = 0;
-  let start = 0;
-  // The running loss goes through each call so it adds the samples one by one, as the general path does.
-  for (; start + 8 <= count; start += 8) loss = binaryBlockOfEight(batch, w, start, grad, loss);
-  for (; start < count; start++) loss = binaryOne(batch, w, start, grad, loss);
+  for (let s = 0; s < count; s++) {
+    const value = z[s];
+    const e = Math.exp(-Math.abs(value));
+    const label = labels[s];
+    const weight = weights[s];
+    loss += weight * (Math.max(value, 0) + Math.log1p(e) - label * value);
+    factors[s] = weight * ((value >= 0 ? 1 : e) / (1 + e) - label);
+  }
   return loss;
 }
 
-// In both, log(1 + e^z) = max(z, 0) + log1p(e) and σ(z) = (z ≥ 0 ? 1 : e) / (1 + e) with e = exp(−|z|): the
-// overflow-safe forms, written without branches whose sides the first evaluation (all z = 0) would not see.
-
-/** lossSoFar plus the losses of the eight samples from `start`; their gradient is added into grad. */
-function binaryBlockOfEight(batch: LogisticBatch, w: Float64Array, start: number, grad: Float64Array, lossSoFar: number): number {
-  const { xs, d, samples, labels, weights, logits, factors } = batch;
-  for (let s = 0; s < 8; s += 2) dotPair(w, xs, samples[start + s] * d, samples[start + s + 1] * d, d, logits, s);
-  const bias = w[d];
-  let loss = lossSoFar;
-  for (let s = 0; s < 8; s++) {
-    const z = bias + logits[s];
-    const e = Math.exp(-Math.abs(z));
-    const label = labels[start + s];
-    const weight = weights[start + s];
-    loss += weight * (Math.max(z, 0) + Math.log1p(e) - label * z);
-    factors[s] = weight * ((z >= 0 ? 1 : e) / (1 + e) - label);
-  }
-  addGradientOfEight(xs, samples, start, d, factors, grad);
-  return loss;
+interface LogisticExports {
+  logisticLogits(rowPtrs: number, count: number, d: number, w: number, rows: number, stride: number, z: number): void;
+  logisticGradient(rowPtrs: number, count: number, d: number, factors: number, rows: number, stride: number, grad: number): void;
 }
 
-function binaryOne(batch: LogisticBatch, w: Float64Array, index: number, grad: Float64Array, lossSoFar: number): number {
-  const { xs, d, samples, labels, weights } = batch;
-  const x0 = samples[index] * d;
-  const z = w[d] + dotAt(w, 0, xs, x0, d);
-  const e = Math.exp(-Math.abs(z));
-  const label = labels[index];
-  const weight = weights[index];
-  const factor = weight * ((z >= 0 ? 1 : e) / (1 + e) - label);
-  for (let j = 0; j < d; j++) grad[j] += factor * xs[x0 + j];
-  grad[d] += factor;
-  return lossSoFar + weight * (Math.max(z, 0) + Math.log1p(e) - label * z);
+/** The kernel's memory laid out for one batch: the samples' rows stay resident between evaluations. */
+interface LogisticSpace {
+  readonly kernel: WasmKernelModule<LogisticExports>;
+  readonly batch: LogisticBatch;
+  readonly buffer: ArrayBuffer;
+  readonly rowPtrs: number;
+  readonly wPtr: number;
+  readonly zPtr: number;
+  readonly factorsPtr: number;
+  readonly gradPtr: number;
+  readonly w: Float64Array;
+  readonly z: Float64Array;
+  readonly factors: Float64Array;
+  readonly grad: Float64Array;
 }
 
-/** w[0..d) · x for the rows at offsets x0 and x1 into out[o], out[o+1]; each the same four-way sum as dotAt. */
-function dotPair(w: Float64Array, xs: Float64Array, x0: number, x1: number, d: number, out: Float64Array, o: number): void {
-  let a0 = 0;
-  let a1 = 0;
-  let a2 = 0;
-  let a3 = 0;
-  let b0 = 0;
-  let b1 = 0;
-  let b2 = 0;
-  let b3 = 0;
-  let j = 0;
-  for (; j + 3 < d; j += 4) {
-    const w0 = w[j];
-    const w1 = w[j + 1];
-    const w2 = w[j + 2];
-    const w3 = w[j + 3];
-    a0 += w0 * xs[x0 + j];
-    a1 += w1 * xs[x0 + j + 1];
-    a2 += w2 * xs[x0 + j + 2];
-    a3 += w3 * xs[x0 + j + 3];
-    b0 += w0 * xs[x1 + j];
-    b1 += w1 * xs[x1 + j + 1];
-    b2 += w2 * xs[x1 + j + 2];
-    b3 += w3 * xs[x1 + j + 3];
-  }
-  for (; j < d; j++) {
-    a0 += w[j] * xs[x0 + j];
-    b0 += w[j] * xs[x1 + j];
-  }
-  out[o] = a0 + a1 + a2 + a3;
-  out[o + 1] = b0 + b1 + b2 + b3;
-}
+let logisticKernel: WasmKernelModule<LogisticExports> | null = null;
+let residentSpace: LogisticSpace | null = null;
 
-/** grad[0..d] += factors[s] · [x, 1] for the eight samples from `start`, each entry adding them in order. */
-function addGradientOfEight(xs: Float64Array, samples: Int32Array, start: number, d: number, factors: Float64Array, grad: Float64Array): void {
-  const x0 = samples[start] * d;
-  const x1 = samples[start + 1] * d;
-  const x2 = samples[start + 2] * d;
-  const x3 = samples[start + 3] * d;
-  const x4 = samples[start + 4] * d;
-  const x5 = samples[start + 5] * d;
-  const x6 = samples[start + 6] * d;
-  const x7 = samples[start + 7] * d;
-  const f0 = factors[0];
-  const f1 = factors[1];
-  const f2 = factors[2];
-  const f3 = factors[3];
-  const f4 = factors[4];
-  const f5 = factors[5];
-  const f6 = factors[6];
-  const f7 = factors[7];
-  for (let j = 0; j < d; j++) {
-    let g = grad[j];
-    g += f0 * xs[x0 + j];
-    g += f1 * xs[x1 + j];
-    g += f2 * xs[x2 + j];
-    g += f3 * xs[x3 + j];
-    g += f4 * xs[x4 + j];
-    g += f5 * xs[x5 + j];
-    g += f6 * xs[x6 + j];
-    g += f7 * xs[x7 + j];
-    grad[j] = g;
-  }
-  // The intercept's "feature" is 1.
-  let g = grad[d];
-  g += f0;
-  g += f1;
-  g += f2;
-  g += f3;
-  g += f4;
-  g += f5;
-  g += f6;
-  g += f7;
-  grad[d] = g;
-}
-
-/** Weighted loss of sample number `index` (in batch order); writes its ∂loss/∂logit into factors[slot·rows…]. */
-function logisticFactors(batch: LogisticBatch, w: Float64Array, index: number, slot: number): number {
-  const { xs, d, rows, logits, factors } = batch;
-  const stride = d + 1;
-  const xBase = batch.samples[index] * d;
-  const label = batch.labels[index];
-  const weight = batch.weights[index];
-  const fBase = slot * rows;
-  if (rows === 1) {
-    const z = w[d] + dotAt(w, 0, xs, xBase, d);
-    // log(1 + e^z) − y·z and the sigmoid, computed without overflow.
-    const loss = weight * ((z > 0 ? z + Math.log1p(Math.exp(-z)) : Math.log1p(Math.exp(z))) - label * z);
-    const p = z >= 0 ? 1 / (1 + Math.exp(-z)) : Math.exp(z) / (1 + Math.exp(z));
-    factors[fBase] = weight * (p - label);
-    return loss;
-  }
-  let max = -Infinity;
-  for (let r = 0; r < rows; r++) {
-    const z = w[r * stride + d] + dotAt(w, r * stride, xs, xBase, d);
-    logits[r] = z;
-    if (z > max) max = z;
-  }
-  const labelLogit = logits[label];
-  let sum = 0;
-  for (let r = 0; r < rows; r++) {
-    logits[r] = Math.exp(logits[r] - max);
-    sum += logits[r];
-  }
-  for (let r = 0; r < rows; r++) factors[fBase + r] = weight * (logits[r] / sum - (r === label ? 1 : 0));
-  return weight * (Math.log(sum) + max - labelLogit);
-}
-
-/** grad[r] += factor(s, r) · [x_s, 1] for the four samples start..start+3, each entry adding them in order. */
-function addGradientOfFour(batch: LogisticBatch, start: number, grad: Float64Array): void {
-  const { xs, d, rows, factors, samples } = batch;
-  const stride = d + 1;
-  const x0 = samples[start] * d;
-  const x1 = samples[start + 1] * d;
-  const x2 = samples[start + 2] * d;
-  const x3 = samples[start + 3] * d;
-  for (let r = 0; r < rows; r++) {
-    const f0 = factors[r];
-    const f1 = factors[rows + r];
-    const f2 = factors[2 * rows + r];
-    const f3 = factors[3 * rows + r];
-    const gBase = r * stride;
-    for (let j = 0; j < d; j++) {
-      let g = grad[gBase + j];
-      g += f0 * xs[x0 + j];
-      g += f1 * xs[x1 + j];
-      g += f2 * xs[x2 + j];
-      g += f3 * xs[x3 + j];
-      grad[gBase + j] = g;
-    }
-    let g = grad[gBase + d];
-    g += f0;
-    g += f1;
-    g += f2;
-    g += f3;
-    grad[gBase + d] = g;
-  }
-}
-
-function addGradientOfOne(batch: LogisticBatch, index: number, grad: Float64Array): void {
-  const { xs, d, rows, factors } = batch;
-  const stride = d + 1;
-  const xBase = batch.samples[index] * d;
-  for (let r = 0; r < rows; r++) {
-    const factor = factors[r];
-    const gBase = r * stride;
-    for (let j = 0; j < d; j++) grad[gBase + j] += factor * xs[xBase + j];
-    grad[gBase + d] += factor;
-  }
-}
-
-/** a[aOff..aOff+d) · b[bOff..bOff+d), four accumulators to shorten the add chain. */
-function dotAt(a: Float64Array, aOff: number, b: Float64Array, bOff: number, d: number): number {
-  let s0 = 0;
-  let s1 = 0;
-  let s2 = 0;
-  let s3 = 0;
-  let j = 0;
-  for (; j + 3 < d; j += 4) {
-    s0 += a[aOff + j] * b[bOff + j];
-    s1 += a[aOff + j + 1] * b[bOff + j + 1];
-    s2 += a[aOff + j + 2] * b[bOff + j + 2];
-    s3 += a[aOff + j + 3] * b[bOff + j + 3];
-  }
-  for (; j < d; j++) s0 += a[aOff + j] * b[bOff + j];
-  return s0 + s1 + s2 + s3;
+function logisticSpace(batch: LogisticBatch): LogisticSpace {
+  logisticKernel ??= instantiateKernel<LogisticExports>('linalg', wasmBase64);
+  const kernel = logisticKernel;
+  if (residentSpace !== null && residentSpace.batch === batch && residentSpace.buffer === kernel.memory.buffer) return residentSpace;
+  const { xs, d, rows, samples } = batch;
+  const count = samples.length;
+  const n = xs.length / Math.max(d, 1);
+  const align = (bytes: number): number => Math.ceil(bytes / 16) * 16;
+  const xsPtr = 0;
+  const rowPtrs = align(xsPtr + 8 * xs.length);
+  const wPtr = align(rowPtrs + 4 * count);
+  const zPtr = align(wPtr + 8 * rows * (d + 1));
+  const factorsPtr = align(zPtr + 8 * count * rows);
+  const gradPtr = align(factorsPtr + 8 * count * rows);
+  kernel.ensureBytes(gradPtr + 8 * rows * (d + 1));
+  const buffer = kernel.memory.buffer;
+  new Float64Array(buffer, xsPtr, n * d).set(xs.subarray(0, n * d));
+  const pointers = new Int32Array(buffer, rowPtrs, count);
+  for (let s = 0; s < count; s++) pointers[s] = xsPtr + 8 * d * samples[s];
+  residentSpace = {
+    kernel,
+    batch,
+    buffer,
+    rowPtrs,
+    wPtr,
+    zPtr,
+    factorsPtr,
+    gradPtr,
+    w: new Float64Array(buffer, wPtr, rows * (d + 1)),
+    z: new Float64Array(buffer, zPtr, count * rows),
+    factors: new Float64Array(buffer, factorsPtr, count * rows),
+    grad: new Float64Array(buffer, gradPtr, rows * (d + 1)),
+  };
+  return residentSpace;
 }
 
 /** Adds an L2 term (strength/2)‖w‖² over the weights (not intercepts) to a smooth objective. */
@@ -582,10 +470,11 @@ class LogisticModel implements FittedModel {
     const k = this.nClasses;
     const rows = this.state.outputs;
     const out = new Float64Array(X.rows * k);
+    const z = linearOutputs(this.coef, rows, d, X.data, X.rows);
     if (rows === 1) {
-      for (let i = 0; i < X.rows; i++) binaryRowProbabilities(this.coef, d, X.data, i * d, out, i * 2);
+      for (let i = 0; i < X.rows; i++) binaryProbabilities(z[i], out, i * 2);
     } else {
-      for (let i = 0; i < X.rows; i++) softmaxRowProbabilities(this.coef, rows, d, X.data, i * d, out, i * k);
+      for (let i = 0; i < X.rows; i++) softmaxProbabilities(z, i * rows, rows, out, i * k);
     }
     return createMatrix(X.rows, k, out);
   }
@@ -595,19 +484,18 @@ class LogisticModel implements FittedModel {
   }
 }
 
-function binaryRowProbabilities(coef: Float64Array, d: number, xs: Float64Array, xBase: number, out: Float64Array, oBase: number): void {
-  const z = linearOutput(coef, 0, d, xs, xBase);
+function binaryProbabilities(z: number, out: Float64Array, oBase: number): void {
   const p1 = z >= 0 ? 1 / (1 + Math.exp(-z)) : Math.exp(z) / (1 + Math.exp(z));
   out[oBase] = 1 - p1;
   out[oBase + 1] = p1;
 }
 
-function softmaxRowProbabilities(coef: Float64Array, rows: number, d: number, xs: Float64Array, xBase: number, out: Float64Array, oBase: number): void {
+/** Softmax of z[zBase..zBase+rows) into out[oBase..]. */
+function softmaxProbabilities(z: Float64Array, zBase: number, rows: number, out: Float64Array, oBase: number): void {
   let max = -Infinity;
   for (let r = 0; r < rows; r++) {
-    const z = linearOutput(coef, r, d, xs, xBase);
-    out[oBase + r] = z;
-    if (z > max) max = z;
+    out[oBase + r] = z[zBase + r];
+    if (z[zBase + r] > max) max = z[zBase + r];
   }
   let sum = 0;
   for (let r = 0; r < rows; r++) {
@@ -615,6 +503,41 @@ function softmaxRowProbabilities(coef: Float64Array, rows: number, d: number, xs
     sum += out[oBase + r];
   }
   for (let r = 0; r < rows; r++) out[oBase + r] /= sum;
+}
+
+interface OutputExports {
+  linearOutputs(x: number, nRows: number, d: number, coef: number, outputs: number, out: number): void;
+}
+
+let outputKernel: WasmKernelModule<OutputExports> | null = null;
+
+/** Rows per kernel call: V8 moves a WebAssembly function to its optimised code between calls only. */
+const OUTPUT_ROWS_PER_CALL = 512;
+
+/**
+ * linearOutput of every row of xs (n × d) for each of the `rows` outputs, at [i·rows + r], from the WebAssembly
+ * kernel linearOutputs (wasm/linalg.ts: the same sum onto the intercept in j order, bit for bit).
+ */
+function linearOutputs(coef: Float64Array, rows: number, d: number, xs: Float64Array, n: number): Float64Array {
+  outputKernel ??= instantiateKernel<OutputExports>('linalg', wasmBase64);
+  const kernel = outputKernel;
+  const align = (bytes: number): number => Math.ceil(bytes / 16) * 16;
+  const padded = n + (n % 2);
+  const coefAt = 0;
+  const xAt = align(8 * coef.length);
+  const outAt = align(xAt + 8 * padded * d);
+  kernel.ensureBytes(outAt + 8 * padded * rows);
+  const buffer = kernel.memory.buffer;
+  new Float64Array(buffer, coefAt, coef.length).set(coef);
+  const x = new Float64Array(buffer, xAt, padded * d);
+  x.set(xs.subarray(0, n * d));
+  // An odd row count is padded with a zero row, whose outputs are dropped.
+  if (padded > n) x.fill(0, n * d);
+  for (let from = 0; from < padded; from += OUTPUT_ROWS_PER_CALL) {
+    const count = Math.min(OUTPUT_ROWS_PER_CALL, padded - from);
+    kernel.exports.linearOutputs(xAt + 8 * from * d, count, d, coefAt, rows, outAt + 8 * from * rows);
+  }
+  return new Float64Array(buffer, outAt, n * rows).slice();
 }
 
 function linearOutput(coef: Float64Array, row: number, d: number, x: Float64Array, offset: number): number {

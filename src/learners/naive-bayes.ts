@@ -10,6 +10,8 @@ import { checkPredictInput, checkTrainingData } from './validate.js';
 import { argmaxRows, checkModelJson, checkNoMissing, malformed } from './preprocess.js';
 import type { FittedModel, LearnerFamily, ParamSpec, SerializedModel, Task, TrainingData } from './types.js';
 import { serializedModel } from './serialized.js';
+import { instantiateKernel, type WasmKernelModule } from '../runtime/wasm.js';
+import { wasmBase64 } from '../generated/wasm/linalg.js';
 
 const FAMILY = 'gaussian_nb';
 const TASKS: readonly Task[] = ['classification'];
@@ -71,11 +73,8 @@ class GaussianNbModel implements FittedModel {
     checkNoMissing(X, FAMILY);
     const d = this.nFeatures;
     const k = this.nClasses;
-    const xs = X.data;
     const { means, inverseVariances, constants } = this;
-    const out = new Float64Array(X.rows * k);
-    for (let i = 0; i < X.rows; i++) rowProbabilities(xs, i * d, means, inverseVariances, constants, k, d, out, i * k);
-    return createMatrix(X.rows, k, out);
+    return createMatrix(X.rows, k, probabilities(X.data, X.rows, d, means, inverseVariances, constants, k));
   }
 
   toJSON(): SerializedModel {
@@ -83,28 +82,10 @@ class GaussianNbModel implements FittedModel {
   }
 }
 
-// The per-row kernels below are small functions on purpose: V8 optimises a small function after a few calls,
-// where a large loop nest runs unoptimised until on-stack replacement compiles it, which dominates on small data.
-
-/** One row's class probabilities into out[oBase..oBase+k): joint log-likelihoods, then a log-sum-exp. */
-function rowProbabilities(
-  xs: Float64Array,
-  xBase: number,
-  means: Float64Array,
-  inverseVariances: Float64Array,
-  constants: Float64Array,
-  k: number,
-  d: number,
-  out: Float64Array,
-  oBase: number,
-): void {
+/** One row's joint log-likelihoods out[oBase..oBase+k) become probabilities: a log-sum-exp. */
+function normaliseRow(out: Float64Array, oBase: number, k: number): void {
   let max = -Infinity;
-  for (let c = 0; c < k; c++) {
-    let jll = constants[c];
-    if (jll !== -Infinity) jll -= 0.5 * scaledSquaredDistance(xs, xBase, means, inverseVariances, c * d, d);
-    out[oBase + c] = jll;
-    if (jll > max) max = jll;
-  }
+  for (let c = 0; c < k; c++) if (out[oBase + c] > max) max = out[oBase + c];
   let sum = 0;
   for (let c = 0; c < k; c++) {
     const p = Math.exp(out[oBase + c] - max);
@@ -114,66 +95,114 @@ function rowProbabilities(
   for (let c = 0; c < k; c++) out[oBase + c] /= sum;
 }
 
-/** Σ_j (x_j − μ_j)² / σ²_j for one row and one class. */
-function scaledSquaredDistance(xs: Float64Array, xBase: number, means: Float64Array, inverseVariances: Float64Array, cBase: number, d: number): number {
-  let quad = 0;
-  for (let j = 0; j < d; j++) {
-    const diff = xs[xBase + j] - means[cBase + j];
-    quad += diff * diff * inverseVariances[cBase + j];
-  }
-  return quad;
+interface NbExports {
+  nbSums(x: number, d: number, from: number, to: number, labels: number, weights: number, totals: number, means: number, columnSums: number): void;
+  nbSquares(
+    x: number,
+    d: number,
+    from: number,
+    to: number,
+    labels: number,
+    weights: number,
+    means: number,
+    columnMeans: number,
+    variances: number,
+    columnVariances: number,
+  ): void;
+  nbJointLogLikelihood(x: number, d: number, from: number, to: number, meansT: number, inverseVariancesT: number, k: number, constants: number, out: number): void;
 }
 
-/** First pass for one row: its weighted values into its class sums, its values into the column sums. */
-function addRowSums(xs: Float64Array, xBase: number, w: number, means: Float64Array, cBase: number, columnSums: Float64Array, d: number): void {
-  for (let j = 0; j < d; j++) {
-    const v = xs[xBase + j];
-    means[cBase + j] += w * v;
-    columnSums[j] += v;
+let nbKernel: WasmKernelModule<NbExports> | null = null;
+
+/**
+ * Rows per kernel call: V8 moves a WebAssembly function from its baseline to its optimised code between calls
+ * only, so a first fit on large data must not run in one call.
+ */
+const ROWS_PER_CALL = 512;
+
+/** Byte offsets of consecutive f64 arrays of the given lengths in the kernel's memory, each 16-byte aligned. */
+function layoutF64(lengths: number[]): { offsets: number[]; end: number } {
+  const offsets: number[] = [];
+  let at = 0;
+  for (const length of lengths) {
+    offsets.push(at);
+    at += Math.ceil((length * 8) / 16) * 16;
   }
+  return { offsets, end: at };
 }
 
-/** Second pass for one row: squared deviations from its class mean (weighted) and from the column mean. */
-function addRowSquares(
-  xs: Float64Array,
-  xBase: number,
-  w: number,
-  means: Float64Array,
-  cBase: number,
-  columnMeans: Float64Array,
-  variances: Float64Array,
-  columnVariances: Float64Array,
-  d: number,
-): void {
-  for (let j = 0; j < d; j++) {
-    const v = xs[xBase + j];
-    const diff = v - means[cBase + j];
-    variances[cBase + j] += w * diff * diff;
-    columnVariances[j] += (v - columnMeans[j]) ** 2;
+function kernelModule(): WasmKernelModule<NbExports> {
+  nbKernel ??= instantiateKernel<NbExports>('linalg', wasmBase64);
+  return nbKernel;
+}
+
+/** Class probabilities of every row of xs (rows × d), the joint log-likelihoods from the kernel nbJointLogLikelihood. */
+function probabilities(xs: Float64Array, rows: number, d: number, means: Float64Array, inverseVariances: Float64Array, constants: Float64Array, k: number): Float64Array {
+  const k2 = k + (k % 2);
+  const kernel = kernelModule();
+  const {
+    offsets: [xAt, meansAt, inverseAt, constantsAt, outAt],
+    end,
+  } = layoutF64([rows * d, d * k2, d * k2, k, rows * k]);
+  kernel.ensureBytes(end);
+  const buffer = kernel.memory.buffer;
+  new Float64Array(buffer, xAt, rows * d).set(xs.subarray(0, rows * d));
+  const meansT = new Float64Array(buffer, meansAt, d * k2).fill(0);
+  const inverseT = new Float64Array(buffer, inverseAt, d * k2).fill(0);
+  for (let c = 0; c < k; c++) {
+    for (let j = 0; j < d; j++) {
+      meansT[j * k2 + c] = means[c * d + j];
+      inverseT[j * k2 + c] = inverseVariances[c * d + j];
+    }
   }
+  new Float64Array(buffer, constantsAt, k).set(constants);
+  const jointLogLikelihood = kernel.exports.nbJointLogLikelihood;
+  for (let from = 0; from < rows; from += ROWS_PER_CALL) {
+    jointLogLikelihood(xAt, d, from, Math.min(rows, from + ROWS_PER_CALL), meansAt, inverseAt, k, constantsAt, outAt);
+  }
+  const out = new Float64Array(rows * k);
+  out.set(new Float64Array(buffer, outAt, rows * k));
+  for (let i = 0; i < rows; i++) normaliseRow(out, i * k, k);
+  return out;
 }
 
 /**
- * Every pass walks X row by row (one sweep of memory each); each per-column or per-class sum still adds
- * the rows in row order, so the statistics are bitwise those of column-by-column loops. Each pass is its own
- * small function: this one only sequences them, so V8 never has to compile one large function with many loops.
+ * The class sums and squared deviations come from the kernels nbSums and nbSquares (wasm/linalg.ts), which walk X
+ * row by row; each per-column or per-class sum adds the rows in row order, as column-by-column loops would.
  */
 function fitGaussianNb(data: TrainingData, varSmoothing: number): NbState {
   const { X } = data;
   const n = X.rows;
   const d = X.cols;
   const k = data.nClasses ?? 0;
-  const labels = Int32Array.from(data.y);
-  const weights = data.sampleWeight ?? new Float64Array(n).fill(1);
-  const totals = new Float64Array(k);
-  const means = new Float64Array(k * d);
-  const columnMeans = new Float64Array(d);
-  sumPass(X.data, n, d, labels, weights, totals, means, columnMeans);
+  const kernel = kernelModule();
+  const {
+    offsets: [xAt, labelsAt, weightsAt, totalsAt, meansAt, columnSumsAt, variancesAt, columnVariancesAt],
+    end,
+  } = layoutF64([n * d, n, n, k, k * d, d, k * d, d]);
+  kernel.ensureBytes(end);
+  const buffer = kernel.memory.buffer;
+  new Float64Array(buffer, xAt, n * d).set(X.data.subarray(0, n * d));
+  // The class indices go in as f64 (a plain copy); the kernel truncates them.
+  new Float64Array(buffer, labelsAt, n).set(data.y.subarray(0, n));
+  const weights = new Float64Array(buffer, weightsAt, n);
+  if (data.sampleWeight) weights.set(data.sampleWeight.subarray(0, n));
+  else weights.fill(1);
+  const totals = new Float64Array(buffer, totalsAt, k).fill(0);
+  const means = new Float64Array(buffer, meansAt, k * d).fill(0);
+  // Column sums until divided by n.
+  const columnMeans = new Float64Array(buffer, columnSumsAt, d).fill(0);
+  const variances = new Float64Array(buffer, variancesAt, k * d).fill(0);
+  const columnVariances = new Float64Array(buffer, columnVariancesAt, d).fill(0);
+  const { nbSums, nbSquares } = kernel.exports;
+  for (let from = 0; from < n; from += ROWS_PER_CALL) {
+    nbSums(xAt, d, from, Math.min(n, from + ROWS_PER_CALL), labelsAt, weightsAt, totalsAt, meansAt, columnSumsAt);
+  }
   divideRows(means, totals, k, d);
   for (let j = 0; j < d; j++) columnMeans[j] /= n;
-  const variances = new Float64Array(k * d);
-  const columnVariances = new Float64Array(d);
-  squaresPass(X.data, n, d, labels, weights, means, columnMeans, variances, columnVariances);
+  for (let from = 0; from < n; from += ROWS_PER_CALL) {
+    nbSquares(xAt, d, from, Math.min(n, from + ROWS_PER_CALL), labelsAt, weightsAt, meansAt, columnSumsAt, variancesAt, columnVariancesAt);
+  }
   // epsilon uses the unweighted variance of each whole column, as scikit-learn does.
   let maxVariance = 0;
   for (let j = 0; j < d; j++) maxVariance = Math.max(maxVariance, columnVariances[j] / n);
@@ -186,28 +215,6 @@ function fitGaussianNb(data: TrainingData, varSmoothing: number): NbState {
   const priors: number[] = [];
   for (let c = 0; c < k; c++) priors.push(totals[c] / weightSum);
   return { means: Array.from(means), variances: Array.from(variances), priors };
-}
-
-function sumPass(xs: Float64Array, n: number, d: number, labels: Int32Array, weights: Float64Array, totals: Float64Array, means: Float64Array, columnSums: Float64Array): void {
-  for (let i = 0; i < n; i++) {
-    const c = labels[i];
-    totals[c] += weights[i];
-    addRowSums(xs, i * d, weights[i], means, c * d, columnSums, d);
-  }
-}
-
-function squaresPass(
-  xs: Float64Array,
-  n: number,
-  d: number,
-  labels: Int32Array,
-  weights: Float64Array,
-  means: Float64Array,
-  columnMeans: Float64Array,
-  variances: Float64Array,
-  columnVariances: Float64Array,
-): void {
-  for (let i = 0; i < n; i++) addRowSquares(xs, i * d, weights[i], means, labels[i] * d, columnMeans, variances, columnVariances, d);
 }
 
 /** Row c of a k × d table divided by totals[c]; a class without weight keeps zeros. */

@@ -16,7 +16,7 @@ import { resolveParams, type ResolvedParams } from './params.js';
 import { checkPredictInput, checkTrainingData } from './validate.js';
 import { checkModelJson, checkNoMissing, malformed } from './preprocess.js';
 import { Rng, hashSeed } from './rng.js';
-import { kernelAgainst, kernelAgainstTwo } from './svm/kernel.js';
+import { kernelAgainst, RBF_ROWS_PER_CALL, RbfRows } from './svm/kernel.js';
 import { trainClassifier, trainRegressor } from './svm/train.js';
 import type { FitOptions, FittedModel, LearnerFamily, ParamSpec, SerializedModel, Task, TrainingData } from './types.js';
 import { serializedModel } from './serialized.js';
@@ -122,8 +122,16 @@ class SvmEvaluator {
   private readonly sv: Float64Array;
   private readonly coef: Float64Array;
   private readonly starts: Int32Array;
+  private readonly rho: Float64Array;
   private readonly kernelValues: Float64Array;
-  private readonly secondKernelValues: Float64Array;
+  /** Block-pair decision values of one row (pairDecisions). */
+  private readonly rowSums: Float64Array;
+  /** rbf kernel values and decision values for many rows at a time (null for the linear kernel). */
+  private readonly rbfRows: RbfRows | null;
+  /** Kernel values of a block of rows, RBF_ROWS_PER_CALL × nSV; allocated on first use. */
+  private blockValues: Float64Array | null = null;
+  /** Block-pair decision values of a block of rows (linear kernel), RBF_ROWS_PER_CALL × pairs; on first use. */
+  private blockSums: Float64Array | null = null;
 
   constructor(
     readonly state: SvmState,
@@ -133,20 +141,62 @@ class SvmEvaluator {
     this.coef = Float64Array.from(state.coef);
     this.starts = new Int32Array(state.counts.length + 1);
     for (let b = 0; b < state.counts.length; b++) this.starts[b + 1] = this.starts[b] + state.counts[b];
+    this.rho = Float64Array.from(state.rho);
     this.kernelValues = new Float64Array(this.starts[state.counts.length]);
-    this.secondKernelValues = new Float64Array(this.kernelValues.length);
+    this.rowSums = new Float64Array(this.rho.length);
+    this.rbfRows =
+      state.kernel === 'rbf' ? new RbfRows(this.sv, this.kernelValues.length, d, state.gamma, { coef: this.coef, starts: this.starts, rho: this.rho }) : null;
+  }
+
+  /** Block pairs (i < j) per row in pairSumBlock's result. */
+  get pairCount(): number {
+    return this.rowSums.length;
+  }
+
+  /**
+   * Decision values of every block pair (i < j, in order) for rows first..first+rows−1 (rows ≤ RBF_ROWS_PER_CALL) at
+   * [(r − first)·pairCount + p] of the returned block, valid until the next call; the same values pairDecisions
+   * computes row by row (for rbf by the WebAssembly kernel svmPairSums, same sums in the same order).
+   */
+  pairSumBlock(x: Float64Array, first: number, rows: number): Float64Array {
+    if (this.rbfRows !== null) return this.rbfRows.pairSums(x, first, rows);
+    const values = this.kernelBlock(x, first, rows);
+    const nSv = this.kernelValues.length;
+    this.blockSums ??= new Float64Array(RBF_ROWS_PER_CALL * this.pairCount);
+    for (let r = 0; r < rows; r++) this.pairSumsFrom(values, r * nSv, this.blockSums, r * this.pairCount);
+    return this.blockSums;
+  }
+
+  get supportVectorCount(): number {
+    return this.kernelValues.length;
+  }
+
+  /**
+   * Kernel values K(x_r, sv_s) of rows first..first+rows−1 (rows ≤ RBF_ROWS_PER_CALL) at [(r − first)·nSV + s] of
+   * the returned block, valid until the next call; the same values as pairDecisions computes row by row.
+   */
+  kernelBlock(x: Float64Array, first: number, rows: number): Float64Array {
+    const count = this.kernelValues.length;
+    this.blockValues ??= new Float64Array(RBF_ROWS_PER_CALL * count);
+    const out = this.blockValues;
+    if (this.rbfRows !== null) {
+      this.rbfRows.fill(x, first, rows, out);
+    } else {
+      for (let r = 0; r < rows; r++) kernelAgainst(this.state.kernel, this.state.gamma, x, (first + r) * this.d, this.sv, count, this.d, out.subarray(r * count));
+    }
+    return out;
+  }
+
+  /** The regression value from kernel values at values[base …). */
+  regressFrom(values: Float64Array, base: number): number {
+    let sum = 0;
+    for (let s = 0; s < this.kernelValues.length; s++) sum += this.coef[s] * values[base + s];
+    return sum - this.state.rho[0];
   }
 
   private computeKernel(x: Float64Array, offset: number): void {
     const { kernelValues } = this;
     kernelAgainst(this.state.kernel, this.state.gamma, x, offset, this.sv, kernelValues.length, this.d, kernelValues);
-  }
-
-  regress(x: Float64Array, offset: number): number {
-    this.computeKernel(x, offset);
-    let sum = 0;
-    for (let s = 0; s < this.kernelValues.length; s++) sum += this.coef[s] * this.kernelValues[s];
-    return sum - this.state.rho[0];
   }
 
   /**
@@ -158,30 +208,43 @@ class SvmEvaluator {
     this.decisionsFrom(this.kernelValues, nClasses, out);
   }
 
-  /** pairDecisions for two rows, sharing each support vector load between them (same values as one by one). */
-  pairDecisionsTwo(x: Float64Array, offsetA: number, offsetB: number, nClasses: number, outA: Float64Array, outB: Float64Array): void {
-    const { kernelValues, secondKernelValues } = this;
-    kernelAgainstTwo(this.state.kernel, this.state.gamma, x, offsetA, offsetB, this.sv, kernelValues.length, this.d, kernelValues, secondKernelValues);
-    this.decisionsFrom(kernelValues, nClasses, outA);
-    this.decisionsFrom(secondKernelValues, nClasses, outB);
-  }
-
   /** libsvm's per-pair sums over kernel values K(x, sv_s) computed once per support vector. */
   private decisionsFrom(kernelValues: Float64Array, nClasses: number, out: Float64Array): void {
-    out.fill(NaN);
-    const { labels, rho } = this.state;
-    const { coef, starts } = this;
-    const blocks = labels.length;
-    const totalSv = kernelValues.length;
+    this.pairSumsFrom(kernelValues, 0, this.rowSums, 0);
+    this.placeDecisions(this.rowSums, 0, nClasses, out);
+  }
+
+  /** out[outBase + p] = Σ coef·K over blocks i and j of pair p (i < j, in order) − ρ_p, K at values[base + s]. */
+  private pairSumsFrom(values: Float64Array, base: number, out: Float64Array, outBase: number): void {
+    const { coef, starts, rho } = this;
+    const blocks = starts.length - 1;
+    const totalSv = this.kernelValues.length;
     let p = 0;
     for (let i = 0; i < blocks; i++) {
       for (let j = i + 1; j < blocks; j++) {
         let sum = 0;
         const rowI = (j - 1) * totalSv;
         const rowJ = i * totalSv;
-        for (let s = starts[i]; s < starts[i + 1]; s++) sum += coef[rowI + s] * kernelValues[s];
-        for (let s = starts[j]; s < starts[j + 1]; s++) sum += coef[rowJ + s] * kernelValues[s];
-        const decision = sum - rho[p++];
+        for (let s = starts[i]; s < starts[i + 1]; s++) sum += coef[rowI + s] * values[base + s];
+        for (let s = starts[j]; s < starts[j + 1]; s++) sum += coef[rowJ + s] * values[base + s];
+        out[outBase + p] = sum - rho[p];
+        p++;
+      }
+    }
+  }
+
+  /**
+   * Block-pair decisions sums[base + p] into `out` by class pair (a<b by class index; positive favours a,
+   * length nClasses·(nClasses−1)/2); pairs involving a class absent from training get NaN.
+   */
+  placeDecisions(sums: Float64Array, base: number, nClasses: number, out: Float64Array): void {
+    out.fill(NaN);
+    const { labels } = this.state;
+    const blocks = labels.length;
+    let p = 0;
+    for (let i = 0; i < blocks; i++) {
+      for (let j = i + 1; j < blocks; j++) {
+        const decision = sums[base + p++];
         const a = labels[i];
         const b = labels[j];
         if (a < b) out[pairIndex(a, b, nClasses)] = decision;
@@ -233,25 +296,26 @@ class SvmModel implements FittedModel {
 
   predict(X: Matrix): Float64Array {
     this.check(X);
-    const d = this.nFeatures;
+    const { evaluator } = this;
     const out = new Float64Array(X.rows);
-    if (this.task === 'regression') {
-      for (let i = 0; i < X.rows; i++) out[i] = this.evaluator.regress(X.data, i * d);
-      return out;
-    }
+    const nSv = evaluator.supportVectorCount;
+    const regression = this.task === 'regression';
     const k = this.nClasses ?? 0;
     const decisions = new Float64Array((k * (k - 1)) / 2);
-    const secondDecisions = new Float64Array(decisions.length);
     const votes = new Int32Array(k);
-    let i = 0;
-    for (; i + 1 < X.rows; i += 2) {
-      this.evaluator.pairDecisionsTwo(X.data, i * d, (i + 1) * d, k, decisions, secondDecisions);
-      out[i] = vote(decisions, k, votes);
-      out[i + 1] = vote(secondDecisions, k, votes);
-    }
-    if (i < X.rows) {
-      this.evaluator.pairDecisions(X.data, i * d, k, decisions);
-      out[i] = vote(decisions, k, votes);
+    const pairs = evaluator.pairCount;
+    for (let first = 0; first < X.rows; first += RBF_ROWS_PER_CALL) {
+      const rows = Math.min(RBF_ROWS_PER_CALL, X.rows - first);
+      if (regression) {
+        const values = evaluator.kernelBlock(X.data, first, rows);
+        for (let r = 0; r < rows; r++) out[first + r] = evaluator.regressFrom(values, r * nSv);
+        continue;
+      }
+      const sums = evaluator.pairSumBlock(X.data, first, rows);
+      for (let r = 0; r < rows; r++) {
+        evaluator.placeDecisions(sums, r * pairs, k, decisions);
+        out[first + r] = vote(decisions, k, votes);
+      }
     }
     return out;
   }
@@ -277,8 +341,12 @@ class SvmModel implements FittedModel {
     const pairwise = new Float64Array(m * m);
     const coupled = new Float64Array(m);
     const out = new Float64Array(X.rows * k);
+    const pairs = this.evaluator.pairCount;
+    let sums: Float64Array = new Float64Array(0);
     for (let i = 0; i < X.rows; i++) {
-      this.evaluator.pairDecisions(X.data, i * this.nFeatures, k, decisions);
+      const r = i % RBF_ROWS_PER_CALL;
+      if (r === 0) sums = this.evaluator.pairSumBlock(X.data, i, Math.min(RBF_ROWS_PER_CALL, X.rows - i));
+      this.evaluator.placeDecisions(sums, r * pairs, k, decisions);
       for (let u = 0; u < m; u++) {
         for (let v = u + 1; v < m; v++) {
           const p = pairIndex(classes[u], classes[v], k);

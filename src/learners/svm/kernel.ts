@@ -1,8 +1,11 @@
 /**
  * Kernels for SVM training and an LRU cache of kernel rows, as libsvm's Kernel and Cache classes.
  * Training evaluates rbf as exp(−γ(‖a‖² + ‖b‖² − 2a·b)) from precomputed squared norms (libsvm's kernel_rbf),
- * so a kernel row costs one dot product per entry.
+ * so a kernel row costs one dot product per entry, or one lookup when the whole Gram matrix is computed up front.
  */
+
+import { instantiateKernel, type WasmKernelModule } from '../../runtime/wasm.js';
+import { wasmBase64 } from '../../generated/wasm/linalg.js';
 
 export type KernelKind = 'rbf' | 'linear';
 
@@ -63,21 +66,20 @@ function dotsInto(data: Float64Array, d: number, a: number, rowOf: Int32Array, p
   for (; t < count; t++) out[positions[t]] = dotRows(data, a, rowOf[positions[t]], d);
 }
 
-/** Gram matrices up to this size are memoised whole (one-vs-one reuses a sample's kernel values across pairs). */
-const MAX_MEMO_BYTES = 128 * 1024 * 1024;
+/** Gram matrices up to this size are computed whole at the start (one-vs-one reuses a sample's kernel values across pairs). */
+const MAX_GRAM_BYTES = 128 * 1024 * 1024;
 
 /**
- * The training samples with what every kernel value needs: K(a, b) by row index. When the full n × n kernel
- * matrix fits in MAX_MEMO_BYTES, every computed value is kept (both K(a, b) and K(b, a)), so each is computed
- * once per fit however many subproblems and rows ask for it.
+ * The training samples with what every kernel value needs: K(a, b) by row index. When the n × n matrix of dot
+ * products fits in MAX_GRAM_BYTES it is computed whole up front by the WebAssembly kernel gramBlockRow
+ * (wasm/linalg.ts; each entry summed over j in order, so bit for bit dotRows), and a kernel value costs one
+ * lookup and, for rbf, one exp. Otherwise each row's dot products are computed as the row is asked for.
  */
 export class KernelData {
   private readonly squaredNorms: Float64Array;
-  /**
-   * n × n memo, 0 where not computed yet: a fresh allocation is already zeroed (no fill pass over the memo), and a
-   * kernel value that really is 0 is merely recomputed, to the same 0, each time it is asked for. Null when too big.
-   */
-  private readonly memo: Float64Array | null;
+  /** a·b at [a·gramStride + b], a view on the kernel module's memory; null when too big. */
+  private gram: Float64Array | null;
+  private readonly gramStride: number;
   private readonly positions: Int32Array;
 
   constructor(
@@ -86,12 +88,13 @@ export class KernelData {
     readonly cols: number,
     readonly kind: KernelKind,
     readonly gamma: number,
-    memoize = true,
+    wholeGram = true,
   ) {
     this.squaredNorms = new Float64Array(rows);
     for (let i = 0; i < rows; i++) this.squaredNorms[i] = dotRows(data, i, i, cols);
-    const memoFits = memoize && rows * rows * 8 <= MAX_MEMO_BYTES;
-    this.memo = memoFits ? new Float64Array(rows * rows) : null;
+    this.gramStride = Math.ceil(rows / 4) * 4;
+    const gramFits = wholeGram && this.gramStride * this.gramStride * 8 <= MAX_GRAM_BYTES;
+    this.gram = gramFits ? gramMatrix(this, data, rows, cols, this.gramStride) : null;
     this.positions = new Int32Array(rows);
   }
 
@@ -104,33 +107,29 @@ export class KernelData {
    * plain kernel values). Multiplying by ±1 is exact, and folding it in here saves the caller a pass over the row.
    */
   fill(a: number, rowOf: Int32Array, from: number, to: number, out: Float64Array, signs: Float64Array, signA: number): void {
-    const { memo, positions, rows } = this;
-    let count = 0;
-    if (memo === null) {
-      for (let k = from; k < to; k++) positions[count++] = k;
-    } else {
-      const base = a * rows;
-      for (let k = from; k < to; k++) {
-        const value = memo[base + rowOf[k]];
-        if (value !== 0) out[k] = value * (signA * signs[k]);
-        else positions[count++] = k;
-      }
-    }
-    if (count === 0) return;
-    dotsInto(this.data, this.cols, a, rowOf, positions, count, out);
-    // The rbf transform is inlined here (a call per entry was not): libsvm's kernel_rbf, exp(−γ(‖a‖² + ‖b‖² − 2a·b)).
     const rbf = this.kind === 'rbf';
     const { squaredNorms, gamma } = this;
+    let gram = this.gram;
     const normA = squaredNorms[a];
-    const base = a * rows;
-    for (let t = 0; t < count; t++) {
-      const k = positions[t];
-      const b = rowOf[k];
-      const value = rbf ? Math.exp(-gamma * (normA + squaredNorms[b] - 2 * out[k])) : out[k];
-      if (memo !== null) {
-        memo[base + b] = value;
-        memo[b * rows + a] = value;
+    if (gram !== null) {
+      // Another KernelData has laid out its own Gram matrix since (the module's memory holds one at a time).
+      if (gramOwner !== this) gram = this.gram = gramMatrix(this, this.data, this.rows, this.cols, this.gramStride);
+      // The rbf transform is inlined here (a call per entry was not): libsvm's kernel_rbf, exp(−γ(‖a‖² + ‖b‖² − 2a·b)).
+      const base = a * this.gramStride;
+      for (let k = from; k < to; k++) {
+        const b = rowOf[k];
+        const dot = gram[base + b];
+        const value = rbf ? Math.exp(-gamma * (normA + squaredNorms[b] - 2 * dot)) : dot;
+        out[k] = value * (signA * signs[k]);
       }
+      return;
+    }
+    const positions = this.positions;
+    let count = 0;
+    for (let k = from; k < to; k++) positions[count++] = k;
+    dotsInto(this.data, this.cols, a, rowOf, positions, count, out);
+    for (let k = from; k < to; k++) {
+      const value = rbf ? Math.exp(-gamma * (normA + squaredNorms[rowOf[k]] - 2 * out[k])) : out[k];
       out[k] = value * (signA * signs[k]);
     }
   }
@@ -140,6 +139,40 @@ export class KernelData {
     if (this.kind === 'linear') return dot;
     return Math.exp(-this.gamma * (this.squaredNorms[a] + this.squaredNorms[b] - 2 * dot));
   }
+}
+
+interface GramExports {
+  gramBlockRow(x: number, xt: number, n4: number, d: number, a0: number, g: number): void;
+}
+
+let linalg: WasmKernelModule<GramExports> | null = null;
+/** The KernelData whose Gram matrix the module's memory holds. */
+let gramOwner: KernelData | null = null;
+
+/**
+ * X·Xᵀ for the rows × d matrix `data`, padded to stride × stride (stride = rows rounded up to four), as a view on
+ * the kernel module's memory, which `owner` holds until the next call.
+ */
+function gramMatrix(owner: KernelData, data: Float64Array, rows: number, d: number, stride: number): Float64Array {
+  gramOwner = owner;
+  linalg ??= instantiateKernel<GramExports>('linalg', wasmBase64);
+  const x = 0;
+  const xt = x + stride * d * 8;
+  const g = xt + stride * d * 8;
+  linalg.ensureBytes(g + stride * stride * 8);
+  const memory = linalg.memory.buffer;
+  const padded = new Float64Array(memory, x, stride * d);
+  padded.set(data.subarray(0, rows * d));
+  padded.fill(0, rows * d);
+  transposeInto(padded, stride, d, new Float64Array(memory, xt, stride * d));
+  const gramBlockRow = linalg.exports.gramBlockRow;
+  // One call per block of four rows: V8 moves a WebAssembly function to optimised code between calls only.
+  for (let a0 = 0; a0 < stride; a0 += 4) gramBlockRow(x, xt, stride, d, a0, g);
+  return new Float64Array(memory, g, stride * stride);
+}
+
+function transposeInto(source: Float64Array, rows: number, cols: number, out: Float64Array): void {
+  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) out[j * rows + i] = source[i * cols + j];
 }
 
 /**
@@ -402,87 +435,132 @@ export function kernelAgainst(kind: KernelKind, gamma: number, x: Float64Array, 
   }
 }
 
+interface RbfExports {
+  rbfSquaredDistances(queries: number, nQueries: number, d: number, svT: number, nSv8: number, out: number): void;
+  svmPairSums(values: number, nQueries: number, nSv8: number, coef: number, nSv: number, starts: number, blocks: number, rho: number, out: number): void;
+}
+
+let rbfModule: WasmKernelModule<RbfExports> | null = null;
+/** The id of the RbfRows whose support vectors the prediction module's memory holds. */
+let rbfOwner = -1;
+let rbfRowsCreated = 0;
+
+/** Query rows per kernel call: the distances of a block stay small, and V8 tiers the kernel up between calls. */
+export const RBF_ROWS_PER_CALL = 64;
+
+/** A one-vs-one model's decision terms, as SvmEvaluator holds them. */
+export interface PairTerms {
+  /** (blocks − 1) × nSV dual coefficients, row-major (libsvm's layout). */
+  readonly coef: Float64Array;
+  /** blocks + 1 offsets of each block's support vectors. */
+  readonly starts: Int32Array;
+  /** One per block pair (i < j, in order). */
+  readonly rho: Float64Array;
+}
+
 /**
- * kernelAgainst for two query rows at once (offsets `offsetA`, `offsetB`): each support vector entry loaded
- * serves both rows. Every sum still runs over j in order from 0, so outA and outB equal what kernelAgainst
- * gives for each row alone, bit for bit.
+ * rbf kernel values of query rows against a fixed set of support vectors, many rows at a time: the squared
+ * distances come from the WebAssembly kernel rbfSquaredDistances (wasm/linalg.ts; each summed over j in order,
+ * as kernelAgainst sums them), then exp(−γ·distance) here, as kernelAgainst computes it, so values are bitwise
+ * kernelAgainst's. pairSums goes on to the one-vs-one decision values in the kernel svmPairSums.
  */
-export function kernelAgainstTwo(
-  kind: KernelKind,
-  gamma: number,
-  x: Float64Array,
-  offsetA: number,
-  offsetB: number,
-  sv: Float64Array,
-  count: number,
-  d: number,
-  outA: Float64Array,
-  outB: Float64Array,
-): void {
-  if (kind !== 'rbf') {
-    kernelAgainst(kind, gamma, x, offsetA, sv, count, d, outA);
-    kernelAgainst(kind, gamma, x, offsetB, sv, count, d, outB);
-    return;
-  }
-  let s = 0;
-  for (; s + 3 < count; s += 4) {
-    const o0 = s * d;
-    const o1 = o0 + d;
-    const o2 = o1 + d;
-    const o3 = o2 + d;
-    let a0 = 0;
-    let a1 = 0;
-    let a2 = 0;
-    let a3 = 0;
-    let b0 = 0;
-    let b1 = 0;
-    let b2 = 0;
-    let b3 = 0;
-    for (let j = 0; j < d; j++) {
-      const va = x[offsetA + j];
-      const vb = x[offsetB + j];
-      const v0 = sv[o0 + j];
-      const v1 = sv[o1 + j];
-      const v2 = sv[o2 + j];
-      const v3 = sv[o3 + j];
-      const da0 = va - v0;
-      const db0 = vb - v0;
-      const da1 = va - v1;
-      const db1 = vb - v1;
-      const da2 = va - v2;
-      const db2 = vb - v2;
-      const da3 = va - v3;
-      const db3 = vb - v3;
-      a0 += da0 * da0;
-      b0 += db0 * db0;
-      a1 += da1 * da1;
-      b1 += db1 * db1;
-      a2 += da2 * da2;
-      b2 += db2 * db2;
-      a3 += da3 * da3;
-      b3 += db3 * db3;
+export class RbfRows {
+  /** Support vector count rounded up to a multiple of 8 (the kernel's block). */
+  private readonly nSv8: number;
+  private readonly nPairs: number;
+  private readonly blocks: number;
+  private readonly layout: { sv: number; queries: number; distances: number; values: number; coef: number; starts: number; rho: number; sums: number; end: number };
+  private readonly id = rbfRowsCreated++;
+
+  constructor(
+    private readonly sv: Float64Array,
+    readonly count: number,
+    private readonly d: number,
+    private readonly gamma: number,
+    private readonly terms: PairTerms,
+  ) {
+    const nSv8 = Math.ceil(count / 8) * 8;
+    this.nSv8 = nSv8;
+    this.blocks = terms.starts.length - 1;
+    this.nPairs = (this.blocks * (this.blocks - 1)) / 2;
+    const rows = RBF_ROWS_PER_CALL;
+    const sizes = [nSv8 * d * 8, rows * d * 8, rows * nSv8 * 8, rows * nSv8 * 8, terms.coef.length * 8, terms.starts.length * 4, terms.rho.length * 8, rows * this.nPairs * 8];
+    const at: number[] = [];
+    let end = 0;
+    for (const size of sizes) {
+      at.push(end);
+      end += Math.ceil(size / 16) * 16;
     }
-    outA[s] = Math.exp(-gamma * a0);
-    outA[s + 1] = Math.exp(-gamma * a1);
-    outA[s + 2] = Math.exp(-gamma * a2);
-    outA[s + 3] = Math.exp(-gamma * a3);
-    outB[s] = Math.exp(-gamma * b0);
-    outB[s + 1] = Math.exp(-gamma * b1);
-    outB[s + 2] = Math.exp(-gamma * b2);
-    outB[s + 3] = Math.exp(-gamma * b3);
+    this.layout = { sv: at[0], queries: at[1], distances: at[2], values: at[3], coef: at[4], starts: at[5], rho: at[6], sums: at[7], end };
   }
-  for (; s < count; s++) {
-    const o = s * d;
-    let sumA = 0;
-    let sumB = 0;
-    for (let j = 0; j < d; j++) {
-      const v = sv[o + j];
-      const diffA = x[offsetA + j] - v;
-      const diffB = x[offsetB + j] - v;
-      sumA += diffA * diffA;
-      sumB += diffB * diffB;
+
+  /**
+   * out[r·count + s] = K(x_{first+r}, sv_s) for r < rows ≤ RBF_ROWS_PER_CALL, x being row-major with d columns.
+   */
+  fill(x: Float64Array, first: number, rows: number, out: Float64Array): void {
+    const buffer = this.distances(x, first, rows);
+    expInto(new Float64Array(buffer, this.layout.distances, rows * this.nSv8), rows, this.count, this.nSv8, this.gamma, out);
+  }
+
+  /**
+   * The decision value of every block pair (i < j, in order) for rows first..first+rows−1 (rows ≤
+   * RBF_ROWS_PER_CALL) at [(r − first)·nPairs + p] of the returned view (valid until the next call): bitwise
+   * SvmEvaluator.pairSumsFrom over this class's kernel values.
+   */
+  pairSums(x: Float64Array, first: number, rows: number): Float64Array {
+    const buffer = this.distances(x, first, rows);
+    const paddedRows = rows + (rows % 2);
+    const { layout, nSv8, count } = this;
+    expInterleaved(new Float64Array(buffer, layout.distances, paddedRows * nSv8), paddedRows, count, nSv8, this.gamma, new Float64Array(buffer, layout.values, paddedRows * nSv8));
+    (rbfModule as WasmKernelModule<RbfExports>).exports.svmPairSums(layout.values, paddedRows, nSv8, layout.coef, count, layout.starts, this.blocks, layout.rho, layout.sums);
+    return new Float64Array(buffer, layout.sums, rows * this.nPairs);
+  }
+
+  /** Squared distances of the rows (padded to an even count with a zero row) at layout.distances; the module's buffer. */
+  private distances(x: Float64Array, first: number, rows: number): ArrayBuffer {
+    const kernel = this.module();
+    const { d, nSv8, layout } = this;
+    const paddedRows = rows + (rows % 2);
+    const buffer = kernel.memory.buffer;
+    const queries = new Float64Array(buffer, layout.queries, paddedRows * d);
+    queries.set(x.subarray(first * d, (first + rows) * d));
+    if (paddedRows > rows) queries.fill(0, rows * d);
+    kernel.exports.rbfSquaredDistances(layout.queries, paddedRows, d, layout.sv, nSv8, layout.distances);
+    return buffer;
+  }
+
+  /** The module, holding this object's transposed support vectors and decision terms. */
+  private module(): WasmKernelModule<RbfExports> {
+    rbfModule ??= instantiateKernel<RbfExports>('linalg', wasmBase64);
+    if (rbfOwner !== this.id) {
+      rbfOwner = this.id;
+      const { d, count, nSv8, layout, terms } = this;
+      rbfModule.ensureBytes(layout.end);
+      const buffer = rbfModule.memory.buffer;
+      const svT = new Float64Array(buffer, layout.sv, nSv8 * d).fill(0);
+      for (let s = 0; s < count; s++) for (let j = 0; j < d; j++) svT[j * nSv8 + s] = this.sv[s * d + j];
+      new Float64Array(buffer, layout.coef, terms.coef.length).set(terms.coef);
+      new Int32Array(buffer, layout.starts, terms.starts.length).set(terms.starts);
+      new Float64Array(buffer, layout.rho, terms.rho.length).set(terms.rho);
     }
-    outA[s] = Math.exp(-gamma * sumA);
-    outB[s] = Math.exp(-gamma * sumB);
+    return rbfModule;
+  }
+}
+
+/** out[r·count + s] = exp(−γ·distances[r·stride + s]). */
+function expInto(distances: Float64Array, rows: number, count: number, stride: number, gamma: number, out: Float64Array): void {
+  for (let r = 0; r < rows; r++) {
+    const from = r * stride;
+    const to = r * count;
+    for (let s = 0; s < count; s++) out[to + s] = Math.exp(-gamma * distances[from + s]);
+  }
+}
+
+/** exp(−γ·distances[r·stride + s]) for s < count, rows interleaved in pairs: at ((⌊r/2⌋·stride + s)·2 + r mod 2). */
+function expInterleaved(distances: Float64Array, rows: number, count: number, stride: number, gamma: number, out: Float64Array): void {
+  for (let r = 0; r < rows; r++) {
+    const from = r * stride;
+    const to = (r >> 1) * stride * 2 + (r & 1);
+    for (let s = 0; s < count; s++) out[to + 2 * s] = Math.exp(-gamma * distances[from + s]);
   }
 }

@@ -7,6 +7,8 @@
  * Variables are physically swapped when shrunk, as in libsvm, so the selection order matches libsvm's.
  */
 import { KernelData, RowCache, type RowArena, type RowFiller } from './kernel.js';
+import { instantiateKernel, type WasmKernelModule } from '../../runtime/wasm.js';
+import { wasmBase64 } from '../../generated/wasm/linalg.js';
 
 /** Q as the solver sees it, in the solver's current (swapped) variable order. */
 export interface QMatrix {
@@ -48,6 +50,43 @@ const UPPER_BOUND = 1;
 const FREE = 2;
 const TAU = 1e-12;
 
+interface SmoExports {
+  smoMaxViolation(g: number, ySign: number, upMask: number, activeSize: number, out: number): void;
+  smoSecondIndex(g: number, ySign: number, lowMask: number, qd: number, qi: number, activeSize: number, i: number, gMax: number, tau: number, out: number): void;
+  smoUpdateGradient(g: number, qi: number, qj: number, deltaI: number, deltaJ: number, count: number): void;
+}
+
+/** One module for every solver: solvers run one at a time, each laying out its arrays from offset 0. */
+let smoKernel: WasmKernelModule<SmoExports> | null = null;
+
+/** Byte offsets of the solver's arrays in the kernel's memory (each l entries, 16-byte aligned), then 4 results. */
+interface SmoLayout {
+  gradient: number;
+  ySign: number;
+  upMask: number;
+  lowMask: number;
+  diagonal: number;
+  rowI: number;
+  rowJ: number;
+  results: number;
+  end: number;
+}
+
+function smoLayout(l: number): SmoLayout {
+  const bytes = Math.ceil((8 * l) / 16) * 16;
+  return {
+    gradient: 0,
+    ySign: bytes,
+    upMask: 2 * bytes,
+    lowMask: 3 * bytes,
+    diagonal: 4 * bytes,
+    rowI: 5 * bytes,
+    rowJ: 6 * bytes,
+    results: 7 * bytes,
+    end: 7 * bytes + 32,
+  };
+}
+
 /** Minimises the problem; never mutates it. */
 export function solveSmo(problem: SmoProblem): SmoSolution {
   return new SmoSolver(problem).solve();
@@ -56,6 +95,7 @@ export function solveSmo(problem: SmoProblem): SmoSolution {
 class SmoSolver {
   private readonly l: number;
   private readonly q: QMatrix;
+  /** Q's diagonal, a copy in the kernel's memory swapped along with Q's own. */
   private readonly qd: Float64Array;
   private readonly y: Int8Array;
   private readonly p: Float64Array;
@@ -79,12 +119,32 @@ class SmoSolver {
   /** Output of selectWorkingSet. */
   private selectedI = -1;
   private selectedJ = -1;
+  /**
+   * The selection scans and the gradient update run in the WebAssembly kernels smoMaxViolation, smoSecondIndex and
+   * smoUpdateGradient (wasm/linalg.ts; same operations, same order): G, yᵢ, the masks and Q's diagonal live in the
+   * kernel's memory (views; the memory never grows while this solver runs), the two Q rows are copied in.
+   */
+  private readonly kernel: WasmKernelModule<SmoExports>;
+  private readonly layout: SmoLayout;
+  private readonly rowI: Float64Array;
+  private readonly rowJ: Float64Array;
+  private readonly results: Float64Array;
 
   constructor(problem: SmoProblem) {
     const l = problem.y.length;
     this.l = l;
     this.q = problem.q;
-    this.qd = problem.q.diagonal;
+    smoKernel ??= instantiateKernel<SmoExports>('linalg', wasmBase64);
+    this.kernel = smoKernel;
+    this.layout = smoLayout(l);
+    this.kernel.ensureBytes(this.layout.end);
+    const buffer = this.kernel.memory.buffer;
+    const view = (at: number, length: number): Float64Array => new Float64Array(buffer, at, length);
+    this.qd = view(this.layout.diagonal, l);
+    this.qd.set(problem.q.diagonal);
+    this.rowI = view(this.layout.rowI, l);
+    this.rowJ = view(this.layout.rowJ, l);
+    this.results = view(this.layout.results, 4);
     this.y = Int8Array.from(problem.y);
     this.p = Float64Array.from(problem.linear);
     this.alpha = Float64Array.from(problem.alpha);
@@ -93,14 +153,15 @@ class SmoSolver {
     this.eps = problem.tolerance;
     this.shrinking = problem.shrinking;
     this.status = new Uint8Array(l);
-    this.ySign = Float64Array.from(this.y);
-    this.upMask = new Float64Array(l);
-    this.lowMask = new Float64Array(l);
+    this.ySign = view(this.layout.ySign, l);
+    for (let i = 0; i < l; i++) this.ySign[i] = this.y[i];
+    this.upMask = view(this.layout.upMask, l);
+    this.lowMask = view(this.layout.lowMask, l);
     for (let i = 0; i < l; i++) this.updateStatus(i);
     this.activeSet = new Int32Array(l);
     for (let i = 0; i < l; i++) this.activeSet[i] = i;
     this.activeSize = l;
-    this.gradient = new Float64Array(l);
+    this.gradient = view(this.layout.gradient, l).fill(0);
     this.gradientBar = new Float64Array(l);
   }
 
@@ -226,7 +287,10 @@ class SmoSolver {
 
     const deltaI = alpha[i] - oldAlphaI;
     const deltaJ = alpha[j] - oldAlphaJ;
-    for (let k = 0; k < activeSize; k++) G[k] += Qi[k] * deltaI + Qj[k] * deltaJ;
+    // G[k] += Qi[k]·ΔαI + Qj[k]·ΔαJ. rowI still holds Qi's first activeSize entries: selectWorkingSet copied them for
+    // this same i, and nothing is swapped in between.
+    this.rowJ.set(Qj.subarray(0, activeSize));
+    this.kernel.exports.smoUpdateGradient(this.layout.gradient, this.layout.rowI, this.layout.rowJ, deltaI, deltaJ, activeSize);
 
     const wasUpperI = this.status[i] === UPPER_BOUND;
     const wasUpperJ = this.status[j] === UPPER_BOUND;
@@ -247,39 +311,18 @@ class SmoSolver {
    * variables violating with i. False when the maximal violation is below eps (optimal on the active set).
    */
   private selectWorkingSet(): boolean {
-    const { gradient: G, ySign, upMask, lowMask, qd, activeSize } = this;
-    let gMax = -Infinity;
-    let gMax2 = -Infinity;
-    let gMaxIndex = -1;
-    let gMinIndex = -1;
-    let objDiffMin = Infinity;
-    // Masked-out variables compute NaN, which fails every comparison below (no unpredictable branch).
-    for (let t = 0; t < activeSize; t++) {
-      const value = upMask[t] - ySign[t] * G[t];
-      if (value >= gMax) {
-        gMax = value;
-        gMaxIndex = t;
-      }
-    }
-    const i = gMaxIndex;
+    const { activeSize, layout, results } = this;
+    const { smoMaxViolation, smoSecondIndex } = this.kernel.exports;
+    // Masked-out variables compute NaN, which fails every comparison in the kernels (no unpredictable branch).
+    smoMaxViolation(layout.gradient, layout.ySign, layout.upMask, activeSize, layout.results);
+    const gMax = results[0];
+    const i = results[1];
     if (i === -1) return false;
     const Qi = this.q.getRow(i, activeSize);
-    const twoYi = 2 * ySign[i];
-    const qdi = qd[i];
-    for (let j = 0; j < activeSize; j++) {
-      const yj = ySign[j];
-      const value = lowMask[j] + yj * G[j];
-      if (value >= gMax2) gMax2 = value;
-      const gradDiff = gMax + value;
-      if (gradDiff > 0) {
-        const quad = qdi + qd[j] - twoYi * yj * Qi[j];
-        const objDiff = -(gradDiff * gradDiff) / (quad > 0 ? quad : TAU);
-        if (objDiff <= objDiffMin) {
-          gMinIndex = j;
-          objDiffMin = objDiff;
-        }
-      }
-    }
+    this.rowI.set(Qi.subarray(0, activeSize));
+    smoSecondIndex(layout.gradient, layout.ySign, layout.lowMask, layout.diagonal, layout.rowI, activeSize, i, gMax, TAU, layout.results);
+    const gMax2 = results[2];
+    const gMinIndex = results[3];
     if (gMax + gMax2 < this.eps || gMinIndex === -1) return false;
     this.selectedI = i;
     this.selectedJ = gMinIndex;
@@ -327,6 +370,7 @@ class SmoSolver {
 
   private swapIndex(i: number, j: number): void {
     this.q.swapIndex(i, j);
+    swapFloat(this.qd, i, j);
     swapInt8(this.y, i, j);
     swapFloat(this.ySign, i, j);
     swapFloat(this.upMask, i, j);

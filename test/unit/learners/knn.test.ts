@@ -57,6 +57,9 @@ describe('knn', () => {
       // Fewer than four queries (a served row): the whole search is one padded block.
       { d: 64, nTrain: 33, nQuery: 3, k: 5, draw: () => rng.int(3) },
       { d: 5, nTrain: 10, nQuery: 1, k: 10, draw: () => rng.normal() },
+      // Training rows past the last block of four, and more queries than one block.
+      { d: 20, nTrain: 1003, nQuery: 41, k: 5, draw: () => rng.normal() },
+      { d: 1, nTrain: 6, nQuery: 9, k: 6, draw: () => rng.int(4) },
     ];
     for (const { d, nTrain, nQuery, k, draw } of cases) {
       const train = Float64Array.from({ length: nTrain * d }, draw);
@@ -72,6 +75,20 @@ describe('knn', () => {
         expect(Array.from(neighbours.subarray(q * k, (q + 1) * k))).toEqual(Array.from(refNeighbours));
         expect(Array.from(distances.subarray(q * k, (q + 1) * k))).toEqual(Array.from(refDistances));
       }
+    }
+  });
+
+  it('models predicting in turn each get their own neighbours (the kernel swaps the training rows it holds)', async () => {
+    const first = randomData(31, 60, 4, false);
+    const second = randomData(32, 45, 4, false);
+    const query = randomData(33, 9, 4, false).X;
+    const modelA = await knn.fit({ X: first.X, y: first.y, task: 'classification', nClasses: 3 }, { n_neighbors: 3 }, { seed: 0 });
+    const modelB = await knn.fit({ X: second.X, y: second.y, task: 'classification', nClasses: 3 }, { n_neighbors: 3 }, { seed: 0 });
+    const expectedA = naiveProba(first.X, first.y, query, 3, 3, false);
+    const expectedB = naiveProba(second.X, second.y, query, 3, 3, false);
+    for (let round = 0; round < 2; round++) {
+      expect(Array.from(modelA.predictProba!(query).data)).toEqual(expectedA.flat());
+      expect(Array.from(modelB.predictProba!(query).data)).toEqual(expectedB.flat());
     }
   });
 

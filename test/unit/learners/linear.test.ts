@@ -237,3 +237,46 @@ describe('logistic objective kernel', () => {
     }
   });
 });
+
+describe('logistic predict kernel', () => {
+  // 1 and 3 rows (odd: a zero row pads the last pair), 1101 rows (three kernel calls of up to 512).
+  for (const [n, k] of [
+    [1, 2],
+    [3, 3],
+    [1101, 2],
+    [1101, 4],
+  ]) {
+    it(`probabilities equal a row-by-row evaluation from the saved weights, bitwise (${n} rows, ${k} classes)`, async () => {
+      const rng = new Rng(40 + n + k);
+      const d = 5;
+      const train = 60;
+      const X = createMatrix(train, d, Float64Array.from({ length: train * d }, () => rng.normal()));
+      const y = Float64Array.from({ length: train }, (_, i) => i % k);
+      const model = await logisticRegression.fit({ X, y, task: 'classification', nClasses: k }, {}, { seed: 0 });
+      const coef = coefOf(model);
+      const rows = k === 2 ? 1 : k;
+      const Q = createMatrix(n, d, Float64Array.from({ length: n * d }, () => rng.normal() * 3));
+      const proba = model.predictProba!(Q).data;
+      for (let i = 0; i < n; i++) {
+        // z_r = b_r + Σ_j w_rj·x_j, added onto the intercept in j order.
+        const z = Array.from({ length: rows }, (_, r) => {
+          let sum = coef[r * (d + 1) + d];
+          for (let j = 0; j < d; j++) sum += coef[r * (d + 1) + j] * Q.data[i * d + j];
+          return sum;
+        });
+        let expected: number[];
+        if (rows === 1) {
+          const p1 = z[0] >= 0 ? 1 / (1 + Math.exp(-z[0])) : Math.exp(z[0]) / (1 + Math.exp(z[0]));
+          expected = [1 - p1, p1];
+        } else {
+          const max = Math.max(...z);
+          const e = z.map((v) => Math.exp(v - max));
+          let sum = 0;
+          for (const v of e) sum += v;
+          expected = e.map((v) => v / sum);
+        }
+        expect(Array.from(proba.subarray(i * k, (i + 1) * k))).toEqual(expected);
+      }
+    });
+  }
+});

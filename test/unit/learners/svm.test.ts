@@ -6,11 +6,13 @@
  */
 import { describe, expect, it } from 'vitest';
 import { coupleProbabilities, fitSigmoid, scaleGamma, svm } from '../../../src/learners/svm.js';
-import { KernelData, RowArena, RowCache, kernelAgainst, kernelAgainstTwo, type RowFiller } from '../../../src/learners/svm/kernel.js';
+import { KernelData, RBF_ROWS_PER_CALL, RbfRows, RowArena, RowCache, kernelAgainst, type RowFiller } from '../../../src/learners/svm/kernel.js';
 import { ClassificationQ, solveSmo } from '../../../src/learners/svm/smo.js';
 import { trainClassifier } from '../../../src/learners/svm/train.js';
 import { createMatrix, type Matrix } from '../../../src/data/matrix.js';
 import { Rng } from '../../../src/learners/rng.js';
+import { instantiateKernel } from '../../../src/runtime/wasm.js';
+import { wasmBase64 } from '../../../src/generated/wasm/linalg.js';
 
 interface SvmStateJson {
   labels: number[];
@@ -290,21 +292,56 @@ describe('svm solver', () => {
     }
   });
 
-  it('prediction kernels for two rows at once equal the one-row kernel bit for bit, and so do predictions', async () => {
+  it('rbf kernel rows and decision sums in blocks (WebAssembly) equal a direct evaluation bit for bit, and so do predictions', async () => {
     const rng = new Rng(3);
     const d = 7;
-    const count = 23; // not a multiple of the 4-vector block: the remainder path runs too
+    const count = 23; // not a multiple of the kernel's 8-vector block: padding lanes are dropped
+    const gamma = 0.3;
     const sv = Float64Array.from({ length: count * d }, () => rng.normal());
-    const x = Float64Array.from({ length: 3 * d }, () => rng.normal());
-    for (const kind of ['rbf', 'linear'] as const) {
-      const one = [new Float64Array(count), new Float64Array(count)];
-      const two = [new Float64Array(count), new Float64Array(count)];
-      kernelAgainst(kind, 0.3, x, d, sv, count, d, one[0]);
-      kernelAgainst(kind, 0.3, x, 2 * d, sv, count, d, one[1]);
-      kernelAgainstTwo(kind, 0.3, x, d, 2 * d, sv, count, d, two[0], two[1]);
-      expect(two).toEqual(one);
+    const otherSv = Float64Array.from({ length: 5 * d }, () => rng.normal());
+    const x = Float64Array.from({ length: 70 * d }, () => rng.normal());
+    // Three one-vs-one blocks of support vectors (7, 8 and 8), libsvm's coefficient layout.
+    const starts = Int32Array.from([0, 7, 15, 23]);
+    const coef = Float64Array.from({ length: 2 * count }, () => rng.normal());
+    const rho = Float64Array.from({ length: 3 }, () => rng.normal());
+    const blocks = new RbfRows(sv, count, d, gamma, { coef, starts, rho });
+    const other = new RbfRows(otherSv, 5, d, gamma, { coef: new Float64Array(0), starts: Int32Array.from([0, 5]), rho: new Float64Array(1) });
+    const direct = (vectors: Float64Array, row: number, s: number): number => {
+      let sum = 0;
+      for (let j = 0; j < d; j++) sum += (x[row * d + j] - vectors[s * d + j]) ** 2;
+      return Math.exp(-gamma * sum);
+    };
+    // 1 and 3 rows (odd: a zero row pads the pair), a full block, and another RbfRows in between (memory handed over).
+    for (const [first, rows] of [[0, 1], [5, 3], [6, RBF_ROWS_PER_CALL]]) {
+      const out = new Float64Array(RBF_ROWS_PER_CALL * count);
+      blocks.fill(x, first, rows, out);
+      const single = new Float64Array(count);
+      for (let r = 0; r < rows; r++) {
+        kernelAgainst('rbf', gamma, x, (first + r) * d, sv, count, d, single);
+        expect(Array.from(out.subarray(r * count, (r + 1) * count))).toEqual(Array.from(single));
+        for (let s = 0; s < count; s++) expect(out[r * count + s]).toBe(direct(sv, first + r, s));
+      }
+      const otherOut = new Float64Array(RBF_ROWS_PER_CALL * 5);
+      other.fill(x, first, 2, otherOut);
+      for (let s = 0; s < 5; s++) expect(otherOut[5 + s]).toBe(direct(otherSv, first + 1, s));
+      // Decision sums: per block pair (0,1), (0,2), (1,2), block i's vectors then block j's, in order, minus rho.
+      const sums = Array.from(blocks.pairSums(x, first, rows));
+      const expected: number[] = [];
+      for (let r = 0; r < rows; r++) {
+        let p = 0;
+        for (let i = 0; i < 3; i++) {
+          for (let j = i + 1; j < 3; j++) {
+            let sum = 0;
+            for (let s = starts[i]; s < starts[i + 1]; s++) sum += coef[(j - 1) * count + s] * direct(sv, first + r, s);
+            for (let s = starts[j]; s < starts[j + 1]; s++) sum += coef[i * count + s] * direct(sv, first + r, s);
+            expected.push(sum - rho[p++]);
+          }
+        }
+      }
+      expect(sums).toEqual(expected);
     }
-    const { X, y } = blobs(8, 61, 3); // an odd number of rows: the last one is predicted alone
+    // 131 rows: two full blocks of 64 and an odd remainder; each row predicted alone must agree.
+    const { X, y } = blobs(8, 131, 3);
     const model = await svm.fit({ X, y, task: 'classification', nClasses: 3 }, {}, { seed: 0 });
     const together = model.predict(X);
     for (let i = 0; i < X.rows; i++) {
@@ -383,6 +420,27 @@ describe('svm', () => {
     }
   });
 
+  it('kernel rows from the whole Gram matrix (WebAssembly) equal rows computed one dot product at a time, bit for bit', () => {
+    // 37 rows (not a multiple of four: padded blocks) and 9 features (odd); a second kernel's Gram matrix takes
+    // over the module's memory in between, and the first lays its own out again.
+    const { X } = blobs(5, 37, 3, 9);
+    const other = blobs(6, 90, 3, 9).X;
+    for (const kind of ['rbf', 'linear'] as const) {
+      const rows = Int32Array.from({ length: X.rows }, (_, i) => (i * 11) % X.rows);
+      const signs = Float64Array.from({ length: X.rows }, (_, i) => (i % 4 === 1 ? -1 : 1));
+      const whole = new KernelData(X.data, X.rows, X.cols, kind, 0.21);
+      const direct = new KernelData(X.data, X.rows, X.cols, kind, 0.21, false);
+      const fromGram = new Float64Array(X.rows);
+      const fromDots = new Float64Array(X.rows);
+      for (const a of [0, 36, 5, 19]) {
+        whole.fill(a, rows, 3, X.rows, fromGram, signs, signs[a]);
+        direct.fill(a, rows, 3, X.rows, fromDots, signs, signs[a]);
+        expect(Array.from(fromGram)).toEqual(Array.from(fromDots));
+        new KernelData(other.data, other.rows, other.cols, kind, 0.21);
+      }
+    }
+  });
+
   it('pairwise coupling recovers consistent probabilities', () => {
     // If r_ij = p_i / (p_i + p_j) for a true p, Wu–Lin–Weng's fixed point is p.
     const p = [0.5, 0.3, 0.2];
@@ -422,5 +480,69 @@ describe('svm', () => {
     const controller = new AbortController();
     controller.abort();
     await expect(svm.fit({ X, y, task: 'classification', nClasses: 3 }, {}, { seed: 0, signal: controller.signal })).rejects.toThrow(/cancelled/);
+  });
+  it('the WebAssembly selection scans and gradient update equal the scalar loops they replace, bit for bit', () => {
+    interface SmoExports {
+      smoMaxViolation(g: number, ySign: number, upMask: number, activeSize: number, out: number): void;
+      smoSecondIndex(g: number, ySign: number, lowMask: number, qd: number, qi: number, activeSize: number, i: number, gMax: number, tau: number, out: number): void;
+      smoUpdateGradient(g: number, qi: number, qj: number, deltaI: number, deltaJ: number, count: number): void;
+    }
+    const kernel = instantiateKernel<SmoExports>('linalg', wasmBase64);
+    const rng = new Rng(21);
+    for (const l of [1, 2, 37, 300]) {
+      kernel.ensureBytes(8 * (8 * l + 8));
+      const view = (slot: number, length = l): Float64Array => new Float64Array(kernel.memory.buffer, 8 * slot * l, length);
+      const [G, ySign, upMask, lowMask, qd, qi, qj] = [0, 1, 2, 3, 4, 5, 6].map((slot) => view(slot));
+      const out = view(7, 4);
+      for (let t = 0; t < l; t++) {
+        G[t] = rng.normal();
+        ySign[t] = rng.next() < 0.5 ? 1 : -1;
+        // About a third masked out of each set; a few gradient ties so "the last among equals" is exercised.
+        upMask[t] = rng.next() < 0.3 ? NaN : 0;
+        lowMask[t] = rng.next() < 0.3 ? NaN : 0;
+        if (t % 7 === 3) G[t] = G[t - 1] * (ySign[t] * ySign[t - 1]);
+        qd[t] = 0.5 + rng.next();
+        qi[t] = rng.normal() * (t % 11 === 0 ? 0 : 1);
+        qj[t] = rng.normal();
+      }
+      const activeSize = Math.max(1, l - 3);
+      // The scalar loops (smo.ts before the kernels).
+      let gMax = -Infinity;
+      let gMaxIndex = -1;
+      for (let t = 0; t < activeSize; t++) {
+        const value = upMask[t] - ySign[t] * G[t];
+        if (value >= gMax) {
+          gMax = value;
+          gMaxIndex = t;
+        }
+      }
+      kernel.exports.smoMaxViolation(0, 8 * l, 16 * l, activeSize, 56 * l);
+      expect([out[0], out[1]]).toEqual([gMax, gMaxIndex]);
+      const i = Math.max(gMaxIndex, 0);
+      let gMax2 = -Infinity;
+      let gMinIndex = -1;
+      let objDiffMin = Infinity;
+      const twoYi = 2 * ySign[i];
+      for (let j = 0; j < activeSize; j++) {
+        const yj = ySign[j];
+        const value = lowMask[j] + yj * G[j];
+        if (value >= gMax2) gMax2 = value;
+        const gradDiff = gMax + value;
+        if (gradDiff > 0) {
+          const quad = qd[i] + qd[j] - twoYi * yj * qi[j];
+          const objDiff = -(gradDiff * gradDiff) / (quad > 0 ? quad : 1e-12);
+          if (objDiff <= objDiffMin) {
+            gMinIndex = j;
+            objDiffMin = objDiff;
+          }
+        }
+      }
+      kernel.exports.smoSecondIndex(0, 8 * l, 24 * l, 32 * l, 40 * l, activeSize, i, gMax, 1e-12, 56 * l);
+      expect([out[2], out[3]]).toEqual([gMax2, gMinIndex]);
+      const expected = Float64Array.from(G);
+      for (let k = 0; k < activeSize; k++) expected[k] += qi[k] * 0.37 + qj[k] * -1.9;
+      kernel.exports.smoUpdateGradient(0, 40 * l, 48 * l, 0.37, -1.9, activeSize);
+      expect(Array.from(G)).toEqual(Array.from(expected));
+    }
   });
 });
