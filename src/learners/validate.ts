@@ -28,7 +28,9 @@ export function checkTrainingData(data: TrainingData, options: FitCheckOptions):
       row: badTarget,
     });
   }
-  const nanAt = options.allowNaN ? -1 : firstNaN(X.data, 0);
+  // One scan in the usual clean case; the exact scans below only run from the first non-finite value on.
+  const nonFiniteAt = firstNonFinite(X.data);
+  const nanAt = options.allowNaN || nonFiniteAt < 0 ? -1 : firstNaN(X.data, nonFiniteAt);
   if (nanAt >= 0) {
     const column = nanAt % X.cols;
     throw new SpotmlError('INVALID_INPUT', `${who}: feature column ${column} has missing values (NaN); impute them first (the training pipeline does)`, {
@@ -37,7 +39,7 @@ export function checkTrainingData(data: TrainingData, options: FitCheckOptions):
     });
   }
   // Infinite features would become infinite split thresholds and scaling statistics; scikit-learn refuses them too.
-  const infiniteAt = firstInfinite(X.data);
+  const infiniteAt = nonFiniteAt < 0 ? -1 : firstInfinite(X.data, nonFiniteAt);
   if (infiniteAt >= 0) {
     const column = infiniteAt % X.cols;
     const row = Math.floor(infiniteAt / X.cols);
@@ -95,9 +97,9 @@ export function firstNaN(data: Float64Array, from: number): number {
   return -1;
 }
 
-/** Index of the first ±Infinity in values, or −1. */
-export function firstInfinite(values: Float64Array): number {
-  for (let i = 0; i < values.length; i++) if (values[i] === Infinity || values[i] === -Infinity) return i;
+/** Index of the first ±Infinity in values[from..], or −1. */
+export function firstInfinite(values: Float64Array, from = 0): number {
+  for (let i = from; i < values.length; i++) if (values[i] === Infinity || values[i] === -Infinity) return i;
   return -1;
 }
 

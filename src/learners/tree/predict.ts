@@ -128,6 +128,8 @@ const RESERVED_BYTES = 4096;
 const NODE_BYTES = 16;
 /** High word of the NaN a leaf stores as its threshold (its low word is the address of the leaf's values). */
 const LEAF_NAN_HIGH = 0x7ff80000;
+/** A leaf's feature offset: negative marks the leaf; the load it leads to (one row block earlier) is harmless. */
+const LEAF_FEATURE_OFFSET = -64;
 
 /** The kernel instance and its memory map, per thread. */
 interface KernelState {
@@ -201,7 +203,7 @@ function placeTables(k: KernelState, trees: CompiledTrees): void {
       // Written as two int32 words: storing the NaN through a Float64Array could drop its payload.
       i32[word] = values + 8 * leafOffset[s];
       i32[word + 1] = LEAF_NAN_HIGH;
-      i32[word + 2] = 0;
+      i32[word + 2] = LEAF_FEATURE_OFFSET;
       i32[word + 3] = at;
     } else {
       f64[at >> 3] = threshold[s];

@@ -139,7 +139,8 @@ describe('compiled trees against the per-tree walk', () => {
         (seed, treeCount, rows, width, withNaN) => {
           const rng = new Rng(seed);
           const cols = 1 + rng.int(5);
-          const trees = Array.from({ length: treeCount }, () => randomTree(rng, cols, width, 1 + rng.int(7)));
+          // Depth 0 is a tree that is one leaf: the kernels must stop at a root that is already a leaf.
+          const trees = Array.from({ length: treeCount }, () => randomTree(rng, cols, width, rng.int(8)));
           // Several outputs per row, trees writing to different ones (as gbdt's classes do).
           const stride = width + 2;
           const offsets = trees.map(() => rng.int(3));
