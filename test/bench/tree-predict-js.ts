@@ -21,87 +21,10 @@
  * (go left); the two agree for every non-NaN x because thresholds are never NaN (fit makes midpoints or bin
  * edges, load maps null to +Infinity; compileTrees rejects NaN). Rows holding NaN take the missing-aware kernel.
  */
-import type { Tree } from '../../src/learners/tree/tree.js';
+// The compiled table is unchanged (src/learners/tree/predict.ts still builds it for the NaN-aware walk); only the walks are the old ones.
+import { compileTrees, type CompiledTrees } from '../../src/learners/tree/predict.js';
 
-export interface CompiledTrees {
-  readonly treeCount: number;
-  /** Values each leaf adds (the trees' nOutputs). */
-  readonly leafWidth: number;
-  /** Slot of each tree's root. */
-  readonly root: Int32Array;
-  /** Where in a row's output block tree t adds its leaf values. */
-  readonly outputOffset: Int32Array;
-  /** Per slot: split feature, then the left child's slot (the right child is the slot after it). */
-  readonly node: Int32Array;
-  readonly threshold: Float64Array;
-  /** 1 when NaN goes left at this split. */
-  readonly missingLeft: Uint8Array;
-  /** Per slot: start of the leaf's values in leafValues (-1 for a split). */
-  readonly leafOffset: Int32Array;
-  readonly leafValues: Float64Array;
-}
-
-/**
- * Flattens `trees` (all with the same nOutputs; children numbered after their parent, as fit and load
- * guarantee); tree t's leaf values go to output slot outputOffset[t] of each row.
- */
-export function compileTrees(trees: readonly Tree[], outputOffset: ArrayLike<number>): CompiledTrees {
-  const width = trees.length > 0 ? trees[0].nOutputs : 1;
-  let slots = 0;
-  let leaves = 0;
-  for (const tree of trees) {
-    slots += tree.nodeCount;
-    for (let i = 0; i < tree.nodeCount; i++) if (tree.feature[i] < 0) leaves++;
-  }
-  const node = new Int32Array(2 * slots);
-  const threshold = new Float64Array(slots);
-  const missingLeft = new Uint8Array(slots);
-  const leafOffset = new Int32Array(slots).fill(-1);
-  const leafValues = new Float64Array(leaves * width);
-  const root = new Int32Array(trees.length);
-  let nextSlot = 0;
-  let nextLeaf = 0;
-  trees.forEach((tree, t) => {
-    // Breadth-first: queue[i] is the tree node placed in slot base + i.
-    const base = nextSlot;
-    const queue = new Int32Array(tree.nodeCount);
-    let placed = 1;
-    root[t] = base;
-    for (let i = 0; i < placed; i++) {
-      const id = queue[i];
-      const slot = base + i;
-      if (tree.feature[id] >= 0) {
-        if (Number.isNaN(tree.threshold[id])) throw new Error(`tree ${t} node ${id} has a NaN threshold`);
-        if (placed + 2 > tree.nodeCount) throw new Error(`tree ${t} is not a tree (a node is reached twice)`);
-        node[2 * slot] = tree.feature[id];
-        node[2 * slot + 1] = base + placed;
-        threshold[slot] = tree.threshold[id];
-        missingLeft[slot] = tree.missingLeft[id];
-        queue[placed++] = tree.left[id];
-        queue[placed++] = tree.right[id];
-      } else {
-        node[2 * slot] = 0;
-        node[2 * slot + 1] = slot;
-        threshold[slot] = Infinity;
-        leafOffset[slot] = nextLeaf * width;
-        leafValues.set(tree.value.subarray(id * width, (id + 1) * width), nextLeaf * width);
-        nextLeaf++;
-      }
-    }
-    nextSlot += placed;
-  });
-  return {
-    treeCount: trees.length,
-    leafWidth: width,
-    root,
-    outputOffset: Int32Array.from(outputOffset),
-    node,
-    threshold,
-    missingLeft,
-    leafOffset,
-    leafValues,
-  };
-}
+export { compileTrees };
 
 /** Row ids 0, 1, 2, … shared by every call (read-only; grown on demand). */
 let identityRows = new Int32Array(0);
