@@ -9,6 +9,8 @@ import { checkPredictInput, checkTrainingData, firstNaN } from './validate.js';
 export { checkNoMissing } from './validate.js';
 import type { FitOptions, FittedModel, LearnerFamily, Params, SerializedModel, Task, TrainingData } from './types.js';
 import { serializedModel } from './serialized.js';
+import { instantiateKernel, type WasmKernelModule } from '../runtime/wasm.js';
+import { wasmBase64 } from '../generated/wasm/preprocess.js';
 
 export const PIPELINE_FAMILY = 'pipeline';
 
@@ -42,14 +44,17 @@ export class Preprocessor {
 
   static fit(X: Matrix, options: Required<PipelineOptions>): Preprocessor {
     const nInputFeatures = X.cols;
-    const nanColumns = columnsWithNaN(X);
-    const medians = options.impute ? columnMedians(X) : null;
+    // Imputing: one kernel pass finds the medians, which columns hold NaN and, when nothing is missing, the scaling statistics.
+    const summary = options.impute ? summariseColumns(X, options.scale) : null;
+    const nanColumns = summary === null ? columnsWithNaN(X) : summary.nanColumns;
+    const medians = summary === null ? null : summary.medians;
     const indicatorColumns: number[] = [];
     if (options.impute && options.missingIndicator) {
       for (let j = 0; j < X.cols; j++) if (nanColumns[j] === 1) indicatorColumns.push(j);
     }
     const base = new Preprocessor({ nInputFeatures, medians, indicatorColumns, means: null, scales: null });
     if (!options.scale) return base;
+    if (summary !== null && summary.statistics !== null) return new Preprocessor({ nInputFeatures, medians, indicatorColumns, ...summary.statistics });
     // Without NaN imputation changes nothing and adds no column, so the statistics can read X itself.
     const imputed = indicatorColumns.length === 0 && !nanColumns.includes(1) ? X : base.transform(X);
     const { means, scales } = columnMeansAndScales(imputed);
@@ -73,7 +78,7 @@ export class Preprocessor {
     if (means !== null && scales !== null) {
       // Imputation (if any) and scaling in one pass; indicator columns are 0/1 before scaling, added after.
       scaleRows(X.data, X.rows, nInputFeatures, fill, Float64Array.from(means), Float64Array.from(scales), out, outCols);
-    } else if (fill !== null) {
+    } else if (fill !== null && firstNaN(X.data, 0) >= 0) {
       imputeRows(X.data, X.rows, nInputFeatures, fill, out, outCols);
     } else {
       copyRows(X.data, X.rows, nInputFeatures, out, outCols);
@@ -118,6 +123,10 @@ function imputeRows(src: Float64Array, rows: number, cols: number, fill: Float64
 }
 
 function copyRows(src: Float64Array, rows: number, cols: number, out: Float64Array, outCols: number): void {
+  if (outCols === cols) {
+    out.set(src.subarray(0, rows * cols));
+    return;
+  }
   for (let i = 0; i < rows; i++) out.set(src.subarray(i * cols, (i + 1) * cols), i * outCols);
 }
 
@@ -244,147 +253,104 @@ function columnsWithNaN(X: Matrix): Uint8Array {
   return flags;
 }
 
-/**
- * NaN-ignoring medians (scikit-learn's SimpleImputer(strategy='median')); an all-NaN column gets 0
- * (scikit-learn would drop it). One row-major pass copies each column's values into its own contiguous
- * slice; medianOf then finds the exact middle order statistics of each slice.
- */
-function columnMedians(X: Matrix): number[] {
-  const { rows, cols, data } = X;
-  const medians: number[] = [];
-  const columns = new Float64Array(rows * cols);
-  const counts = new Int32Array(cols);
-  scatterColumns(data, rows, cols, columns, counts);
-  const scratch = new Float64Array(rows);
-  const buckets = new Int32Array(MEDIAN_BUCKETS);
-  for (let j = 0; j < cols; j++) {
-    const count = counts[j];
-    medians.push(count === 0 ? 0 : medianOf(columns.subarray(j * rows, j * rows + count), count, scratch, buckets));
-  }
-  return medians;
+interface ColumnStatistics {
+  readonly means: number[];
+  readonly scales: number[];
+}
+
+interface ColumnSummary {
+  /** NaN-ignoring median per column. */
+  readonly medians: number[];
+  /** 1 for every column holding a NaN. */
+  readonly nanColumns: Uint8Array;
+  /** StandardScaler statistics of X, when asked for and X holds no NaN (otherwise they are of the imputed matrix). */
+  readonly statistics: ColumnStatistics | null;
+}
+
+interface PreprocessExports {
+  scatterColumns(data: number, rows: number, cols: number, columns: number, stride: number, counts: number, mins: number, maxs: number): void;
+  medianOf(values: number, count: number, min: number, max: number, scratch: number, buckets: number): number;
+  columnSums(columns: number, stride: number, rows: number, cols: number, sums: number): void;
+  columnSquaredDeviations(columns: number, stride: number, rows: number, cols: number, centre: number, squares: number): void;
+}
+
+let preprocessKernel: WasmKernelModule<PreprocessExports> | undefined;
+
+function kernelModule(): WasmKernelModule<PreprocessExports> {
+  preprocessKernel ??= instantiateKernel<PreprocessExports>('preprocess', wasmBase64);
+  return preprocessKernel;
 }
 
 const MEDIAN_BUCKETS = 2048;
-const MIN_BUCKETED = 4096;
+/** Row-major values copied into the kernel per scatter call: small enough that a first fit's calls tier up. */
+const STAGING_VALUES = 32768;
 
-/** One row-major pass copies every column's non-NaN values into its own slice columns[j·rows …), counts[j] of them. */
-function scatterColumns(data: Float64Array, rows: number, cols: number, columns: Float64Array, counts: Int32Array): void {
-  for (let i = 0; i < rows; i++) {
-    const base = i * cols;
-    for (let j = 0; j < cols; j++) {
-      const v = data[base + j];
-      if (v === v) columns[j * rows + counts[j]++] = v;
-    }
+/** Byte offsets of consecutive 16-byte-aligned regions of the given byte sizes, and where the last ends. */
+function layoutBytes(sizes: number[]): { offsets: number[]; end: number } {
+  const offsets: number[] = [];
+  let at = 0;
+  for (const size of sizes) {
+    offsets.push(at);
+    at += Math.ceil(size / 16) * 16;
   }
+  return { offsets, end: at };
 }
 
 /**
- * Median of values[0..count) (no NaN; may reorder them). Values are counted into equal-width buckets over
- * [min, max]; the bucket index is a monotone function of the value, so the middle order statistics lie in
- * the bucket(s) whose cumulative counts cover the middle ranks, and only those few values are selected.
- * Infinite or degenerate ranges fall back to selecting over all values. No loops here: each pass is its own
- * small function, so none of them waits for on-stack replacement inside a long-running caller.
+ * NaN-ignoring medians (scikit-learn's SimpleImputer(strategy='median')); an all-NaN column gets 0
+ * (scikit-learn would drop it). Blocks of rows are copied into the kernel, which scatters each column's
+ * non-NaN values into its own contiguous slice while tracking the column's count, min and max; medianOf then
+ * finds the exact middle order statistics of each slice (wasm/preprocess.ts). With `withStatistics` and no NaN,
+ * the scaling statistics are summed over the same slices first, in row order, before medianOf reorders them.
  */
-function medianOf(values: Float64Array, count: number, scratch: Float64Array, buckets: Int32Array): number {
-  const upperRank = count >> 1;
-  const lowerRank = count % 2 === 0 ? upperRank - 1 : upperRank;
-  // Below a few thousand values the three bucket passes cost more than selecting directly.
-  if (count < MIN_BUCKETED) return middleOf(values, count, lowerRank, upperRank);
-  const min = minOf(values, count);
-  const max = maxOf(values, count);
-  if (min === max) return min;
-  const nBuckets = Math.min(MEDIAN_BUCKETS, count >> 2);
-  const scale = nBuckets / (max - min);
-  if (!(max - min < Infinity) || !(scale < Infinity)) return middleOf(values, count, lowerRank, upperRank);
-  buckets.fill(0, 0, nBuckets);
-  bucketCounts(values, count, min, scale, nBuckets, buckets);
-  const first = bucketHoldingRank(buckets, lowerRank);
-  const last = bucketHoldingRank(buckets, upperRank);
-  const before = countBefore(buckets, first);
-  const gathered = gatherBuckets(values, count, min, scale, nBuckets, first, last, scratch);
-  return middleOf(scratch, gathered, lowerRank - before, upperRank - before);
-}
-
-function minOf(values: Float64Array, count: number): number {
-  let min = values[0];
-  for (let i = 1; i < count; i++) if (values[i] < min) min = values[i];
-  return min;
-}
-
-function maxOf(values: Float64Array, count: number): number {
-  let max = values[0];
-  for (let i = 1; i < count; i++) if (values[i] > max) max = values[i];
-  return max;
-}
-
-function bucketOf(v: number, min: number, scale: number, nBuckets: number): number {
-  const b = ((v - min) * scale) | 0;
-  return b < nBuckets ? b : nBuckets - 1;
-}
-
-function bucketCounts(values: Float64Array, count: number, min: number, scale: number, nBuckets: number, buckets: Int32Array): void {
-  for (let i = 0; i < count; i++) buckets[bucketOf(values[i], min, scale, nBuckets)]++;
-}
-
-/** The bucket whose cumulative count first exceeds rank. */
-function bucketHoldingRank(buckets: Int32Array, rank: number): number {
-  let b = 0;
-  for (let through = buckets[0]; through <= rank; through += buckets[b]) b++;
-  return b;
-}
-
-function countBefore(buckets: Int32Array, bucket: number): number {
-  let sum = 0;
-  for (let b = 0; b < bucket; b++) sum += buckets[b];
-  return sum;
-}
-
-function gatherBuckets(values: Float64Array, count: number, min: number, scale: number, nBuckets: number, first: number, last: number, out: Float64Array): number {
-  let gathered = 0;
-  const span = last - first;
-  for (let i = 0; i < count; i++) {
-    const v = values[i];
-    // One unsigned comparison: a rarely-taken branch, where b >= first alone would be a coin flip.
-    if ((bucketOf(v, min, scale, nBuckets) - first) >>> 0 <= span) out[gathered++] = v;
+function summariseColumns(X: Matrix, withStatistics: boolean): ColumnSummary {
+  const { rows, cols, data } = X;
+  const kernel = kernelModule();
+  const chunkRows = Math.max(1, Math.min(rows, Math.floor(STAGING_VALUES / cols)));
+  const {
+    offsets: [columnsAt, countsAt, minsAt, maxsAt, scratchAt, bucketsAt, sumsAt, centreAt, squaresAt, stagingAt],
+    end,
+  } = layoutBytes([rows * cols * 8, cols * 4, cols * 8, cols * 8, rows * 8, MEDIAN_BUCKETS * 4, cols * 8, cols * 8, cols * 8, chunkRows * cols * 8]);
+  kernel.ensureBytes(end);
+  const buffer = kernel.memory.buffer;
+  const counts = new Int32Array(buffer, countsAt, cols).fill(0);
+  const mins = new Float64Array(buffer, minsAt, cols).fill(Infinity);
+  const maxs = new Float64Array(buffer, maxsAt, cols).fill(-Infinity);
+  const staging = new Float64Array(buffer, stagingAt, chunkRows * cols);
+  const { scatterColumns, medianOf, columnSums, columnSquaredDeviations } = kernel.exports;
+  for (let from = 0; from < rows; from += chunkRows) {
+    const to = Math.min(rows, from + chunkRows);
+    staging.set(data.subarray(from * cols, to * cols));
+    scatterColumns(stagingAt, to - from, cols, columnsAt, rows, countsAt, minsAt, maxsAt);
   }
-  return gathered;
-}
-
-/** (lower + upper) / 2 of the order statistics at lowerRank ≤ upperRank (equal for an odd count). */
-function middleOf(values: Float64Array, count: number, lowerRank: number, upperRank: number): number {
-  const upper = selectKth(values, count, upperRank);
-  // Selection leaves every smaller-ranked value left of upperRank; the lower middle is their largest.
-  return lowerRank === upperRank ? upper : (maxOf(values, upperRank) + upper) / 2;
-}
-
-/** Hoare's quickselect on values[0..count): returns the k-th smallest, leaving smaller values before index k. */
-function selectKth(values: Float64Array, count: number, k: number): number {
-  let left = 0;
-  let right = count - 1;
-  while (left < right) {
-    const pivot = values[(left + right) >> 1];
-    let i = left;
-    let j = right;
-    while (i <= j) {
-      while (values[i] < pivot) i++;
-      while (values[j] > pivot) j--;
-      if (i <= j) {
-        const tmp = values[i];
-        values[i] = values[j];
-        values[j] = tmp;
-        i++;
-        j--;
-      }
+  const nanColumns = new Uint8Array(cols);
+  let anyNaN = false;
+  for (let j = 0; j < cols; j++) {
+    if (counts[j] < rows) {
+      nanColumns[j] = 1;
+      anyNaN = true;
     }
-    if (k <= j) right = j;
-    else if (k >= i) left = i;
-    else break;
   }
-  return values[k];
+  let statistics: ColumnStatistics | null = null;
+  if (withStatistics && !anyNaN) {
+    columnSums(columnsAt, rows, rows, cols, sumsAt);
+    const sums = new Float64Array(buffer, sumsAt, cols);
+    const centre = new Float64Array(buffer, centreAt, cols);
+    for (let j = 0; j < cols; j++) centre[j] = rows > 0 ? sums[j] / rows : 0;
+    columnSquaredDeviations(columnsAt, rows, rows, cols, centreAt, squaresAt);
+    const squares = new Float64Array(buffer, squaresAt, cols);
+    statistics = meansAndScales(centre, squares, new Float64Array(cols).fill(rows));
+  }
+  const medians: number[] = [];
+  for (let j = 0; j < cols; j++) {
+    const count = counts[j];
+    medians.push(count === 0 ? 0 : medianOf(columnsAt + j * rows * 8, count, mins[j], maxs[j], scratchAt, bucketsAt));
+  }
+  return { medians, nanColumns, statistics };
 }
 
 /** StandardScaler: population std, NaN-ignoring; a constant column keeps scale 1 so it maps to 0. */
-function columnMeansAndScales(X: Matrix): { means: number[]; scales: number[] } {
+function columnMeansAndScales(X: Matrix): ColumnStatistics {
   const { rows, cols, data } = X;
   const sums = new Float64Array(cols);
   const counts = new Float64Array(cols);
@@ -393,6 +359,12 @@ function columnMeansAndScales(X: Matrix): { means: number[]; scales: number[] } 
   for (let j = 0; j < cols; j++) centre[j] = counts[j] > 0 ? sums[j] / counts[j] : 0;
   const squares = new Float64Array(cols);
   addSquaredDeviations(data, rows, cols, centre, squares);
+  return meansAndScales(centre, squares, counts);
+}
+
+/** Means and StandardScaler scales from the centres and the sums of squared deviations over counts[j] values. */
+function meansAndScales(centre: Float64Array, squares: Float64Array, counts: Float64Array): ColumnStatistics {
+  const cols = centre.length;
   const means: number[] = [];
   const scales: number[] = [];
   for (let j = 0; j < cols; j++) {
