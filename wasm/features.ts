@@ -15,6 +15,7 @@ let bandLengthPtr: usize = 0;
 let takePtr: usize = 0;
 let lowestPtr: usize = 0;
 let highestPtr: usize = 0;
+let candidatesPtr: usize = 0;
 
 /** Values written per frame by spectralFrames: centroid, bandwidth, rolloff, flatness, max power, fallback. */
 const SHAPE_STRIDE: i32 = 6;
@@ -27,6 +28,8 @@ const FLAG_ROUNDED: i32 = 8;
 const SAFE_POWER: f64 = 1e37;
 const FLOAT32_TINY: f64 = 1.1754943508222875e-38;
 const LN2: f64 = 0.6931471805599453;
+/** Groups (five f64x2 registers) the contrast cut is taken over; bands with a larger take select plainly. */
+const CUT_GROUPS: i32 = 10;
 const MANTISSA_BITS: i64 = 0x000fffffffffffff;
 const EXPONENT_ONE: i64 = 0x3ff0000000000000;
 
@@ -44,8 +47,12 @@ export function configure(bins: i32, freqs: usize, magnitude: usize, rolloff: f6
   amin = aminValue;
 }
 
-/** Contrast bands: rows i32 each of start, length and take; lowest/highest scratch of the largest take (f64). */
-export function configureContrast(rows: i32, start: usize, length: usize, take: usize, lowest: usize, highest: usize): void {
+/**
+ * Contrast bands: rows i32 each of start, length and take; lowest/highest scratch of the largest take (f64);
+ * candidates: scratch of nBins (rounded up to even) + 2·CUT_GROUPS f64.
+ */
+export function configureContrast(rows: i32, start: usize, length: usize, take: usize, lowest: usize, highest: usize, candidates: usize): void {
+  candidatesPtr = candidates;
   contrastRows = rows;
   bandStartPtr = start;
   bandLengthPtr = length;
@@ -227,10 +234,20 @@ function insertAscending(a: usize, length: i32, v: f64): void {
   store<f64>(a + ((<usize>i) << 3), v);
 }
 
-/** ContrastBands.frame (src/audio/spectral.ts) on the magnitude scratch: the same selection, the same sums. */
+/**
+ * ContrastBands.frame (src/audio/spectral.ts) on the magnitude scratch: the same multisets (the `take`
+ * smallest and largest magnitudes of each band), summed in the same ascending order, so the same means.
+ *
+ * Bands of 1 < take <= CUT_GROUPS are narrowed first, without branches on the data: deal the band's bins
+ * into CUT_GROUPS groups (bin i into group i mod CUT_GROUPS, two groups per f64x2 lane pair, in registers).
+ * The take-th smallest group minimum is a cut with at least `take` bins at or below it (those groups'
+ * minima), and the take-th largest group maximum likewise from above. Only the bins past the cuts (typically 2–3·take of a
+ * few hundred) go through the insertion selection, so its mispredicted branches are paid on those few. A
+ * band holding a NaN takes the plain selection over all its bins, as the JS reference does.
+ */
 function contrastFrame(peak: usize, valley: usize): void {
-  const lowest = lowestPtr;
-  const highest = highestPtr;
+  const candidates = candidatesPtr;
+  const groupMin = candidatesPtr + ((<usize>((nBins + 1) & ~1)) << 3);
   for (let row = 0; row < contrastRows; row++) {
     const start = load<i32>(bandStartPtr + ((<usize>row) << 2));
     const length = load<i32>(bandLengthPtr + ((<usize>row) << 2));
@@ -249,41 +266,159 @@ function contrastFrame(peak: usize, valley: usize): void {
       store<f64>(peak + rowByte, high);
       continue;
     }
-    for (let filled = 0; filled < take; filled++) {
-      insertAscending(lowest, filled, mag(end - 1 - filled));
-      insertAscending(highest, filled, mag(start + filled));
+    if (take > CUT_GROUPS) {
+      const band = magPtr + ((<usize>start) << 3);
+      selectExtremes(band, band, length, length, take, peak + rowByte, valley + rowByte);
+      continue;
     }
-    let lowCut = load<f64>(lowest + ((<usize>(take - 1)) << 3));
-    let highCut = load<f64>(highest);
-    const rest = end - start - take;
-    let down = end - 1 - take;
-    let up = start + take;
-    for (let i = 0; i < rest; i++, down--, up++) {
-      const v = mag(down);
-      if (v < lowCut) {
-        insertAscending(lowest, take - 1, v);
-        lowCut = load<f64>(lowest + ((<usize>(take - 1)) << 3));
-      }
-      const h = mag(up);
-      if (h > highCut) {
-        let j = 1;
-        while (j < take && load<f64>(highest + ((<usize>j) << 3)) < h) {
-          store<f64>(highest + ((<usize>(j - 1)) << 3), load<f64>(highest + ((<usize>j) << 3)));
-          j++;
-        }
-        store<f64>(highest + ((<usize>(j - 1)) << 3), h);
-        highCut = load<f64>(highest);
-      }
+    const groups = CUT_GROUPS;
+    const groupMax = groupMin + ((<usize>groups) << 3);
+    let min0 = f64x2.splat(Infinity);
+    let min1 = min0;
+    let min2 = min0;
+    let min3 = min0;
+    let min4 = min0;
+    let max0 = f64x2.splat(-Infinity);
+    let max1 = max0;
+    let max2 = max0;
+    let max3 = max0;
+    let max4 = max0;
+    let nanLanes = f64x2.splat(0);
+    const whole = start + (length / groups) * groups;
+    let b = start;
+    // pmin/pmax (b < a ? b : a) are plain minpd/maxpd; NaNs are tracked on their own.
+    for (; b < whole; b += groups) {
+      const at = magPtr + ((<usize>b) << 3);
+      const v0 = v128.load(at);
+      const v1 = v128.load(at, 16);
+      const v2 = v128.load(at, 32);
+      const v3 = v128.load(at, 48);
+      const v4 = v128.load(at, 64);
+      min0 = f64x2.pmin(min0, v0);
+      min1 = f64x2.pmin(min1, v1);
+      min2 = f64x2.pmin(min2, v2);
+      min3 = f64x2.pmin(min3, v3);
+      min4 = f64x2.pmin(min4, v4);
+      max0 = f64x2.pmax(max0, v0);
+      max1 = f64x2.pmax(max1, v1);
+      max2 = f64x2.pmax(max2, v2);
+      max3 = f64x2.pmax(max3, v3);
+      max4 = f64x2.pmax(max4, v4);
+      const nan01 = v128.or(f64x2.ne(v0, v0), f64x2.ne(v1, v1));
+      const nan23 = v128.or(f64x2.ne(v2, v2), f64x2.ne(v3, v3));
+      nanLanes = v128.or(nanLanes, v128.or(v128.or(nan01, nan23), f64x2.ne(v4, v4)));
     }
-    let low: f64 = 0;
-    let high: f64 = 0;
-    for (let i = 0; i < take; i++) {
-      low += load<f64>(lowest + ((<usize>i) << 3));
-      high += load<f64>(highest + ((<usize>i) << 3));
+    v128.store(groupMin, min0);
+    v128.store(groupMin, min1, 16);
+    v128.store(groupMin, min2, 32);
+    v128.store(groupMin, min3, 48);
+    v128.store(groupMin, min4, 64);
+    v128.store(groupMax, max0);
+    v128.store(groupMax, max1, 16);
+    v128.store(groupMax, max2, 32);
+    v128.store(groupMax, max3, 48);
+    v128.store(groupMax, max4, 64);
+    let sawNaN = v128.any_true(nanLanes);
+    for (let g = 0; b < end; b++, g++) {
+      const v = mag(b);
+      const slot = (<usize>g) << 3;
+      if (v < load<f64>(groupMin + slot)) store<f64>(groupMin + slot, v);
+      if (v > load<f64>(groupMax + slot)) store<f64>(groupMax + slot, v);
+      if (v != v) sawNaN = true;
     }
-    store<f64>(valley + rowByte, low / <f64>take);
-    store<f64>(peak + rowByte, high / <f64>take);
+    if (sawNaN) {
+      const band = magPtr + ((<usize>start) << 3);
+      selectExtremes(band, band, length, length, take, peak + rowByte, valley + rowByte);
+      continue;
+    }
+    // An empty group (a band shorter than CUT_GROUPS) keeps ±Infinity: then the cut passes every bin, still exact.
+    const lowCut = takeThExtreme(groupMin, take, false);
+    const highCut = takeThExtreme(groupMax, take, true);
+    // One list for both sides: it holds every bin past either cut, so its `take` extremes are the band's.
+    let count = 0;
+    for (let i = start; i < end; i++) {
+      const v = mag(i);
+      store<f64>(candidates + ((<usize>count) << 3), v);
+      count += i32(v <= lowCut) | i32(v >= highCut);
+    }
+    selectExtremes(candidates, candidates, count, count, take, peak + rowByte, valley + rowByte);
   }
+}
+
+/**
+ * The take-th smallest of the CUT_GROUPS values at a (largest: the take-th largest), NaN-free, without
+ * branches on the data: the smallest x with at least `take` values <= x (largest: >= x), counted with
+ * lane-pair compares. Ties are counted, so this is the take-th of the sorted values.
+ */
+function takeThExtreme(a: usize, take: i32, largest: bool): f64 {
+  const v0 = v128.load(a);
+  const v1 = v128.load(a, 16);
+  const v2 = v128.load(a, 32);
+  const v3 = v128.load(a, 48);
+  const v4 = v128.load(a, 64);
+  const none = f64x2.splat(largest ? -Infinity : Infinity);
+  let best = none;
+  for (let i = 0; i < CUT_GROUPS; i++) {
+    const x = f64x2.splat(load<f64>(a + ((<usize>i) << 3)));
+    // Compare masks are all ones (−1 as i64) where true: their negated sum is the count.
+    let counts: v128;
+    if (largest) {
+      counts = i64x2.add(i64x2.add(f64x2.ge(v0, x), f64x2.ge(v1, x)), i64x2.add(f64x2.ge(v2, x), f64x2.ge(v3, x)));
+      counts = i64x2.add(counts, f64x2.ge(v4, x));
+    } else {
+      counts = i64x2.add(i64x2.add(f64x2.le(v0, x), f64x2.le(v1, x)), i64x2.add(f64x2.le(v2, x), f64x2.le(v3, x)));
+      counts = i64x2.add(counts, f64x2.le(v4, x));
+    }
+    const count = -(i64x2.extract_lane(counts, 0) + i64x2.extract_lane(counts, 1));
+    const qualifies = i64x2.splat(-(<i64>(count >= <i64>take)));
+    const candidate = v128.bitselect(x, none, qualifies);
+    best = largest ? f64x2.pmax(best, candidate) : f64x2.pmin(best, candidate);
+  }
+  return f64x2.extract_lane(best, 0);
+}
+
+/**
+ * The mean of the `take` smallest of lows[0 … lowCount) into valley and of the `take` largest of
+ * highs[0 … highCount) into peak, each summed in ascending order (both counts >= take). The lowest are
+ * looked for from the end down and the highest from the start up (spectra mostly fall with frequency, so
+ * most values then fail the test against the current cut).
+ */
+function selectExtremes(lows: usize, highs: usize, lowCount: i32, highCount: i32, take: i32, peak: usize, valley: usize): void {
+  const lowest = lowestPtr;
+  const highest = highestPtr;
+  for (let filled = 0; filled < take; filled++) {
+    insertAscending(lowest, filled, load<f64>(lows + ((<usize>(lowCount - 1 - filled)) << 3)));
+    insertAscending(highest, filled, load<f64>(highs + ((<usize>filled) << 3)));
+  }
+  let lowCut = load<f64>(lowest + ((<usize>(take - 1)) << 3));
+  for (let i = lowCount - 1 - take; i >= 0; i--) {
+    const v = load<f64>(lows + ((<usize>i) << 3));
+    if (v < lowCut) {
+      insertAscending(lowest, take - 1, v);
+      lowCut = load<f64>(lowest + ((<usize>(take - 1)) << 3));
+    }
+  }
+  let highCut = load<f64>(highest);
+  for (let i = take; i < highCount; i++) {
+    const h = load<f64>(highs + ((<usize>i) << 3));
+    if (h > highCut) {
+      let j = 1;
+      while (j < take && load<f64>(highest + ((<usize>j) << 3)) < h) {
+        store<f64>(highest + ((<usize>(j - 1)) << 3), load<f64>(highest + ((<usize>j) << 3)));
+        j++;
+      }
+      store<f64>(highest + ((<usize>(j - 1)) << 3), h);
+      highCut = load<f64>(highest);
+    }
+  }
+  let low: f64 = 0;
+  let high: f64 = 0;
+  for (let i = 0; i < take; i++) {
+    low += load<f64>(lowest + ((<usize>i) << 3));
+    high += load<f64>(highest + ((<usize>i) << 3));
+  }
+  store<f64>(valley, low / <f64>take);
+  store<f64>(peak, high / <f64>take);
 }
 
 /**

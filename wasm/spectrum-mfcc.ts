@@ -187,3 +187,50 @@ function storeFour(at: usize, lo: v128, hi: v128): void {
   store<f32>(at + 8, <f32>f64x2.extract_lane(hi, 0));
   store<f32>(at + 12, <f32>f64x2.extract_lane(hi, 1));
 }
+
+/**
+ * Onset flux sums (src/audio/onset.ts): for t = lag … frames − 1 of a row-major nMels × frames float32
+ * matrix, out[t − lag] (f64) = Σ_m max(0, S[m, t] − S[m, t − lag]), the differences taken in float64 and
+ * summed over m in order. pmax(0, d) is `0 < d ? d : 0`: a NaN or −0 difference adds +0, as the JS sum skips
+ * it. Eight frames (four lane pairs) share each row's cache lines.
+ */
+export function positiveFluxSums(data: usize, nMels: i32, frames: i32, lag: i32, out: usize): void {
+  const zero = f64x2.splat(0);
+  const rowBytes = (<usize>frames) << 2;
+  const back = (<usize>lag) << 2;
+  let t = lag;
+  for (; t + 8 <= frames; t += 8) {
+    let a0 = zero;
+    let a1 = zero;
+    let a2 = zero;
+    let a3 = zero;
+    let at = data + ((<usize>t) << 2);
+    for (let m = 0; m < nMels; m++, at += rowBytes) {
+      a0 = f64x2.add(a0, f64x2.pmax(zero, f64x2.sub(pairAt(at), pairAt(at - back))));
+      a1 = f64x2.add(a1, f64x2.pmax(zero, f64x2.sub(pairAt(at + 8), pairAt(at + 8 - back))));
+      a2 = f64x2.add(a2, f64x2.pmax(zero, f64x2.sub(pairAt(at + 16), pairAt(at + 16 - back))));
+      a3 = f64x2.add(a3, f64x2.pmax(zero, f64x2.sub(pairAt(at + 24), pairAt(at + 24 - back))));
+    }
+    const o = out + ((<usize>(t - lag)) << 3);
+    v128.store(o, a0);
+    v128.store(o, a1, 16);
+    v128.store(o, a2, 32);
+    v128.store(o, a3, 48);
+  }
+  for (; t < frames; t++) {
+    let sum: f64 = 0;
+    let at = data + ((<usize>t) << 2);
+    for (let m = 0; m < nMels; m++, at += rowBytes) {
+      const diff = <f64>load<f32>(at) - <f64>load<f32>(at - back);
+      sum += diff > 0 ? diff : 0;
+    }
+    store<f64>(out + ((<usize>(t - lag)) << 3), sum);
+  }
+}
+
+/** Two consecutive float32 values as an f64x2. */
+// @ts-ignore: decorator
+@inline
+function pairAt(p: usize): v128 {
+  return f64x2.promote_low_f32x4(v128.load64_zero(p));
+}

@@ -264,3 +264,30 @@ function melBands(power: usize, mel: usize): void {
     store<f64>(mel + ((<usize>b) << 3), sum);
   }
 }
+
+/**
+ * The tempogram's sum (src/audio/tempo.ts): for each of `frames` power spectra (M + 1 f64 at
+ * power + f·powerStride bytes), r(0) = (P[0] + 2·Σ_{0<k<M} P[k] + P[M]) / 2M, the frame's autocorrelation
+ * at lag 0 and so its maximum; then sum[k] += P[k] / r(0), or P[k] as it is when r(0) < tiny.
+ */
+export function addNormalisedPower(power: usize, frames: i32, powerStride: i32, sum: usize, tiny: f64): void {
+  const n = half;
+  for (let f = 0; f < frames; f++) {
+    const p = power + <usize>(f * powerStride);
+    // Bins 1 … M − 1 in lane pairs from bin 1 (M − 1 is odd: the last one alone).
+    let acc = f64x2.splat(0);
+    let k = 1;
+    for (; k + 2 <= n; k += 2) acc = f64x2.add(acc, v128.load(p + ((<usize>k) << 3)));
+    let inner = f64x2.extract_lane(acc, 0) + f64x2.extract_lane(acc, 1);
+    for (; k < n; k++) inner += load<f64>(p + ((<usize>k) << 3));
+    const peak = (load<f64>(p) + 2 * inner + load<f64>(p + ((<usize>n) << 3))) / <f64>(2 * n);
+    const scale = f64x2.splat(peak < tiny ? 1.0 : 1.0 / peak);
+    // Bins 0 … M − 1 in pairs, then bin M.
+    for (k = 0; k < n; k += 2) {
+      const at = (<usize>k) << 3;
+      v128.store(sum + at, f64x2.add(v128.load(sum + at), f64x2.mul(v128.load(p + at), scale)));
+    }
+    const last = (<usize>n) << 3;
+    store<f64>(sum + last, load<f64>(sum + last) + load<f64>(p + last) * (peak < tiny ? 1.0 : 1.0 / peak));
+  }
+}

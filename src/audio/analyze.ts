@@ -743,37 +743,56 @@ export const AGGREGATES: readonly AggregateName[] = Object.freeze(['mean', 'std'
  * A matrix with no frames gives NaN throughout.
  */
 export function aggregateRows(m: FrameMatrix, aggregate: AggregateName): Float64Array {
+  return aggregateRowsMany(m, [aggregate]).get(aggregate) as Float64Array;
+}
+
+/**
+ * Several aggregates of the same matrix (as aggregateRows gives each): the moments share a row's mean and
+ * its pass of central powers, computed once, and only the powers asked for are summed.
+ */
+export function aggregateRowsMany(m: FrameMatrix, aggregates: readonly AggregateName[]): Map<AggregateName, Float64Array> {
   const { rows, frames, data } = m;
-  const out = new Float64Array(rows);
-  const scratch = aggregate === 'median' ? new Float64Array(frames) : null;
+  const results = new Map<AggregateName, Float64Array>();
+  for (const aggregate of aggregates) results.set(aggregate, new Float64Array(rows));
+  const wants = (name: AggregateName): boolean => results.has(name);
+  // 0: the mean only; 2: the second central moment too; 4: the second to fourth.
+  const powers = wants('skew') || wants('kurtosis') ? 4 : wants('std') ? 2 : 0;
+  const needsMoments = powers > 0 || wants('mean');
+  const moments = new Float64Array(4);
+  const scratch = wants('median') ? new Float64Array(frames) : null;
   // One kernel call per row: small functions called often get fully optimized by V8, where one long loop
   // over the whole matrix would run unoptimized (boxing each value) until on-stack replacement.
   for (let r = 0; r < rows; r++) {
     const base = r * frames;
     if (frames === 0) {
-      out[r] = Number.NaN;
+      for (const out of results.values()) out[r] = Number.NaN;
       continue;
     }
-    switch (aggregate) {
-      case 'min':
-        out[r] = rowMin(data, base, frames);
-        break;
-      case 'max':
-        out[r] = rowMax(data, base, frames);
-        break;
-      case 'median': {
-        const s = scratch as Float64Array;
-        for (let t = 0; t < frames; t++) s[t] = data[base + t];
-        s.sort();
-        const mid = frames >> 1;
-        out[r] = frames % 2 === 1 ? s[mid] : 0.5 * (s[mid - 1] + s[mid]);
-        break;
-      }
-      default:
-        out[r] = rowMoment(data, base, frames, aggregate);
+    if (needsMoments) {
+      rowMoments(data, base, frames, powers, moments);
+      const [mean, m2, m3, m4] = moments;
+      const constant = m2 <= (Number.EPSILON * mean) ** 2;
+      results.forEach((out, aggregate) => {
+        if (aggregate === 'mean') out[r] = mean;
+        else if (aggregate === 'std') out[r] = Math.sqrt(m2);
+        else if (aggregate === 'skew') out[r] = constant ? Number.NaN : m3 / m2 ** 1.5;
+        else if (aggregate === 'kurtosis') out[r] = constant ? Number.NaN : m4 / (m2 * m2) - 3;
+      });
+    }
+    const min = results.get('min');
+    if (min) min[r] = rowMin(data, base, frames);
+    const max = results.get('max');
+    if (max) max[r] = rowMax(data, base, frames);
+    const median = results.get('median');
+    if (median) {
+      const s = scratch as Float64Array;
+      for (let t = 0; t < frames; t++) s[t] = data[base + t];
+      s.sort();
+      const mid = frames >> 1;
+      median[r] = frames % 2 === 1 ? s[mid] : 0.5 * (s[mid - 1] + s[mid]);
     }
   }
-  return out;
+  return results;
 }
 
 function rowMin(data: Float32Array | Float64Array, base: number, frames: number): number {
@@ -788,13 +807,25 @@ function rowMax(data: Float32Array | Float64Array, base: number, frames: number)
   return v;
 }
 
-/** mean, std, skew or kurtosis of one row (see aggregateRows). */
-function rowMoment(data: Float32Array | Float64Array, base: number, frames: number, aggregate: 'mean' | 'std' | 'skew' | 'kurtosis'): number {
+/**
+ * A row's mean, then (powers 2 or 4) its central moments m2 (and m3, m4) over frames, into
+ * out = [mean, m2, m3, m4] (the ones not summed are left as they were).
+ */
+function rowMoments(data: Float32Array | Float64Array, base: number, frames: number, powers: number, out: Float64Array): void {
   let sum = 0;
   for (let t = 0; t < frames; t++) sum += data[base + t];
   const mean = sum / frames;
-  if (aggregate === 'mean') return mean;
+  out[0] = mean;
+  if (powers === 0) return;
   let m2 = 0;
+  if (powers === 2) {
+    for (let t = 0; t < frames; t++) {
+      const d = data[base + t] - mean;
+      m2 += d * d;
+    }
+    out[1] = m2 / frames;
+    return;
+  }
   let m3 = 0;
   let m4 = 0;
   for (let t = 0; t < frames; t++) {
@@ -804,11 +835,7 @@ function rowMoment(data: Float32Array | Float64Array, base: number, frames: numb
     m3 += d2 * d;
     m4 += d2 * d2;
   }
-  m2 /= frames;
-  m3 /= frames;
-  m4 /= frames;
-  if (aggregate === 'std') return Math.sqrt(m2);
-  const constant = m2 <= (Number.EPSILON * mean) ** 2;
-  if (aggregate === 'skew') return constant ? Number.NaN : m3 / m2 ** 1.5;
-  return constant ? Number.NaN : m4 / (m2 * m2) - 3;
+  out[1] = m2 / frames;
+  out[2] = m3 / frames;
+  out[3] = m4 / frames;
 }

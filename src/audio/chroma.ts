@@ -72,9 +72,13 @@ export class TuningEstimator {
     const n = nBins;
     const reference = PIPTRACK_THRESHOLD * frameMax;
     // Local maxima of S·(S > ref): x[k] > x[k-1] and x[k] >= x[k+1], ends padded by repetition.
-    for (let k = this.firstBin; k <= this.lastBin; k++) {
-      const here = power[o + k] > reference ? power[o + k] : 0;
-      if (here === 0) continue;
+    const last = this.lastBin;
+    for (let k = this.firstBin; k <= last; k++) {
+      // Most bins are below the reference: pass over them in a tight loop (frameMax >= 0, so a bin above
+      // the reference is never 0, and `here` below is the gated value).
+      while (k <= last && !(power[o + k] > reference)) k++;
+      if (k > last) break;
+      const here = power[o + k];
       const below = k > 0 ? (power[o + k - 1] > reference ? power[o + k - 1] : 0) : here;
       if (!(here > below)) continue;
       const above = k < n - 1 ? (power[o + k + 1] > reference ? power[o + k + 1] : 0) : here;

@@ -23,7 +23,7 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { SpotmlError, type ErrorCode } from '../errors.js';
 import { writeFileAtomic } from '../data/writers.js';
-import { aggregateRows, ClipAnalyzer, analyzeSignal, DEFAULT_SPECTROGRAM_BUDGET_BYTES, type AggregateName, type ClipAnalysis, type FeatureOptions, type FrameMatrix } from './analyze.js';
+import { aggregateRowsMany, ClipAnalyzer, analyzeSignal, DEFAULT_SPECTROGRAM_BUDGET_BYTES, type AggregateName, type ClipAnalysis, type FeatureOptions, type FrameMatrix } from './analyze.js';
 import { cacheKey, JsonCache } from './cache.js';
 import { featureColumns, featureOptionsFor, type FeatureColumn, type FeatureSettings } from './feature-spec.js';
 import type { FeatureName } from './feature-names.js';
@@ -240,23 +240,28 @@ async function analyzeStreaming(path: string, reader: WavFileReader, range: Sign
 /** Aggregates a clip's matrices into one row, in column order; missing matrices (refused deltas) give NaN. */
 export function rowValues(analysis: ClipAnalysis, columns: readonly FeatureColumn[]): Float64Array {
   const values = new Float64Array(columns.length);
-  const aggregated = new Map<string, Float64Array | null>();
-  const aggregateOf = (feature: FeatureName, aggregate: AggregateName): Float64Array | null => {
-    const key = `${feature}\0${aggregate}`;
-    let result = aggregated.get(key);
-    if (result === undefined) {
-      const matrix = analysis.matrices[feature];
-      result = matrix ? aggregateRows(matrix, aggregate) : null;
-      aggregated.set(key, result);
+  // Each matrix's aggregates are computed together (mean and std share the mean pass).
+  const wanted = new Map<FeatureName, Set<AggregateName>>();
+  for (const column of columns) {
+    if (column.aggregate === null) continue;
+    let set = wanted.get(column.feature);
+    if (!set) {
+      set = new Set();
+      wanted.set(column.feature, set);
     }
-    return result;
-  };
+    set.add(column.aggregate);
+  }
+  const aggregated = new Map<FeatureName, Map<AggregateName, Float64Array> | null>();
+  wanted.forEach((aggregates, feature) => {
+    const matrix = analysis.matrices[feature];
+    aggregated.set(feature, matrix ? aggregateRowsMany(matrix, [...aggregates]) : null);
+  });
   columns.forEach((column, i) => {
     if (column.aggregate === null) {
       values[i] = analysis.tempo?.feature ?? Number.NaN;
       return;
     }
-    const rows = aggregateOf(column.feature, column.aggregate);
+    const rows = aggregated.get(column.feature)?.get(column.aggregate);
     values[i] = rows ? rows[column.row] : Number.NaN;
   });
   return values;

@@ -12,7 +12,7 @@ import { instantiateKernel, type WasmKernelModule } from '../runtime/wasm.js';
 interface FeatureExports {
   heapBase(): number;
   configure(bins: number, freqs: number, magnitude: number, rolloff: number, amin: number): void;
-  configureContrast(rows: number, start: number, length: number, take: number, lowest: number, highest: number): void;
+  configureContrast(rows: number, start: number, length: number, take: number, lowest: number, highest: number, candidates: number): void;
   spectralFrames(power: number, frames: number, flags: number, shape: number, peak: number, valley: number, rounded: number): void;
   chromaFrames(input: number, frames: number, weights: number, nChroma: number, out: number): void;
 }
@@ -79,7 +79,7 @@ interface Sizes {
 class FeatureKernel {
   private readonly module: WasmKernelModule<FeatureExports>;
   private sizes: Sizes = { nBins: 0, contrastRows: 0, mostTaken: 0, chromaPairs: 0, nChroma: 0 };
-  private ptr = { freqs: 0, magnitude: 0, power: 0, shape: 0, peak: 0, valley: 0, start: 0, length: 0, take: 0, lowest: 0, highest: 0, rounded: 0, weights: 0, chroma: 0 };
+  private ptr = { freqs: 0, magnitude: 0, power: 0, shape: 0, peak: 0, valley: 0, start: 0, length: 0, take: 0, lowest: 0, highest: 0, candidates: 0, rounded: 0, weights: 0, chroma: 0 };
   private uploadedTables: SpectralTables | null = null;
   private uploadedChroma: ChromaTable | null = null;
 
@@ -115,6 +115,9 @@ class FeatureKernel {
       take: layout.take(4 * sizes.contrastRows),
       lowest: layout.take(8 * sizes.mostTaken),
       highest: layout.take(8 * sizes.mostTaken),
+      // The contrast selection's candidates (nBins, rounded up to even) and group extremes (two arrays of
+      // 10, the kernel's CUT_GROUPS).
+      candidates: layout.take(8 * (n + 1) + 16 * 10),
       rounded: layout.take(4 * KERNEL_CHROMA_FRAMES * n),
       weights: layout.take(16 * sizes.chromaPairs * n),
       chroma: layout.take(8 * KERNEL_CHROMA_FRAMES * sizes.nChroma),
@@ -137,7 +140,7 @@ class FeatureKernel {
       new Int32Array(buffer, p.start, c.rows).set(c.start);
       new Int32Array(buffer, p.length, c.rows).set(c.length);
       new Int32Array(buffer, p.take, c.rows).set(c.take);
-      this.module.exports.configureContrast(c.rows, p.start, p.length, p.take, p.lowest, p.highest);
+      this.module.exports.configureContrast(c.rows, p.start, p.length, p.take, p.lowest, p.highest, p.candidates);
     }
     this.uploadedTables = tables;
   }

@@ -14,6 +14,7 @@ interface MfccKernelExports {
   flooredDb(ptr: number, n: number, amin: number, floor: number, cut: number): void;
   flooredDbFast(ptr: number, n: number, amin: number, floor: number, cut: number): void;
   dctColumns(data: number, nIn: number, frames: number, basis: number, nOut: number, out: number): void;
+  positiveFluxSums(data: number, nMels: number, frames: number, lag: number, out: number): void;
 }
 
 let mfccKernel: WasmKernelModule<MfccKernelExports> | null = null;
@@ -73,6 +74,23 @@ export function powerToDbInPlace(data: Float32Array | Float64Array, options: Pow
   const surelyBelow = 10 ** (floor / 10) * (1 - 1e-12);
   const cut = surelyBelow > amin ? surelyBelow : Number.NEGATIVE_INFINITY;
   flooredDbInPlace(data, amin, floor, cut);
+}
+
+/**
+ * For onset strength (src/audio/onset.ts), on a float32 dB mel matrix (row-major nMels × frames): element
+ * t − lag, for t = lag … frames − 1, is Σ_m max(0, S[m, t] − S[m, t − lag]) summed over the bands in order.
+ */
+export function positiveFluxSums(melDb: Float32Array, nMels: number, frames: number, lag: number): Float64Array {
+  const count = Math.max(0, frames - lag);
+  const sums = new Float64Array(count);
+  if (count === 0 || nMels === 0) return sums;
+  const outAt = MATRIX_AT + Math.ceil((4 * nMels * frames) / 16) * 16;
+  const kernel = kernelWithBytes(outAt + 8 * count);
+  const buffer = kernel.memory.buffer;
+  new Float32Array(buffer, MATRIX_AT, nMels * frames).set(melDb.subarray(0, nMels * frames));
+  kernel.exports.positiveFluxSums(MATRIX_AT, nMels, frames, lag, outAt);
+  sums.set(new Float64Array(buffer, outAt, count));
+  return sums;
 }
 
 /** powerToDbInPlace with a floor on float32 data, in the kernel: the same steps, the same cut. */
@@ -220,13 +238,51 @@ export function delta(
   const centreLast = frames - 1 - half;
   for (let r = 0; r < rows; r++) {
     const base = r * frames;
-    for (let t = 0; t < frames; t++) {
-      const centre = t < half ? half : t > centreLast ? centreLast : t;
-      const start = base + centre - half;
-      let sum = 0;
-      for (let j = 0; j < width; j++) sum += weights[j] * data[start + j];
-      out[base + t] = sum;
+    if (width === 9 && data instanceof Float32Array && out instanceof Float32Array) {
+      deltaRowWidth9(data, base, half, centreLast, weights, out);
+    } else {
+      for (let t = half; t <= centreLast; t++) out[base + t] = windowSum(data, base + t - half, weights, width);
     }
+    // The edges repeat the first and last full window's value (the same sum, so the same number).
+    for (let t = 0; t < half; t++) out[base + t] = out[base + half];
+    for (let t = centreLast + 1; t < frames; t++) out[base + t] = out[base + centreLast];
+  }
+}
+
+/** Σ_j weights[j]·data[start + j], in order from 0. */
+function windowSum(data: Float32Array | Float64Array, start: number, weights: Float64Array, width: number): number {
+  let sum = 0;
+  for (let j = 0; j < width; j++) sum += weights[j] * data[start + j];
+  return sum;
+}
+
+/**
+ * The full windows of one row for librosa's default width 9 (float32 in and out): windowSum unrolled, the
+ * same products added in the same order, with the weights in locals.
+ */
+function deltaRowWidth9(data: Float32Array, base: number, first: number, last: number, weights: Float64Array, out: Float32Array): void {
+  const w0 = weights[0];
+  const w1 = weights[1];
+  const w2 = weights[2];
+  const w3 = weights[3];
+  const w4 = weights[4];
+  const w5 = weights[5];
+  const w6 = weights[6];
+  const w7 = weights[7];
+  const w8 = weights[8];
+  for (let t = first; t <= last; t++) {
+    const s = base + t - 4;
+    let sum = 0;
+    sum += w0 * data[s];
+    sum += w1 * data[s + 1];
+    sum += w2 * data[s + 2];
+    sum += w3 * data[s + 3];
+    sum += w4 * data[s + 4];
+    sum += w5 * data[s + 5];
+    sum += w6 * data[s + 6];
+    sum += w7 * data[s + 7];
+    sum += w8 * data[s + 8];
+    out[base + t] = sum;
   }
 }
 

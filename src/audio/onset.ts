@@ -5,6 +5,8 @@
  * to the number of frames.
  */
 
+import { positiveFluxSums } from './mfcc.js';
+
 export type OnsetAggregate = 'mean' | 'median';
 
 export interface OnsetOptions {
@@ -38,12 +40,17 @@ export function onsetStrengths(
   const median = wanted.median ? new Float64Array(frames) : null;
   // The positive fluxes of one frame; the rest are zeros, which are only counted.
   const positive = new Float64Array(nMels);
+  // On float32 (the analyzer's matrix) the mean's sums come from the WebAssembly kernel, the same sums in
+  // the same order; the median, when asked for, still takes the JS pass.
+  const kernelSums = mean && melDb instanceof Float32Array ? positiveFluxSums(melDb, nMels, frames, lag) : null;
+  const jsMean = kernelSums ? null : mean;
   // One kernel call per frame: a small function called often is optimized by V8 as a whole.
   for (let t = pad; t < frames; t++) {
     // Output t holds the flux from frame (t - pad) to (t - pad + lag).
     const current = t - pad + lag;
     if (current >= frames) break;
-    onsetFrame(melDb, nMels, frames, current, current - lag, t, mean, median, positive);
+    if (kernelSums && mean) mean[t] = kernelSums[current - lag] / nMels;
+    if (jsMean || median) onsetFrame(melDb, nMels, frames, current, current - lag, t, jsMean, median, positive);
   }
   return { mean, median };
 }

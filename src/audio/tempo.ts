@@ -7,6 +7,7 @@
  */
 import type { RealFft } from './fft.js';
 import { sharedRealFft } from './spectrum.js';
+import { acquireSpectrumKernel, BLOCK_FRAMES, KERNEL_MIN_FFT, releaseSpectrumKernel } from './spectrum-kernel.js';
 
 const START_BPM = 120;
 const STD_BPM = 1;
@@ -21,6 +22,20 @@ export function tempogramWindowLength(sampleRate: number, hopLength: number): nu
   return Math.floor(Math.floor(AC_SIZE_SECONDS * sampleRate) / hopLength);
 }
 
+/** The tempogram's window per (winLength, fftSize): a Hann of winLength, then zeros to fftSize. */
+const tempogramWindows = new Map<string, Float64Array>();
+
+function tempogramWindow(winLength: number, fftSize: number): Float64Array {
+  const key = `${winLength}|${fftSize}`;
+  let window = tempogramWindows.get(key);
+  if (!window) {
+    window = new Float64Array(fftSize);
+    for (let i = 0; i < winLength; i++) window[i] = 0.5 - 0.5 * Math.cos((2 * Math.PI * i) / winLength);
+    tempogramWindows.set(key, window);
+  }
+  return window;
+}
+
 /**
  * Mean over frames of librosa.feature.tempogram (hann window, centred with a linear ramp to zero, each
  * frame's autocorrelation divided by its maximum). Index = lag in frames.
@@ -29,6 +44,8 @@ export function tempogramWindowLength(sampleRate: number, hopLength: number): nu
  * frame's energy, known from its power spectrum alone. And the inverse transform is linear, so the mean of
  * the normalised autocorrelations is the inverse transform of the mean of the normalised power spectra: one
  * forward FFT per frame and a single inverse at the end, instead of a forward and an inverse per frame.
+ * The per-frame power spectra and their normalised sum run on the WebAssembly front end (hop 1, the
+ * zero-padded Hann as its window), 64 frames per call.
  */
 export function meanTempogram(onsetEnvelope: Float64Array, winLength: number): Float64Array {
   const n = onsetEnvelope.length;
@@ -50,28 +67,48 @@ export function meanTempogram(onsetEnvelope: Float64Array, winLength: number): F
   }
   padded.set(onsetEnvelope, half);
 
-  // The Hann window, then zeros: the zero padding of the linear autocorrelation, applied by forwardPower
-  // as it loads the frame (the same products as windowing a zero-padded copy).
-  const window = new Float64Array(fftSize);
-  for (let i = 0; i < winLength; i++) window[i] = 0.5 - 0.5 * Math.cos((2 * Math.PI * i) / winLength);
-
+  // The Hann window, then zeros: the zero padding of the linear autocorrelation, applied as each frame
+  // is loaded (the same products as windowing a zero-padded copy).
+  const window = tempogramWindow(winLength, fftSize);
   const fft = sharedRealFft(fftSize);
   const halfSize = fftSize / 2;
-  const power = new Float64Array(halfSize + 1);
   // Σ_t |X_t|² / r_t(0) over the bins 0..N/2.
-  const powerSum = new Float64Array(halfSize + 1);
-
-  // One kernel call per frame: small and called often, it is optimized by V8 as a whole.
-  for (let t = 0; t < n; t++) addNormalisedFramePower(fft, padded, t, window, power, powerSum);
+  let powerSum: Float64Array;
+  if (fftSize >= KERNEL_MIN_FFT) {
+    powerSum = normalisedPowerSumByKernel(padded, n, window);
+  } else {
+    powerSum = new Float64Array(halfSize + 1);
+    const power = new Float64Array(halfSize + 1);
+    for (let t = 0; t < n; t++) addNormalisedFramePower(fft, padded, t, window, power, powerSum);
+  }
   const autocorr = new Float64Array(winLength);
   autocorrelationFromPower(fft, powerSum, autocorr);
   for (let lag = 0; lag < winLength; lag++) mean[lag] = autocorr[lag] / n;
   return mean;
 }
 
+/** Σ_t |X_t|² / r_t(0) for the frames padded[t, t + N), t < frames, windowed, on the spectrum kernel. */
+function normalisedPowerSumByKernel(padded: Float64Array, frames: number, window: Float64Array): Float64Array {
+  const fftSize = window.length;
+  const kernel = acquireSpectrumKernel(fftSize, 1, null, window);
+  try {
+    kernel.powerSum.fill(0);
+    for (let t = 0; t < frames; t += BLOCK_FRAMES) {
+      const count = Math.min(BLOCK_FRAMES, frames - t);
+      kernel.input.set(padded.subarray(t, t + count - 1 + fftSize));
+      kernel.compute(0, count);
+      kernel.addNormalisedPower(count, FLOAT32_TINY);
+    }
+    return Float64Array.from(kernel.powerSum);
+  } finally {
+    releaseSpectrumKernel(kernel);
+  }
+}
+
 /**
  * Adds |X|² / r(0) of the frame padded[t, t + N) times the window (zero past the Hann part) to powerSum
- * (bins 0..N/2), where r(0), the frame's energy, is the autocorrelation's maximum.
+ * (bins 0..N/2), where r(0), the frame's energy, is the autocorrelation's maximum. For sizes below the
+ * kernel's smallest.
  */
 function addNormalisedFramePower(fft: RealFft, padded: Float64Array, t: number, window: Float64Array, power: Float64Array, powerSum: Float64Array): void {
   const halfSize = fft.size / 2;

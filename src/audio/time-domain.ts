@@ -113,13 +113,16 @@ export class TimeFrameStats {
         j++;
       }
       const end = i + take;
+      // Signs as 0/1 and their XOR: no branch on a crossing, which real audio makes unpredictable.
+      let previousSign = previousNegative ? 1 : 0;
       for (; j < end; j++) {
         const x = samples[j];
-        const negative = x < threshold;
-        if (negative !== previousNegative) crossings++;
+        const sign = x < threshold ? 1 : 0;
+        crossings += sign ^ previousSign;
         squares += x * x;
-        previousNegative = negative;
+        previousSign = sign;
       }
+      previousNegative = previousSign === 1;
       this.blockSquares = squares;
       this.blockCrossings = crossings;
       this.blockFill += take;

@@ -61,19 +61,19 @@ describe('SpectralFrameBatch (WebAssembly) against the JS kernels', () => {
   const freqs = fftFrequencies(SR, N_FFT);
   const contrast = new ContrastBands({ sampleRate: SR, nFft: N_FFT, nBands: 6, fmin: 200, quantile: 0.02 });
 
-  function runBatch(powers: Float64Array[], chroma: ChromaComputer | null): { shape: number[][]; peak: number[][]; valley: number[][]; rounded: Float32Array[]; chroma: number[][] } {
+  function runBatch(powers: Float64Array[], chroma: ChromaComputer | null, bands: ContrastBands = contrast): { shape: number[][]; peak: number[][]; valley: number[][]; rounded: Float32Array[]; chroma: number[][] } {
     const got = { shape: [] as number[][], peak: [] as number[][], valley: [] as number[][], rounded: [] as Float32Array[], chroma: [] as number[][] };
     const onBlock = (block: SpectralBlock): void => {
       for (let f = 0; f < block.frames; f++) {
         got.shape.push(Array.from(block.shape.subarray(f * SPECTRAL_BLOCK_STRIDE, f * SPECTRAL_BLOCK_STRIDE + 5)));
-        got.peak.push(Array.from(block.peak.subarray(f * 7, (f + 1) * 7)));
-        got.valley.push(Array.from(block.valley.subarray(f * 7, (f + 1) * 7)));
+        got.peak.push(Array.from(block.peak.subarray(f * bands.nRows, (f + 1) * bands.nRows)));
+        got.valley.push(Array.from(block.valley.subarray(f * bands.nRows, (f + 1) * bands.nRows)));
         if (block.rounded) got.rounded.push(block.rounded.slice(f * N_BINS, (f + 1) * N_BINS));
         if (block.chroma) got.chroma.push(Array.from(block.chroma.subarray(f * 12, (f + 1) * 12)));
       }
     };
     const batch = new SpectralFrameBatch(
-      { nBins: N_BINS, freqs, rollPercent: 0.85, amin: AMIN, shape: true, contrast, keepRounded: true, chroma: chroma?.table ?? null },
+      { nBins: N_BINS, freqs, rollPercent: 0.85, amin: AMIN, shape: true, contrast: bands, keepRounded: true, chroma: chroma?.table ?? null },
       onBlock,
     );
     for (const p of powers) batch.push(p);
@@ -108,6 +108,39 @@ describe('SpectralFrameBatch (WebAssembly) against the JS kernels', () => {
       expect(got.rounded[f]).toEqual(Float32Array.from(power));
     });
     expect(worst).toBeLessThan(1e-12);
+  });
+
+  it('selects the same contrast extremes as the JS reference on adversarial frames: ties, zeros, NaN and infinite bins, rising spectra, noise, larger quantiles', () => {
+    // The kernel narrows each band to the bins past a cut before selecting; these frames probe the cut
+    // (many equal values, a NaN or an infinity anywhere in a band, spectra rising instead of falling).
+    let seed = 12345;
+    const random = (): number => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed / 2147483648;
+    };
+    const cases: Float64Array[] = [new Float64Array(N_BINS), new Float64Array(N_BINS).fill(0.25)];
+    cases.push(Float64Array.from({ length: N_BINS }, (_, k) => k * k));
+    cases.push(Float64Array.from({ length: N_BINS }, () => random()));
+    cases.push(Float64Array.from({ length: N_BINS }, () => Math.floor(random() * 4)));
+    for (const at of [0, 18, 40, 600, 601, 605, 1024]) {
+      const withNan = Float64Array.from(frames[300]);
+      withNan[at] = Number.NaN;
+      cases.push(withNan);
+      const withInfinity = Float64Array.from(frames[301]);
+      withInfinity[at] = Number.POSITIVE_INFINITY;
+      cases.push(withInfinity);
+    }
+    cases.push(...frames.slice(400, 460));
+    for (const bands of [contrast, new ContrastBands({ sampleRate: SR, nFft: N_FFT, nBands: 6, fmin: 200, quantile: 0.2 }), new ContrastBands({ sampleRate: SR, nFft: N_FFT, nBands: 3, fmin: 1000, quantile: 0.05 })]) {
+      const got = runBatch(cases, null, bands);
+      const peak = new Float64Array(bands.nRows);
+      const valley = new Float64Array(bands.nRows);
+      cases.forEach((power, f) => {
+        bands.frame(power.map(Math.sqrt), peak, valley);
+        expect(got.peak[f]).toEqual(Array.from(peak));
+        expect(got.valley[f]).toEqual(Array.from(valley));
+      });
+    }
   });
 
   it('recomputes frames whose powers leave the renormalised product range exactly as the JS kernel; NaN bins count as amin in both', () => {
@@ -197,8 +230,11 @@ function meanTempogramByCopy(onsetEnvelope: Float64Array, winLength: number): Fl
   return mean;
 }
 
-describe('meanTempogram (frames read in place by forwardPower)', () => {
-  it('equals the windowed-copy computation bit for bit on a real onset envelope, even and odd windows', () => {
+describe('meanTempogram (frames on the WebAssembly front end at hop 1)', () => {
+  // The kernel's FFT groups its butterflies differently from RealFft.forward (radix-2 first stage for
+  // n_fft 1024, sums two lanes at a time), so the sums differ in the last bits: the tempogram is normalised
+  // (lag 0 is 1), and every lag is held to 1e-13 absolute (observed: at most 2.2e-16).
+  it('matches the windowed-copy computation with RealFft on a real onset envelope, even and odd windows', () => {
     const mel = sharedMelFilterbank({ sampleRate: SR, nFft: N_FFT, nMels: 128, fmin: 0, fmax: null });
     const n = frames.length;
     const melDb = new Float64Array(128 * n);
@@ -211,7 +247,15 @@ describe('meanTempogram (frames read in place by forwardPower)', () => {
     const envelope = onsetStrength(melDb, 128, n, { nFft: N_FFT, hopLength: HOP });
     expect(envelope.some((v) => v > 0)).toBe(true);
     for (const winLength of [tempogramWindowLength(SR, HOP), 101]) {
-      expect(Array.from(meanTempogram(envelope, winLength))).toEqual(Array.from(meanTempogramByCopy(envelope, winLength)));
+      const viaKernel = meanTempogram(envelope, winLength);
+      const reference = meanTempogramByCopy(envelope, winLength);
+      expect(viaKernel.length).toBe(winLength);
+      expect(reference[0]).toBeCloseTo(1, 9);
+      let worst = 0;
+      for (let lag = 0; lag < winLength; lag++) worst = Math.max(worst, Math.abs(viaKernel[lag] - reference[lag]));
+      expect(worst).toBeLessThanOrEqual(1e-13);
     }
+    // Below the kernel's smallest n_fft (a 3-frame window: n_fft 8) RealFft.forwardPower runs, bit for bit.
+    expect(Array.from(meanTempogram(envelope, 3))).toEqual(Array.from(meanTempogramByCopy(envelope, 3)));
   });
 });

@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   aggregateRows,
+  aggregateRowsMany,
   AGGREGATES,
   analyzeSignal,
   ClipAnalyzer,
@@ -18,7 +19,7 @@ import {
 } from '../../../src/audio/analyze.js';
 import { hzToMel, melFilterbankDense, MelFilterbank, melToHz } from '../../../src/audio/mel.js';
 import { dctOrthoBasis, delta, deltaRefusal, powerToDbInPlace } from '../../../src/audio/mfcc.js';
-import { medianInPlace, onsetStrength } from '../../../src/audio/onset.js';
+import { medianInPlace, onsetStrength, onsetStrengths } from '../../../src/audio/onset.js';
 import { ContrastBands, spectralBandwidth, spectralCentroid, spectralFlatness, spectralRolloff, spectralShape, spectralShapeAndFlatness } from '../../../src/audio/spectral.js';
 import { beatTrack } from '../../../src/audio/tempo.js';
 import { fftFrequencies } from '../../../src/audio/spectrum.js';
@@ -288,6 +289,25 @@ describe('deltas (Savitzky-Golay, mode interp)', () => {
     }
   });
 
+  it('float32 rows at width 9 (the unrolled kernel) equal the generic window sums bit for bit, and the polynomial fit', () => {
+    const rows = 4;
+    for (const frames of [9, 10, 57]) {
+      const data = Float32Array.from(gaussianNoise(rows * frames, 5 + frames), (v) => 40 * v);
+      for (const order of [1, 2]) {
+        const unrolled = new Float32Array(rows * frames);
+        delta(data, rows, frames, 9, order, unrolled);
+        // Float64 input takes the generic loop; the values are the same float32 numbers.
+        const generic = new Float32Array(rows * frames);
+        delta(Float64Array.from(data), rows, frames, 9, order, generic);
+        expect(Array.from(unrolled)).toEqual(Array.from(generic));
+        for (let r = 0; r < rows; r++) {
+          const want = naiveDelta(Array.from(data.subarray(r * frames, (r + 1) * frames)), 9, order);
+          for (let t = 0; t < frames; t++) expect(unrolled[r * frames + t]).toBeCloseTo(want[t], 3);
+        }
+      }
+    }
+  });
+
   it('refuses fewer frames than the width, with librosa reason', () => {
     expect(deltaRefusal(5, 9)).toBe("when mode='interp', width=9 cannot exceed data.shape[axis]=5");
     expect(deltaRefusal(9, 9)).toBeNull();
@@ -313,6 +333,30 @@ describe('onset strength', () => {
   it('decreases are clipped to zero', () => {
     const melDb = Float64Array.from({ length: 10 }, (_, t) => -t);
     expect(Array.from(onsetStrength(melDb, 1, 10, { nFft: N_FFT, hopLength: HOP }))).toEqual(new Array(10).fill(0));
+  });
+
+  it('float32 matrices (the kernel sums) give the same envelopes bit for bit as the JS pass on float64, NaN, ±0, ±Infinity and ties included', () => {
+    const nMels = 37;
+    for (const frames of [1, 2, 7, 8, 9, 23, 130]) {
+      const data = Float32Array.from(gaussianNoise(nMels * frames, frames), (v) => Math.round(20 * v) / 4 - 40);
+      if (frames > 5) {
+        data[3 * frames + 4] = Number.NaN;
+        data[5 * frames + 2] = Number.POSITIVE_INFINITY;
+        data[6 * frames + 3] = Number.NEGATIVE_INFINITY;
+        data[7 * frames + 1] = -0;
+        data[7 * frames + 2] = 0;
+      }
+      for (const lag of [1, 2]) {
+        const options = { nFft: N_FFT, hopLength: HOP, lag };
+        const viaKernel = onsetStrengths(data, nMels, frames, options, { mean: true, median: true });
+        const viaJs = onsetStrengths(Float64Array.from(data), nMels, frames, options, { mean: true, median: true });
+        expect(Array.from(viaKernel.mean as Float64Array), `frames ${frames} lag ${lag}`).toEqual(Array.from(viaJs.mean as Float64Array));
+        expect(Array.from(viaKernel.median as Float64Array)).toEqual(Array.from(viaJs.median as Float64Array));
+        const meanOnly = onsetStrengths(data, nMels, frames, options, { mean: true, median: false });
+        expect(Array.from(meanOnly.mean as Float64Array)).toEqual(Array.from(viaJs.mean as Float64Array));
+        expect(meanOnly.median).toBeNull();
+      }
+    }
   });
 
   it('median follows numpy for odd and even counts', () => {
@@ -538,6 +582,44 @@ describe('aggregateRows', () => {
         expect(got[r], `${agg}[${r}]`).toBeCloseTo(want, 8);
       }
     }
+  });
+
+  it('aggregateRowsMany gives each aggregate bit for bit as the two-pass formulas (mean, then central powers), in any combination', () => {
+    const rows = 3;
+    const frames = 77;
+    const data = Float32Array.from(gaussianNoise(rows * frames, 4), (v, i) => v * 3 + (i % 5));
+    const m: FrameMatrix = { rows, frames, data };
+    /** The plain two-pass moments (sum in frame order, then Σd², Σd³, Σd⁴ about that mean). */
+    const twoPass = (r: number): Record<string, number> => {
+      let sum = 0;
+      for (let t = 0; t < frames; t++) sum += data[r * frames + t];
+      const mean = sum / frames;
+      let m2 = 0;
+      let m3 = 0;
+      let m4 = 0;
+      for (let t = 0; t < frames; t++) {
+        const d = data[r * frames + t] - mean;
+        m2 += d * d;
+        m3 += d * d * d;
+        m4 += d * d * (d * d);
+      }
+      m2 /= frames;
+      m3 /= frames;
+      m4 /= frames;
+      return { mean, std: Math.sqrt(m2), skew: m3 / m2 ** 1.5, kurtosis: m4 / (m2 * m2) - 3 };
+    };
+    for (const combination of [['mean', 'std'], ['std'], ['mean'], ['std', 'skew', 'kurtosis', 'mean'], ['median', 'min', 'max', 'std'], AGGREGATES] as const) {
+      const many = aggregateRowsMany(m, combination);
+      expect([...many.keys()].sort()).toEqual([...combination].sort());
+      for (const aggregate of combination) {
+        const got = many.get(aggregate) as Float64Array;
+        expect(Array.from(got), aggregate).toEqual(Array.from(aggregateRows(m, aggregate)));
+        if (aggregate === 'min' || aggregate === 'max' || aggregate === 'median') continue;
+        for (let r = 0; r < rows; r++) expect(got[r], `${aggregate}[${r}]`).toBe(twoPass(r)[aggregate]);
+      }
+    }
+    const empty = aggregateRowsMany({ rows: 2, frames: 0, data: new Float32Array(0) }, ['mean', 'std', 'median']);
+    for (const values of empty.values()) expect(Array.from(values)).toEqual([Number.NaN, Number.NaN]);
   });
 
   it('known values for [1, 2, 3, 4]; constant rows give NaN skew and kurtosis as scipy', () => {
