@@ -31,6 +31,25 @@ const MIN_NORMAL_F64 = 2.2250738585072014e-308;
 /** Where a float32 matrix goes in the kernel's memory (past the first page's low bytes). */
 const MATRIX_AT = 64;
 
+/**
+ * A whole-clip matrix passes through the kernel in blocks of at most this many values (4 MiB of float32),
+ * since WebAssembly memory never shrinks: copying a 30-minute clip's mel matrix whole would keep ~40 MB
+ * resident for the rest of the process. Every kernel here computes each value (or frame) on its own, so
+ * the blocks give the same results as one call. A multiple of 4, so the four-value steps line up too.
+ */
+const BLOCK_VALUES = 1 << 20;
+
+/** Frames per column block of a rows × frames matrix (at least 1, at most BLOCK_VALUES values in all). */
+function blockFrames(rows: number): number {
+  return Math.max(1, Math.floor(BLOCK_VALUES / Math.max(1, rows)));
+}
+
+/** Copies columns [first, first + width) of the row-major rows × frames `data` to `at` as a rows × width matrix. */
+function copyColumnsIn(buffer: ArrayBuffer, at: number, data: Float32Array, rows: number, frames: number, first: number, width: number): void {
+  const block = new Float32Array(buffer, at, rows * width);
+  for (let m = 0; m < rows; m++) block.set(data.subarray(m * frames + first, m * frames + first + width), m * width);
+}
+
 export interface PowerToDbOptions {
   amin: number;
   /** Floor the result at (max − topDb); null for no floor. */
@@ -84,20 +103,34 @@ export function positiveFluxSums(melDb: Float32Array, nMels: number, frames: num
   const count = Math.max(0, frames - lag);
   const sums = new Float64Array(count);
   if (count === 0 || nMels === 0) return sums;
-  const outAt = MATRIX_AT + Math.ceil((4 * nMels * frames) / 16) * 16;
-  const kernel = kernelWithBytes(outAt + 8 * count);
+  // Column blocks of `step` output frames, each with the `lag` frames before it.
+  const step = Math.max(1, blockFrames(nMels) - lag);
+  const widest = Math.min(count, step) + lag;
+  const outAt = MATRIX_AT + Math.ceil((4 * nMels * widest) / 16) * 16;
+  const kernel = kernelWithBytes(outAt + 8 * Math.min(count, step));
   const buffer = kernel.memory.buffer;
-  new Float32Array(buffer, MATRIX_AT, nMels * frames).set(melDb.subarray(0, nMels * frames));
-  kernel.exports.positiveFluxSums(MATRIX_AT, nMels, frames, lag, outAt);
-  sums.set(new Float64Array(buffer, outAt, count));
+  for (let done = 0; done < count; done += step) {
+    const n = Math.min(step, count - done);
+    copyColumnsIn(buffer, MATRIX_AT, melDb, nMels, frames, done, n + lag);
+    kernel.exports.positiveFluxSums(MATRIX_AT, nMels, n + lag, lag, outAt);
+    sums.set(new Float64Array(buffer, outAt, n), done);
+  }
   return sums;
 }
 
-/** powerToDbInPlace with a floor on float32 data, in the kernel: the same steps, the same cut. */
+/** powerToDbInPlace with a floor on float32 data, in the kernel (block by block): the same steps, the same cut. */
 function powerToDbFloat32(data: Float32Array, amin: number, topDb: number): void {
-  const kernel = kernelWithBytes(MATRIX_AT + 4 * data.length);
-  new Float32Array(kernel.memory.buffer, MATRIX_AT, data.length).set(data);
-  const maxPower = kernel.exports.maxF32(MATRIX_AT, data.length);
+  const kernel = kernelWithBytes(MATRIX_AT + 4 * Math.min(data.length, BLOCK_VALUES));
+  const buffer = kernel.memory.buffer;
+  let maxPower = Number.NEGATIVE_INFINITY;
+  for (let start = 0; start < data.length; start += BLOCK_VALUES) {
+    const n = Math.min(BLOCK_VALUES, data.length - start);
+    new Float32Array(buffer, MATRIX_AT, n).set(data.subarray(start, start + n));
+    const blockMax = kernel.exports.maxF32(MATRIX_AT, n);
+    // A NaN anywhere makes the whole maximum NaN, as one scan would.
+    if (blockMax !== blockMax || blockMax > maxPower) maxPower = blockMax;
+    if (maxPower !== maxPower) break;
+  }
   if (!(maxPower >= 0)) {
     plainDbWithFloor(data, amin, topDb);
     return;
@@ -106,9 +139,16 @@ function powerToDbFloat32(data: Float32Array, amin: number, topDb: number): void
   const surelyBelow = 10 ** (floor / 10) * (1 - 1e-12);
   const cut = surelyBelow > amin ? surelyBelow : Number.NEGATIVE_INFINITY;
   // The vectorised logarithm needs finite data (a finite maximum) and a normal amin; both are the usual case.
-  if (maxPower < Number.POSITIVE_INFINITY && amin >= MIN_NORMAL_F64) kernel.exports.flooredDbFast(MATRIX_AT, data.length, amin, floor, cut);
-  else kernel.exports.flooredDb(MATRIX_AT, data.length, amin, floor, cut);
-  data.set(new Float32Array(kernel.memory.buffer, MATRIX_AT, data.length));
+  const fast = maxPower < Number.POSITIVE_INFINITY && amin >= MIN_NORMAL_F64;
+  for (let start = 0; start < data.length; start += BLOCK_VALUES) {
+    const n = Math.min(BLOCK_VALUES, data.length - start);
+    const block = new Float32Array(buffer, MATRIX_AT, n);
+    // One block is already in place when the data fit in one.
+    if (start > 0 || data.length > BLOCK_VALUES) block.set(data.subarray(start, start + n));
+    if (fast) kernel.exports.flooredDbFast(MATRIX_AT, n, amin, floor, cut);
+    else kernel.exports.flooredDb(MATRIX_AT, n, amin, floor, cut);
+    data.set(block, start);
+  }
 }
 
 /** The largest value, or NaN when any value is NaN. */
@@ -299,15 +339,20 @@ const DCT_TILE_FRAMES = 64;
 export function dctFrames(data: Float32Array | Float64Array, nIn: number, frames: number, basis: Float64Array, nOut: number): Float32Array {
   const out = new Float32Array(nOut * frames);
   if (data instanceof Float32Array && frames > 0) {
-    // Kernel memory: the data, the basis (8-aligned), the output.
-    const basisAt = MATRIX_AT + Math.ceil((4 * nIn * frames) / 16) * 16;
+    // Kernel memory: a column block of the data, the basis (8-aligned), the block's output.
+    const step = Math.min(frames, blockFrames(nIn));
+    const basisAt = MATRIX_AT + Math.ceil((4 * nIn * step) / 16) * 16;
     const outAt = basisAt + 8 * nOut * nIn;
-    const kernel = kernelWithBytes(outAt + 4 * nOut * frames);
+    const kernel = kernelWithBytes(outAt + 4 * nOut * step);
     const buffer = kernel.memory.buffer;
-    new Float32Array(buffer, MATRIX_AT, nIn * frames).set(data.subarray(0, nIn * frames));
     new Float64Array(buffer, basisAt, nOut * nIn).set(basis.subarray(0, nOut * nIn));
-    kernel.exports.dctColumns(MATRIX_AT, nIn, frames, basisAt, nOut, outAt);
-    out.set(new Float32Array(buffer, outAt, nOut * frames));
+    for (let first = 0; first < frames; first += step) {
+      const width = Math.min(step, frames - first);
+      copyColumnsIn(buffer, MATRIX_AT, data, nIn, frames, first, width);
+      kernel.exports.dctColumns(MATRIX_AT, nIn, width, basisAt, nOut, outAt);
+      const block = new Float32Array(buffer, outAt, nOut * width);
+      for (let k = 0; k < nOut; k++) out.set(block.subarray(k * width, (k + 1) * width), k * frames + first);
+    }
     return out;
   }
   const tile = new Float64Array(DCT_TILE_FRAMES * nIn);

@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { RealFft } from '../../../src/audio/fft.js';
 import { sharedHannPeriodic } from '../../../src/audio/framing.js';
 import { MelFilterbank } from '../../../src/audio/mel.js';
-import { applyBasis, dctFrames, dctOrthoBasis, powerToDbInPlace } from '../../../src/audio/mfcc.js';
+import { applyBasis, dctFrames, dctOrthoBasis, positiveFluxSums, powerToDbInPlace } from '../../../src/audio/mfcc.js';
 import { BLOCK_FRAMES, KERNEL_MIN_FFT, SpectrumKernel } from '../../../src/audio/spectrum-kernel.js';
 import { SpectrumStream, type StftOptions } from '../../../src/audio/spectrum.js';
 
@@ -237,6 +237,47 @@ describe('the MFCC end on float32 matrices (wasm/spectrum-mfcc.ts)', () => {
     powerToDbInPlace(data, { amin: 1e-10, topDb: 80 });
     powerToDbInPlace(want, { amin: 1e-10, topDb: 80 });
     expect(Array.from(data)).toEqual(Array.from(Float32Array.from(want)));
+  });
+
+  it('long clips pass through the kernel in blocks with the same results (dB, DCT and onset flux past 2^20 values)', () => {
+    const next = uniform(99);
+    const nMels = 40;
+    const frames = 60001; // 2.4M values: three dB blocks, three DCT column blocks of 26,214 frames
+    const power = Float32Array.from({ length: nMels * frames }, () => 10 ** (-12 * next() + 1));
+    const db = Float32Array.from(power);
+    powerToDbInPlace(db, { amin: 1e-10, topDb: 80 });
+    const want = Float64Array.from(power);
+    powerToDbInPlace(want, { amin: 1e-10, topDb: 80 });
+    let offByUlp = 0;
+    for (let i = 0; i < db.length; i++) {
+      const rounded = Math.fround(want[i]);
+      if (db[i] === rounded) continue;
+      const ulp = 2 ** (Math.floor(Math.log2(Math.abs(rounded))) - 23);
+      expect(Math.abs(db[i] - rounded)).toBeLessThanOrEqual(ulp);
+      offByUlp++;
+    }
+    expect(offByUlp).toBeLessThanOrEqual(db.length / 20000);
+
+    // The float64 input takes the JS tiles, which equal the per-frame dot product (test below).
+    const basis = dctOrthoBasis(nMels, 13);
+    const got = dctFrames(db, nMels, frames, basis, 13);
+    const reference = dctFrames(Float64Array.from(db), nMels, frames, basis, 13);
+    expect(Buffer.from(got.buffer).equals(Buffer.from(reference.buffer))).toBe(true);
+
+    const lag = 1;
+    const flux = positiveFluxSums(db, nMels, frames, lag);
+    expect(flux.length).toBe(frames - lag);
+    for (let t = lag; t < frames; t += 997) {
+      let sum = 0;
+      for (let m = 0; m < nMels; m++) {
+        const d = db[m * frames + t] - db[m * frames + t - lag];
+        sum += d > 0 ? d : 0;
+      }
+      expect(flux[t - lag]).toBe(sum);
+    }
+    expect(flux[frames - lag - 1]).toBe(
+      Array.from({ length: nMels }, (_, m) => db[m * frames + frames - 1] - db[m * frames + frames - 2]).reduce((a, d) => a + (d > 0 ? d : 0), 0),
+    );
   });
 
   it('the DCT product equals a per-frame JS dot product bit for bit (frame counts not a multiple of four)', () => {
