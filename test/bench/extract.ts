@@ -25,7 +25,7 @@ import { readFileSync } from 'node:fs';
 import { resample } from '../../src/audio/resample.js';
 
 const SR = 22050;
-const REPEATS = 2;
+const REPEATS = 3;
 const DIST_ROOT = process.env.SPOTML_DIST ? pathToFileURL(`${resolve(process.env.SPOTML_DIST)}/`) : new URL('../../dist/', import.meta.url);
 const DIST_EXTRACT = new URL('api/extract.js', DIST_ROOT);
 
