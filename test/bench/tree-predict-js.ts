@@ -22,7 +22,8 @@
  * edges, load maps null to +Infinity; compileTrees rejects NaN). Rows holding NaN take the missing-aware kernel.
  */
 // The compiled table is unchanged (src/learners/tree/predict.ts still builds it for the NaN-aware walk); only the walks are the old ones.
-import { compileTrees, type CompiledTrees } from '../../src/learners/tree/predict.js';
+// The NaN-aware walk is unchanged too, so it is src's.
+import { accumulateRowWithMissing, compileTrees, type CompiledTrees } from '../../src/learners/tree/predict.js';
 
 export { compileTrees };
 
@@ -162,20 +163,6 @@ export function accumulateOneRow(trees: CompiledTrees, data: Float64Array, x: nu
   for (; t < T; t++) {
     let slot = root[t];
     while (leafOffset[slot] < 0) slot = (node[2 * slot + 1] + +(data[(x + node[2 * slot]) | 0] > threshold[slot])) | 0;
-    addLeaf(leafValues, leafOffset[slot], leafWidth, out, o + outputOffset[t]);
-  }
-}
-
-/** One row that may hold NaN: the plain walk, NaN going where each split learned. */
-export function accumulateRowWithMissing(trees: CompiledTrees, data: Float64Array, x: number, out: Float64Array, o: number): void {
-  const { root, outputOffset, node, threshold, missingLeft, leafOffset, leafValues, leafWidth } = trees;
-  for (let t = 0; t < trees.treeCount; t++) {
-    let slot = root[t];
-    while (leafOffset[slot] < 0) {
-      const value = data[x + node[2 * slot]];
-      const goLeft = value <= threshold[slot] || (value !== value && missingLeft[slot] === 1);
-      slot = goLeft ? node[2 * slot + 1] : node[2 * slot + 1] + 1;
-    }
     addLeaf(leafValues, leafOffset[slot], leafWidth, out, o + outputOffset[t]);
   }
 }
