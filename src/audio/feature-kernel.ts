@@ -7,7 +7,7 @@
  * contrast bands, chroma weights) are uploaded again only when a call brings different ones.
  */
 import { wasmBase64 } from '../generated/wasm/features.js';
-import { instantiateKernel, type WasmKernelModule } from '../runtime/wasm.js';
+import { instantiateKernel, MemoryLayout, type WasmKernelModule } from '../runtime/wasm.js';
 
 interface FeatureExports {
   heapBase(): number;
@@ -54,19 +54,6 @@ export interface ChromaTable {
   readonly pairs: Float64Array;
 }
 
-class Layout {
-  constructor(private next: number) {
-    this.next = Math.ceil(next / 16) * 16;
-  }
-  take(bytes: number): number {
-    const at = this.next;
-    this.next += Math.ceil(bytes / 16) * 16;
-    return at;
-  }
-  get end(): number {
-    return this.next;
-  }
-}
 
 interface Sizes {
   nBins: number;
@@ -100,7 +87,7 @@ class FeatureKernel {
       chromaPairs: Math.max(need.chromaPairs, s.chromaPairs),
       nChroma: Math.max(need.nChroma, s.nChroma),
     };
-    const layout = new Layout(this.module.exports.heapBase());
+    const layout = new MemoryLayout(this.module.exports.heapBase());
     const n = sizes.nBins;
     const b = KERNEL_BATCH_FRAMES;
     this.ptr = {

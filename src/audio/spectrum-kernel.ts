@@ -11,7 +11,7 @@
  * (test/unit/audio/spectrum-kernel.test.ts states the tolerance).
  */
 import { wasmBase64 } from '../generated/wasm/spectrum.js';
-import { instantiateKernel } from '../runtime/wasm.js';
+import { instantiateKernel, MemoryLayout } from '../runtime/wasm.js';
 import { sharedHannPeriodic } from './framing.js';
 import type { MelFilterbank } from './mel.js';
 
@@ -28,18 +28,6 @@ export const KERNEL_MIN_FFT = 16;
 /** Frames computed per kernel call: the input area holds (BLOCK_FRAMES − 1)·hop + n_fft samples. */
 export const BLOCK_FRAMES = 64;
 
-/** A byte-offset allocator over the kernel's memory, 16-byte aligned. */
-class Layout {
-  private next = 64;
-  take(bytes: number): number {
-    const at = this.next;
-    this.next += Math.ceil(bytes / 16) * 16;
-    return at;
-  }
-  get end(): number {
-    return this.next;
-  }
-}
 
 function reverseBits(value: number, bits: number): number {
   let reversed = 0;
@@ -91,7 +79,7 @@ export class SpectrumKernel {
 
     let twiddleCount = 0;
     for (let q = radix; q < half; q *= 4) twiddleCount += 6 * q;
-    const layout = new Layout();
+    const layout = new MemoryLayout();
     const windowAt = layout.take(8 * nFft);
     const sourcesAt = layout.take(4 * (half / radix));
     const twiddlesAt = layout.take(8 * twiddleCount);

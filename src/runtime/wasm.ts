@@ -50,3 +50,20 @@ export function instantiateKernel<Exports>(name: string, wasmBase64: string): Wa
     },
   };
 }
+
+/** A byte-offset allocator over a kernel's memory, 16-byte aligned (v128 loads), from `start` on. */
+export class MemoryLayout {
+  private next: number;
+  /** `start`: the first byte callers may use (above the module's static data, see heapBase in wasm/features.ts). */
+  constructor(start = 64) {
+    this.next = Math.ceil(start / 16) * 16;
+  }
+  take(bytes: number): number {
+    const at = this.next;
+    this.next += Math.ceil(bytes / 16) * 16;
+    return at;
+  }
+  get end(): number {
+    return this.next;
+  }
+}

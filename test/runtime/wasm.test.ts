@@ -1,25 +1,29 @@
 import { describe, expect, it } from 'vitest';
-import { instantiateKernel } from '../../src/runtime/wasm.js';
-import { wasmBase64 } from '../../src/generated/wasm/probe.js';
+import { instantiateKernel, MemoryLayout } from '../../src/runtime/wasm.js';
+import { wasmBase64 } from '../../src/generated/wasm/spectrum-mfcc.js';
 
-describe('WebAssembly kernels', () => {
-  it('instantiates a SIMD kernel and runs it on memory the caller lays out', () => {
-    const kernel = instantiateKernel<{ sumF64(ptr: number, n: number): number }>('probe', wasmBase64);
-    const n = 20001;
-    kernel.ensureBytes(8 * n + 64);
-    const values = new Float64Array(kernel.memory.buffer, 64, n);
-    let naive = 0;
-    for (let i = 0; i < n; i++) {
-      values[i] = (i % 7) - 3 + i / 1024;
-    }
-    // Same pairing as the kernel (two running lanes, then the odd tail), so the sums agree exactly.
-    let even = 0;
-    let odd = 0;
-    for (let i = 0; i + 1 < n; i += 2) {
-      even += values[i];
-      odd += values[i + 1];
-    }
-    naive = even + odd + values[n - 1];
-    expect(kernel.exports.sumF64(64, n)).toBe(naive);
+describe('WebAssembly kernels (src/runtime/wasm.ts)', () => {
+  it('instantiates a kernel, grows its memory on demand and runs it on data the caller lays out', () => {
+    const kernel = instantiateKernel<{ maxF32(ptr: number, n: number): number }>('spectrum-mfcc', wasmBase64);
+    const n = 50_001;
+    const layout = new MemoryLayout();
+    const at = layout.take(4 * n);
+    const before = kernel.memory.buffer.byteLength;
+    kernel.ensureBytes(layout.end);
+    expect(kernel.memory.buffer.byteLength).toBeGreaterThanOrEqual(Math.max(before, layout.end));
+    const values = new Float32Array(kernel.memory.buffer, at, n);
+    for (let i = 0; i < n; i++) values[i] = Math.sin(i) * 100;
+    values[n - 1] = 1234.5; // in the scalar tail, past the last four-value step
+    let naive = Number.NEGATIVE_INFINITY;
+    for (let i = 0; i < n; i++) naive = Math.max(naive, values[i]);
+    expect(kernel.exports.maxF32(at, n)).toBe(naive);
+  });
+
+  it('lays out 16-byte aligned blocks from its start', () => {
+    const layout = new MemoryLayout(70);
+    expect(layout.take(3)).toBe(80);
+    expect(layout.take(17)).toBe(96);
+    expect(layout.take(0)).toBe(128);
+    expect(layout.end).toBe(128);
   });
 });
