@@ -388,15 +388,22 @@ let wavDecodeKernel: WasmKernelModule<WavDecodeExports> | null = null;
 /** Below this many samples the plain loop wins over the copies into and out of the kernel. */
 const KERNEL_MIN_SAMPLES = 1024;
 
+/** Samples per wav-decode kernel call: its memory stays at ~1.5 MiB however long the file (WebAssembly memory never shrinks). */
+const KERNEL_BLOCK_SAMPLES = 1 << 18;
+
 /** out[outOffset + i] = int16 sample i / 32768 for `count` samples at the start of `data`, in the wav-decode kernel. */
 function s16ToFloat32(data: Uint8Array, count: number, out: Float32Array, outOffset: number): void {
-  const dst = 16 + Math.ceil((2 * count) / 16) * 16;
+  const block = Math.min(count, KERNEL_BLOCK_SAMPLES);
+  const dst = 16 + Math.ceil((2 * block) / 16) * 16;
   wavDecodeKernel ??= instantiateKernel<WavDecodeExports>('wav-decode', wavDecodeWasm);
-  wavDecodeKernel.ensureBytes(dst + 4 * count);
+  wavDecodeKernel.ensureBytes(dst + 4 * block);
   const buffer = wavDecodeKernel.memory.buffer;
-  new Uint8Array(buffer, 16, 2 * count).set(data.subarray(0, 2 * count));
-  wavDecodeKernel.exports.s16ToF32(16, count, dst);
-  out.set(new Float32Array(buffer, dst, count), outOffset);
+  for (let done = 0; done < count; done += block) {
+    const n = Math.min(block, count - done);
+    new Uint8Array(buffer, 16, 2 * n).set(data.subarray(2 * done, 2 * (done + n)));
+    wavDecodeKernel.exports.s16ToF32(16, n, dst);
+    out.set(new Float32Array(buffer, dst, n), outOffset + done);
+  }
 }
 
 /**

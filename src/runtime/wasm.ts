@@ -5,6 +5,8 @@
  * Kernels work on the module's own linear memory: the caller copies inputs in at byte offsets it chooses,
  * calls the kernel with those offsets, and reads outputs back through typed-array views.
  */
+import { SpotmlError } from '../errors.js';
+
 /** The slice of the WebAssembly JS API used here (@types/node 20 does not declare it; the DOM lib would). */
 export interface WasmMemory {
   readonly buffer: ArrayBuffer;
@@ -30,9 +32,18 @@ export interface WasmKernelModule<Exports> {
 }
 
 const PAGE_BYTES = 65536;
+/** WebAssembly's 32-bit memories hold at most 65,536 pages (4 GiB). */
+export const MAX_KERNEL_BYTES = 65536 * PAGE_BYTES;
+
+/** Compiled modules by name: each thread compiles a kernel once, however many instances it makes. */
+const compiled = new Map<string, object>();
 
 export function instantiateKernel<Exports>(name: string, wasmBase64: string): WasmKernelModule<Exports> {
-  const module = new webAssembly.Module(Buffer.from(wasmBase64, 'base64'));
+  let module = compiled.get(name);
+  if (!module) {
+    module = new webAssembly.Module(Buffer.from(wasmBase64, 'base64'));
+    compiled.set(name, module);
+  }
   const instance = new webAssembly.Instance(module, {
     env: {
       abort: (): never => {
@@ -45,6 +56,13 @@ export function instantiateKernel<Exports>(name: string, wasmBase64: string): Wa
     exports: instance.exports as unknown as Exports,
     memory,
     ensureBytes(bytes: number): void {
+      if (bytes > MAX_KERNEL_BYTES) {
+        throw new SpotmlError(
+          'INVALID_INPUT',
+          `the data need ${(bytes / 2 ** 30).toFixed(1)} GiB in the ${name} kernel's memory, more than WebAssembly's 4 GiB: use fewer rows or columns (or shorter audio) per call`,
+          { kernel: name, bytes },
+        );
+      }
       const missing = bytes - memory.buffer.byteLength;
       if (missing > 0) memory.grow(Math.ceil(missing / PAGE_BYTES));
     },

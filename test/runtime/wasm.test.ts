@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { instantiateKernel, MemoryLayout } from '../../src/runtime/wasm.js';
+import { instantiateKernel, MAX_KERNEL_BYTES, MemoryLayout } from '../../src/runtime/wasm.js';
 import { wasmBase64 } from '../../src/generated/wasm/spectrum-mfcc.js';
 
 describe('WebAssembly kernels (src/runtime/wasm.ts)', () => {
@@ -17,6 +17,23 @@ describe('WebAssembly kernels (src/runtime/wasm.ts)', () => {
     let naive = Number.NEGATIVE_INFINITY;
     for (let i = 0; i < n; i++) naive = Math.max(naive, values[i]);
     expect(kernel.exports.maxF32(at, n)).toBe(naive);
+  });
+
+  it('compiles a kernel once per thread but gives every instance its own memory', () => {
+    const a = instantiateKernel<{ maxF32(ptr: number, n: number): number }>('spectrum-mfcc', wasmBase64);
+    const b = instantiateKernel<{ maxF32(ptr: number, n: number): number }>('spectrum-mfcc', wasmBase64);
+    expect(a.memory).not.toBe(b.memory);
+    new Float32Array(a.memory.buffer, 64, 4).set([1, 2, 3, 4]);
+    new Float32Array(b.memory.buffer, 64, 4).set([5, 6, 7, 8]);
+    expect(a.exports.maxF32(64, 4)).toBe(4);
+    expect(b.exports.maxF32(64, 4)).toBe(8);
+  });
+
+  it('refuses data past WebAssembly\'s 4 GiB with a one-line error naming the kernel, before growing anything', () => {
+    const kernel = instantiateKernel<object>('spectrum-mfcc', wasmBase64);
+    const before = kernel.memory.buffer.byteLength;
+    expect(() => kernel.ensureBytes(MAX_KERNEL_BYTES + 1)).toThrow(/spectrum-mfcc kernel's memory, more than WebAssembly's 4 GiB/);
+    expect(kernel.memory.buffer.byteLength).toBe(before);
   });
 
   it('lays out 16-byte aligned blocks from its start', () => {

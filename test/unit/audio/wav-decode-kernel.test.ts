@@ -31,6 +31,16 @@ describe('16-bit mono decode in the wav-decode kernel', () => {
     }
   });
 
+  it('decodes a file longer than one kernel block (2^18 samples) block by block, exactly', () => {
+    const codes = new Int16Array((1 << 18) * 2 + 777);
+    for (let i = 0; i < codes.length; i++) codes[i] = ((i * 40503 + 17) & 0xffff) - 32768;
+    const { mono } = decodeWavToMono(writeWav({ formatTag: 1, channels: 1, sampleRate: 8000, bitsPerSample: 16, samples: codes }), 'long.wav');
+    expect(mono.length).toBe(codes.length);
+    let mismatches = 0;
+    for (let i = 0; i < codes.length; i++) if (mono[i] !== codes[i] / 32768) mismatches++;
+    expect(mismatches).toBe(0);
+  });
+
   it('reads the bytes where they are (odd offsets) and stops at the output length', () => {
     const codes = allCodes(3).subarray(0, 3001);
     const bytes = writeWav({ formatTag: 1, channels: 1, sampleRate: 8000, bitsPerSample: 16, samples: codes });
