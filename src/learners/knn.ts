@@ -15,7 +15,7 @@ import { checkPredictInput, checkTrainingData } from './validate.js';
 import { argmaxRows, checkModelJson, checkNoMissing, malformed } from './preprocess.js';
 import type { FittedModel, LearnerFamily, ParamSpec, SerializedModel, Task, TrainingData } from './types.js';
 import { serializedModel } from './serialized.js';
-import { instantiateKernel, type WasmKernelModule } from '../runtime/wasm.js';
+import { instantiateKernel, MemoryLayout, type WasmKernelModule } from '../runtime/wasm.js';
 import { wasmBase64 } from '../generated/wasm/linalg.js';
 
 const FAMILY = 'knn';
@@ -338,12 +338,8 @@ const SUBNORMAL_SLACK = 1e-300;
 function knnLayout(nTrain: number, d: number, nPauses: number, nQueries: number, k: number) {
   const nPadded = Math.ceil(nQueries / 4) * 4;
   const infoLength = 4 + 4 * nPauses;
-  let end = 0;
-  const take = (bytes: number): number => {
-    const at = end;
-    end += Math.ceil(bytes / 16) * 16;
-    return at;
-  };
+  const layout = new MemoryLayout(0);
+  const take = (bytes: number): number => layout.take(bytes);
   const scratch = take(16 * 8);
   const pauses = take(4 * nPauses);
   const train = take(8 * nTrain * d);
@@ -356,7 +352,7 @@ function knnLayout(nTrain: number, d: number, nPauses: number, nQueries: number,
   const distances = take(8 * nPadded * k);
   const filled = take(4 * nPadded);
   const worst = take(8 * nPadded);
-  return { scratch, pauses, train, trainKept, trainTails2, queries, interleaved, info, infoLength, neighbours, distances, filled, worst, end };
+  return { scratch, pauses, train, trainKept, trainTails2, queries, interleaved, info, infoLength, neighbours, distances, filled, worst, end: layout.end };
 }
 
 /** keep·‖t‖² − slack and 2‖t_rest‖ per training row, the screen's training-side terms. */

@@ -9,7 +9,7 @@ import { checkPredictInput, checkTrainingData, firstNaN } from './validate.js';
 export { checkNoMissing } from './validate.js';
 import type { FitOptions, FittedModel, LearnerFamily, Params, SerializedModel, Task, TrainingData } from './types.js';
 import { serializedModel } from './serialized.js';
-import { instantiateKernel, type WasmKernelModule } from '../runtime/wasm.js';
+import { instantiateKernel, MemoryLayout, type WasmKernelModule } from '../runtime/wasm.js';
 import { wasmBase64 } from '../generated/wasm/preprocess.js';
 
 export const PIPELINE_FAMILY = 'pipeline';
@@ -287,13 +287,9 @@ const STAGING_VALUES = 32768;
 
 /** Byte offsets of consecutive 16-byte-aligned regions of the given byte sizes, and where the last ends. */
 function layoutBytes(sizes: number[]): { offsets: number[]; end: number } {
-  const offsets: number[] = [];
-  let at = 0;
-  for (const size of sizes) {
-    offsets.push(at);
-    at += Math.ceil(size / 16) * 16;
-  }
-  return { offsets, end: at };
+  const layout = new MemoryLayout(0);
+  const offsets = sizes.map((size) => layout.take(size));
+  return { offsets, end: layout.end };
 }
 
 /**

@@ -5,7 +5,7 @@
  * it grows (a growth detaches the old buffer).
  */
 import { wasmBase64 } from '../../generated/wasm/gbdt.js';
-import { instantiateKernel, type WasmKernelModule } from '../../runtime/wasm.js';
+import { instantiateKernel, MemoryLayout, type WasmKernelModule } from '../../runtime/wasm.js';
 import { HIST_STRIDE, type HistogramLayout } from './histogram.js';
 import type { SplitConstraints, SplitInfo } from './split.js';
 
@@ -39,7 +39,7 @@ const SPLIT_RECORD_BYTES = 48;
 export class GbdtKernel {
   private readonly module: WasmKernelModule<GbdtExports>;
   private readonly fn: GbdtExports;
-  private top = 64; // byte 0 stays unused, so a histogram pointer is never 0 ("none")
+  private readonly layout = new MemoryLayout(); // from byte 64: a histogram pointer is never 0 ("none")
   private buffer: ArrayBuffer | null = null;
   private f64View = new Float64Array(0);
   private i32View = new Int32Array(0);
@@ -97,9 +97,8 @@ export class GbdtKernel {
 
   /** Bump allocation, 16-byte aligned. */
   private alloc(bytes: number): number {
-    const at = (this.top + 15) & ~15;
-    this.top = at + bytes;
-    this.module.ensureBytes(this.top);
+    const at = this.layout.take(bytes);
+    this.module.ensureBytes(this.layout.end);
     return at;
   }
 

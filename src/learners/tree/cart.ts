@@ -25,7 +25,7 @@
  * node are passed to its children.
  */
 import { wasmBase64 } from '../../generated/wasm/cart.js';
-import { instantiateKernel } from '../../runtime/wasm.js';
+import { instantiateKernel, MemoryLayout } from '../../runtime/wasm.js';
 import type { Rng } from '../rng.js';
 import type { Tree } from './tree.js';
 
@@ -99,12 +99,8 @@ export class CartKernel {
   constructor(columns: Float64Array, n: number, K: number) {
     const module = instantiateKernel<CartExports>('cart', wasmBase64);
     this.fn = module.exports;
-    let top = 64;
-    const alloc = (bytes: number): number => {
-      const at = (top + 15) & ~15;
-      top = at + bytes;
-      return at;
-    };
+    const layout = new MemoryLayout();
+    const alloc = (bytes: number): number => layout.take(bytes);
     this.columns = alloc(columns.byteLength);
     this.indices = alloc(4 * n);
     this.labels = alloc(4 * n);
@@ -115,7 +111,7 @@ export class CartKernel {
     this.range = alloc(16);
     this.out = alloc(8);
     this.counts = alloc(8 * Math.max(1, K));
-    module.ensureBytes(top);
+    module.ensureBytes(layout.end);
     this.buffer = module.memory.buffer;
     new Float64Array(this.buffer, this.columns, columns.length).set(columns);
     this.outView = new Int32Array(this.buffer, this.out, 2);
