@@ -7,6 +7,11 @@ const STRIDE: usize = 24;
 /** From this many rows buildHistogram counts rows per bin in a separate i32 array (histogram.ts). */
 const SEPARATE_COUNT_ROWS = 1024;
 
+/** The threshold above, for histogram.ts's copy of it to be checked against (test/unit/learners/gbdt.test.ts). */
+export function separateCountRows(): i32 {
+  return SEPARATE_COUNT_ROWS;
+}
+
 /** Zeroes `bytes` bytes at ptr (a multiple of 8). */
 function zero(ptr: usize, bytes: usize): void {
   memory.fill(ptr, 0, bytes);

@@ -5,6 +5,8 @@ import { createMatrix, fromRows, type Matrix } from '../../../src/data/matrix.js
 import { Float64Sorter, binEdgesFromSorted, binMatrix, binValue, fitBinMapper } from '../../../src/learners/gbdt/binning.js';
 import { shouldStop } from '../../../src/learners/gbdt/boost.js';
 import { HIST_STRIDE, SEPARATE_COUNT_ROWS, binCounts, globalBinIndices, histogramLayout, type HistogramLayout } from '../../../src/learners/gbdt/histogram.js';
+import { instantiateKernel } from '../../../src/runtime/wasm.js';
+import { wasmBase64 as gbdtWasm } from '../../../src/generated/wasm/gbdt.js';
 import { GbdtKernel } from '../../../src/learners/gbdt/kernel.js';
 import { gbdt, type GbdtModel, validationSplit } from '../../../src/learners/gbdt/index.js';
 import { binaryLogLoss, sigmoid } from '../../../src/learners/gbdt/objective.js';
@@ -211,6 +213,11 @@ describe('histograms and split search', () => {
     subtractHistogram(parent, left);
     const right = naive(70, n);
     for (let b = 0; b < layout.size; b++) expect(parent[b]).toBeCloseTo(right[b], 10);
+  });
+
+  it('uses the same SEPARATE_COUNT_ROWS as the WebAssembly kernel, so the boundary cases below test its real threshold', () => {
+    const kernel = instantiateKernel<{ separateCountRows(): number }>('gbdt', gbdtWasm);
+    expect(kernel.exports.separateCountRows()).toBe(SEPARATE_COUNT_ROWS);
   });
 
   it('builds bit for bit the naive histogram in the rows\' order, on both sides of SEPARATE_COUNT_ROWS', () => {
