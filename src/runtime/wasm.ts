@@ -29,6 +29,17 @@ export interface WasmKernelModule<Exports> {
   readonly memory: WasmMemory;
   /** Grows the memory to at least `bytes`; typed-array views made before a growth must be made again. */
   ensureBytes(bytes: number): void;
+  /** Views over the whole memory as it is now (made again, once, after a growth). */
+  f64(): Float64Array;
+  i32(): Int32Array;
+  u8(): Uint8Array;
+}
+
+interface WholeMemoryViews {
+  buffer: ArrayBuffer;
+  f64: Float64Array;
+  i32: Int32Array;
+  u8: Uint8Array;
 }
 
 const PAGE_BYTES = 65536;
@@ -52,7 +63,16 @@ export function instantiateKernel<Exports>(name: string, wasmBase64: string): Wa
     },
   });
   const memory = instance.exports.memory as WasmMemory;
+  let views: WholeMemoryViews | null = null;
+  const currentViews = (): WholeMemoryViews => {
+    const buffer = memory.buffer;
+    if (views === null || views.buffer !== buffer) views = { buffer, f64: new Float64Array(buffer), i32: new Int32Array(buffer), u8: new Uint8Array(buffer) };
+    return views;
+  };
   return {
+    f64: () => currentViews().f64,
+    i32: () => currentViews().i32,
+    u8: () => currentViews().u8,
     exports: instance.exports as unknown as Exports,
     memory,
     ensureBytes(bytes: number): void {

@@ -29,8 +29,6 @@ const BODY_AT = Math.ceil((TABLES_AT + TABLE_BYTES) / 4096) * 4096;
 
 interface JsonKernelState {
   module: WasmKernelModule<JsonKernel>;
-  bytes: Uint8Array;
-  f64: Float64Array;
 }
 
 let state: JsonKernelState | null = null;
@@ -67,21 +65,13 @@ function kernel(): JsonKernelState {
   if (state === null) {
     const module = instantiateKernel<JsonKernel>('trees-json', wasmBase64);
     module.ensureBytes(BODY_AT);
-    const f64 = new Float64Array(module.memory.buffer);
+    const f64 = module.f64();
     // Exact: every 10^k for k ≤ 22 is a float64, and Number() rounds correctly.
     for (let k = 0; k <= 22; k++) f64[(TABLES_AT >> 3) + k] = Number(`1e${k}`);
     new BigUint64Array(module.memory.buffer, TABLES_AT + 23 * 8, 651 * 2).set(powersOfFive());
-    state = { module, bytes: new Uint8Array(module.memory.buffer), f64 };
+    state = { module };
   }
   return state;
-}
-
-function ensureBytes(k: JsonKernelState, bytes: number): void {
-  k.module.ensureBytes(bytes);
-  if (k.bytes.buffer !== k.module.memory.buffer) {
-    k.bytes = new Uint8Array(k.module.memory.buffer);
-    k.f64 = new Float64Array(k.module.memory.buffer);
-  }
 }
 
 const encoder = new TextEncoder();
@@ -89,13 +79,14 @@ const encoder = new TextEncoder();
 /** Copies the body into kernel memory at BODY_AT with a zero byte after it; its length, or -1 (non-ASCII text). */
 function loadBody(k: JsonKernelState, body: string | Uint8Array): number {
   const length = body.length;
-  ensureBytes(k, BODY_AT + length + 1 + 8 * ((length >> 1) + 2) + 8);
+  k.module.ensureBytes(BODY_AT + length + 1 + 8 * ((length >> 1) + 2) + 8);
+  const bytes = k.module.u8();
   if (typeof body === 'string') {
     // Text that is not all ASCII would need more bytes than characters: leave it to the general parser.
-    const { read, written } = encoder.encodeInto(body, k.bytes.subarray(BODY_AT, BODY_AT + length));
+    const { read, written } = encoder.encodeInto(body, bytes.subarray(BODY_AT, BODY_AT + length));
     if (read !== length || written !== length) return -1;
-  } else k.bytes.set(body, BODY_AT);
-  k.bytes[BODY_AT + length] = 0;
+  } else bytes.set(body, BODY_AT);
+  bytes[BODY_AT + length] = 0;
   return length;
 }
 
@@ -220,7 +211,7 @@ export function parseJsonFast(body: string | Uint8Array, schema: InputSchema, li
   const k = kernel();
   const length = loadBody(k, body);
   if (length < 0) return null;
-  const cursor = new Cursor(k.bytes, BODY_AT, BODY_AT + length);
+  const cursor = new Cursor(k.module.u8(), BODY_AT, BODY_AT + length);
   const p = schema.featureNames.length;
   try {
     cursor.expect(OPEN_BRACE);
@@ -235,7 +226,7 @@ export function parseJsonFast(body: string | Uint8Array, schema: InputSchema, li
       cursor.expect(COLON);
       if (key === 'columns') {
         const [start, end] = cursor.namesSpan();
-        const columns = columnsAt(k.bytes, start, end, schema);
+        const columns = columnsAt(k.module.u8(), start, end, schema);
         if (columns.map === null) return null;
         map = columns.map;
         width = columns.width;
@@ -254,7 +245,7 @@ export function parseJsonFast(body: string | Uint8Array, schema: InputSchema, li
     const { rows, valuesAt } = parsed;
     if (rows > limits.maxRows) return null;
     const data = new Float64Array(rows * p);
-    const values = k.f64.subarray(valuesAt >> 3, (valuesAt >> 3) + rows * width);
+    const values = k.module.f64().subarray(valuesAt >> 3, (valuesAt >> 3) + rows * width);
     let identity = map === null || width === p;
     if (map !== null) for (let j = 0; j < p && identity; j++) identity = map[j] === j;
     if (identity) data.set(values);

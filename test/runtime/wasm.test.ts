@@ -36,6 +36,18 @@ describe('WebAssembly kernels (src/runtime/wasm.ts)', () => {
     expect(kernel.memory.buffer.byteLength).toBe(before);
   });
 
+  it('hands out whole-memory views that are made again after a growth, and only then', () => {
+    const kernel = instantiateKernel<object>('spectrum-mfcc', wasmBase64);
+    const before = kernel.f64();
+    expect(kernel.f64() === before).toBe(true);
+    kernel.ensureBytes(kernel.memory.buffer.byteLength + 1);
+    const after = kernel.f64();
+    expect(after === before).toBe(false); // (the old view is detached: compare identities, not contents)
+    expect(after.byteLength).toBe(kernel.memory.buffer.byteLength);
+    expect(kernel.u8().buffer).toBe(kernel.memory.buffer);
+    expect(kernel.i32().length).toBe(kernel.memory.buffer.byteLength / 4);
+  });
+
   it('lays out 16-byte aligned blocks from its start', () => {
     const layout = new MemoryLayout(70);
     expect(layout.take(3)).toBe(80);

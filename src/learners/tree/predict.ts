@@ -134,8 +134,6 @@ const LEAF_FEATURE_OFFSET = -64;
 /** The kernel instance and its memory map, per thread. */
 interface KernelState {
   module: WasmKernelModule<TreesKernel>;
-  f64: Float64Array;
-  i32: Int32Array;
   /** Scratch at [RESERVED_BYTES, RESERVED_BYTES + scratchBytes); model tables from there on. */
   scratchBytes: number;
   tableStart: number;
@@ -151,18 +149,9 @@ function kernelState(): KernelState {
     const scratchBytes = 1 << 20;
     const tableStart = RESERVED_BYTES + scratchBytes;
     module.ensureBytes(tableStart);
-    state = { module, f64: new Float64Array(module.memory.buffer), i32: new Int32Array(module.memory.buffer), scratchBytes, tableStart, tableEnd: tableStart, epoch: 0 };
+    state = { module, scratchBytes, tableStart, tableEnd: tableStart, epoch: 0 };
   }
   return state;
-}
-
-/** Grows the kernel memory to `bytes` and re-makes the views a growth detaches. */
-function ensureBytes(k: KernelState, bytes: number): void {
-  k.module.ensureBytes(bytes);
-  if (k.f64.buffer !== k.module.memory.buffer) {
-    k.f64 = new Float64Array(k.module.memory.buffer);
-    k.i32 = new Int32Array(k.module.memory.buffer);
-  }
 }
 
 /** Empties the table region (every model re-copies its table on its next call). */
@@ -177,7 +166,7 @@ function ensureScratch(k: KernelState, bytes: number): void {
   k.scratchBytes = Math.ceil(bytes / NODE_BYTES) * NODE_BYTES;
   k.tableStart = RESERVED_BYTES + k.scratchBytes;
   evictTables(k);
-  ensureBytes(k, k.tableStart);
+  k.module.ensureBytes(k.tableStart);
 }
 
 /** Copies the model's table into kernel memory unless it is already there. */
@@ -193,8 +182,9 @@ function placeTables(k: KernelState, trees: CompiledTrees): void {
   const roots = values + trees.leafValues.length * 8;
   const outputs = roots + 4 * T;
   k.tableEnd = Math.ceil((outputs + 4 * T) / NODE_BYTES) * NODE_BYTES;
-  ensureBytes(k, k.tableEnd);
-  const { f64, i32 } = k;
+  k.module.ensureBytes(k.tableEnd);
+  const f64 = k.module.f64();
+  const i32 = k.module.i32();
   const { node, threshold, leafOffset, leafValues } = trees;
   for (let s = 0; s < slots; s++) {
     const at = nodes + s * NODE_BYTES;
@@ -267,7 +257,7 @@ function accumulateCleanRows(trees: CompiledTrees, data: Float64Array, rows: Int
   const { roots, outputs } = trees.resident;
   const T = trees.treeCount;
   const width = trees.leafWidth;
-  const f64 = k.f64;
+  const f64 = k.module.f64();
   const dataWord = RESERVED_BYTES >> 3;
   for (let start = 0; start < count; start += blockGroups * GROUP_ROWS) {
     const blockRows = Math.min(blockGroups * GROUP_ROWS, count - start);
