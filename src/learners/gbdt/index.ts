@@ -13,7 +13,7 @@ import { SpotmlError } from '../../errors.js';
 import { resolveParams } from '../params.js';
 import { Rng, hashSeed } from '../rng.js';
 import { Pacer, argmax, checkModelHeader } from '../tree/ensemble.js';
-import { accumulateTrees, compileTrees, type CompiledTrees } from '../tree/predict.js';
+import { accumulateTrees, argmaxStop, compileTrees, type ArgmaxStop, type CompiledTrees } from '../tree/predict.js';
 import { deserializeTree, serializeTree, type Tree } from '../tree/tree.js';
 import type { FitOptions, FittedModel, LearnerFamily, ParamSpec, Params, SerializedModel, Task, TrainingData } from '../types.js';
 import { checkPredictInput, checkTrainingData } from '../validate.js';
@@ -96,20 +96,27 @@ export class GbdtModel implements FittedModel {
     return this.trees.length / this.treesPerIteration;
   }
 
-  /** rows × outputs raw scores (row-major): the baseline, then every tree's leaf added in order. */
-  rawScores(X: Matrix): Float64Array {
+  /** Leaf bounds that let multiclass labels stop a row early, built on first use. */
+  private labelStop: ArgmaxStop | null = null;
+
+  /**
+   * rows × outputs raw scores (row-major): the baseline, then every tree's leaf added in order. With `stop`, a
+   * row may hold partial scores whose argmax is the full scores' (labels only).
+   */
+  rawScores(X: Matrix, stop: ArgmaxStop | null = null): Float64Array {
     checkPredictInput(X, this.nFeatures, this.family);
     const K = this.treesPerIteration;
     const out = new Float64Array(X.rows * K);
     for (let r = 0; r < X.rows; r++) out.set(this.baseline, r * K);
-    accumulateTrees(this.compiled, X.data, X.rows, X.cols, out, K, true);
+    accumulateTrees(this.compiled, X.data, X.rows, X.cols, out, K, true, stop);
     return out;
   }
 
   predict(X: Matrix): Float64Array {
-    const raw = this.rawScores(X);
-    if (this.task === 'regression') return raw;
     const K = this.treesPerIteration;
+    if (this.task === 'classification' && K > 1) this.labelStop ??= argmaxStop(this.compiled, K);
+    const raw = this.rawScores(X, this.task === 'classification' && K > 1 ? this.labelStop : null);
+    if (this.task === 'regression') return raw;
     const labels = new Float64Array(X.rows);
     if (K === 1) for (let r = 0; r < X.rows; r++) labels[r] = raw[r] > 0 ? 1 : 0;
     else for (let r = 0; r < X.rows; r++) labels[r] = argmax(raw, r * K, K);

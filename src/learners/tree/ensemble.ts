@@ -10,7 +10,7 @@ import { hashSeed } from '../rng.js';
 import type { FittedModel, Params, SerializedModel, Task } from '../types.js';
 import { checkNoMissing, checkPredictInput } from '../validate.js';
 import type { CartInput } from './cart.js';
-import { accumulateTrees, compileTrees, type CompiledTrees } from './predict.js';
+import { accumulateTrees, argmaxStop, compileTrees, type ArgmaxStop, type CompiledTrees } from './predict.js';
 import { deserializeTree, serializeTree, type Tree } from './tree.js';
 import { serializedModel } from '../serialized.js';
 
@@ -92,22 +92,29 @@ export class AveragedTreesModel implements FittedModel {
     this.compiled = compileTrees(trees, new Int32Array(trees.length));
   }
 
-  /** rows × outputs mean of leaf values: summed tree by tree in order, then scaled by 1 / trees. */
-  private average(X: Matrix): Float64Array {
+  /** Leaf bounds that let labels-only prediction stop a row early, built on first use. */
+  private labelStop: ArgmaxStop | null = null;
+
+  /**
+   * rows × outputs mean of leaf values: summed tree by tree in order, then scaled by 1 / trees. With `stop`, a
+   * row may hold a partial mean whose argmax is the full one's (labels only).
+   */
+  private average(X: Matrix, stop: ArgmaxStop | null = null): Float64Array {
     checkPredictInput(X, this.nFeatures, this.family);
     // These families split on raw values and declare handlesNaN false: the pipeline imputes before them.
     checkNoMissing(X, this.family);
     const outputs = this.compiled.leafWidth;
     const out = new Float64Array(X.rows * outputs);
-    accumulateTrees(this.compiled, X.data, X.rows, X.cols, out, outputs, false);
+    accumulateTrees(this.compiled, X.data, X.rows, X.cols, out, outputs, false, stop);
     const scale = 1 / this.trees.length;
     for (let i = 0; i < out.length; i++) out[i] *= scale;
     return out;
   }
 
   predict(X: Matrix): Float64Array {
-    const mean = this.average(X);
-    if (this.task === 'regression') return mean;
+    if (this.task === 'regression') return this.average(X);
+    this.labelStop ??= argmaxStop(this.compiled, this.compiled.leafWidth);
+    const mean = this.average(X, this.labelStop);
     const K = this.nClasses as number;
     const labels = new Float64Array(X.rows);
     for (let r = 0; r < X.rows; r++) labels[r] = argmax(mean, r * K, K);

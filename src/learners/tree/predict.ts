@@ -115,6 +115,98 @@ interface TreesKernel {
   predictOneRow(roots: number, outputs: number, treeCount: number, width: number, row: number, out: number): void;
 }
 
+/** Trees between two checks for rows whose argmax is settled (ArgmaxStop). */
+const STOP_CHUNK = 16;
+
+/**
+ * What the labels-only path needs to stop a row early: for each chunk boundary b (after trees [0, b · STOP_CHUNK)),
+ * the most and least the remaining trees can still add to each output. Built once per model by `argmaxStop`.
+ */
+export interface ArgmaxStop {
+  /** Outputs per row (the accumulate call's outStride): the argmax runs over all of them. */
+  readonly width: number;
+  /** [boundary · width + output]: sum over the remaining trees of their largest leaf value for that output. */
+  readonly restMax: Float64Array;
+  /** Same with the smallest leaf value. */
+  readonly restMin: Float64Array;
+  /** Sum over trees of the largest |leaf value|, for the rounding margin. */
+  readonly magnitude: number;
+}
+
+/**
+ * The leaf bounds for labels-only prediction over `width` outputs per row (trees add to outputOffset[t] ..
+ * outputOffset[t] + leafWidth; other outputs get 0 from that tree).
+ */
+export function argmaxStop(trees: CompiledTrees, width: number): ArgmaxStop {
+  const T = trees.treeCount;
+  const boundaries = Math.ceil(T / STOP_CHUNK) + 1;
+  const restMax = new Float64Array(boundaries * width);
+  const restMin = new Float64Array(boundaries * width);
+  const treeMax = new Float64Array(width);
+  const treeMin = new Float64Array(width);
+  const runMax = new Float64Array(width);
+  const runMin = new Float64Array(width);
+  let magnitude = 0;
+  const slots = trees.threshold.length;
+  for (let t = T - 1; t >= 0; t--) {
+    treeMax.fill(0);
+    treeMin.fill(0);
+    const off = trees.outputOffset[t];
+    for (let k = 0; k < trees.leafWidth; k++) {
+      treeMax[off + k] = -Infinity;
+      treeMin[off + k] = Infinity;
+    }
+    let largest = 0;
+    // A tree's slots run from its root to the next tree's root (compileTrees lays trees out one after another).
+    const end = t + 1 < T ? trees.root[t + 1] : slots;
+    for (let s = trees.root[t]; s < end; s++) {
+      const at = trees.leafOffset[s];
+      if (at < 0) continue;
+      for (let k = 0; k < trees.leafWidth; k++) {
+        const v = trees.leafValues[at + k];
+        if (v > treeMax[off + k]) treeMax[off + k] = v;
+        if (v < treeMin[off + k]) treeMin[off + k] = v;
+        largest = Math.max(largest, Math.abs(v));
+      }
+    }
+    magnitude += largest;
+    for (let k = 0; k < width; k++) {
+      runMax[k] += treeMax[k];
+      runMin[k] += treeMin[k];
+    }
+    if (t % STOP_CHUNK === 0) {
+      restMax.set(runMax, (t / STOP_CHUNK) * width);
+      restMin.set(runMin, (t / STOP_CHUNK) * width);
+    }
+  }
+  // The last boundary (all trees done) has nothing left to add: already zero.
+  return { width, restMax, restMin, magnitude };
+}
+
+/**
+ * Whether the row whose sums so far are out[o .. o + width) keeps its argmax whatever leaves the trees after
+ * `boundary` give: its lead's least possible total beats every other output's largest possible total by more
+ * than the rounding of summing `treeCount` terms could move either.
+ */
+function settled(stop: ArgmaxStop, boundary: number, treeCount: number, out: Float64Array, o: number): boolean {
+  const { width, restMax, restMin } = stop;
+  const b = boundary * width;
+  let lead = 0;
+  let largest = Math.abs(out[o]);
+  for (let k = 1; k < width; k++) {
+    if (out[o + k] > out[o + lead]) lead = k;
+    largest = Math.max(largest, Math.abs(out[o + k]));
+  }
+  // Each float sum of n terms is within n · 2^-53 · (sum of |terms|) of the exact one; four such errors meet here.
+  const margin = 16 * (treeCount + 1) * 2 ** -53 * (largest + 2 * stop.magnitude);
+  const floor = out[o + lead] + restMin[b + lead] - margin;
+  if (!(floor === floor)) return false;
+  for (let k = 0; k < width; k++) {
+    if (k !== lead && !(floor > out[o + k] + restMax[b + k])) return false;
+  }
+  return true;
+}
+
 /** Rows the kernel walks at once, interleaved in memory (feature f of lane j at group + 64 · f + 8 · j). */
 const GROUP_ROWS = 8;
 /** Below this many rows a call walks each row alone, four trees at once, rather than pad a group of eight. */
@@ -215,6 +307,10 @@ function placeTables(k: KernelState, trees: CompiledTrees): void {
  * Adds each tree's leaf values for every row of `data` (row-major, `cols` wide) into
  * out[row · outStride + outputOffset[t] + k]. With `allowMissing`, rows holding NaN follow each split's NaN
  * direction; without it the caller has checked there is no NaN.
+ *
+ * With `stop` (labels only; built by `argmaxStop` for this outStride), a NaN-free row may stop before its last
+ * tree once its argmax is settled: its outputs then hold a partial sum with the same argmax as the full one
+ * (by a margin far above rounding), not the full sum. Returns the (row, tree) walks made.
  */
 export function accumulateTrees(
   trees: CompiledTrees,
@@ -224,8 +320,10 @@ export function accumulateTrees(
   out: Float64Array,
   outStride: number,
   allowMissing: boolean,
-): void {
-  if (rowCount === 0 || trees.treeCount === 0) return;
+  stop: ArgmaxStop | null = null,
+): number {
+  if (rowCount === 0 || trees.treeCount === 0) return 0;
+  if (stop !== null && stop.width !== outStride) throw new Error(`argmaxStop was built for ${stop.width} outputs per row, not ${outStride}`);
   if (allowMissing && hasMissing(data, 0, rowCount * cols)) {
     // Rows holding NaN take the missing-aware walk; the others go to the kernel together.
     const cleanRows = new Int32Array(rowCount);
@@ -234,10 +332,10 @@ export function accumulateTrees(
       if (hasMissing(data, r * cols, cols)) accumulateRowWithMissing(trees, data, r * cols, out, r * outStride);
       else cleanRows[cleanCount++] = r;
     }
-    if (cleanCount > 0) accumulateCleanRows(trees, data, cleanRows, cleanCount, cols, out, outStride);
-    return;
+    const walked = (rowCount - cleanCount) * trees.treeCount;
+    return walked + (cleanCount > 0 ? accumulateCleanRows(trees, data, cleanRows, cleanCount, cols, out, outStride, stop) : 0);
   }
-  accumulateCleanRows(trees, data, null, rowCount, cols, out, outStride);
+  return accumulateCleanRows(trees, data, null, rowCount, cols, out, outStride, stop);
 }
 
 function hasMissing(values: Float64Array, start: number, length: number): boolean {
@@ -246,7 +344,16 @@ function hasMissing(values: Float64Array, start: number, length: number): boolea
 }
 
 /** The NaN-free rows (rows[0 .. count), or 0 .. count when rows is null) through the kernel, a block at a time. */
-function accumulateCleanRows(trees: CompiledTrees, data: Float64Array, rows: Int32Array | null, count: number, cols: number, out: Float64Array, outStride: number): void {
+function accumulateCleanRows(
+  trees: CompiledTrees,
+  data: Float64Array,
+  rows: Int32Array | null,
+  count: number,
+  cols: number,
+  out: Float64Array,
+  outStride: number,
+  stop: ArgmaxStop | null,
+): number {
   const k = kernelState();
   const groupBytes = GROUP_ROWS * 8 * cols;
   const outBytes = 8 * outStride;
@@ -259,28 +366,73 @@ function accumulateCleanRows(trees: CompiledTrees, data: Float64Array, rows: Int
   const width = trees.leafWidth;
   const f64 = k.module.f64();
   const dataWord = RESERVED_BYTES >> 3;
+  // The block's rows in kernel order: live[i] is the caller's row walking as the block's row i.
+  const live = new Int32Array(blockGroups * GROUP_ROWS);
+  const done = new Uint8Array(stop === null ? 0 : live.length);
+  let walked = 0;
+  // Interleave: feature f of the block's row i goes to group i / 8, lane i % 8.
+  const place = (i: number, row: number): void => {
+    const src = row * cols;
+    let dst = dataWord + ((i / GROUP_ROWS) | 0) * (groupBytes >> 3) + (i % GROUP_ROWS);
+    for (let f = 0; f < cols; f++, dst += GROUP_ROWS) f64[dst] = data[src + f];
+  };
+  const run = (from: number, to: number, n: number, outAt: number): void => {
+    walked += (to - from) * n;
+    const r = roots + 4 * from;
+    const o = outputs + 4 * from;
+    if (n < SMALL_ROWS) {
+      for (let i = 0; i < n; i++) exports.predictOneRow(r, o, to - from, width, RESERVED_BYTES + 8 * i, outAt + i * outBytes);
+    } else {
+      exports.predictGroups(r, o, to - from, width, RESERVED_BYTES, groupBytes, Math.ceil(n / GROUP_ROWS), outAt, outBytes);
+    }
+  };
   for (let start = 0; start < count; start += blockGroups * GROUP_ROWS) {
     const blockRows = Math.min(blockGroups * GROUP_ROWS, count - start);
-    const groups = Math.ceil(blockRows / GROUP_ROWS);
-    const outAt = RESERVED_BYTES + groups * groupBytes;
+    const outAt = RESERVED_BYTES + Math.ceil(blockRows / GROUP_ROWS) * groupBytes;
     const outWord = outAt >> 3;
-    // Interleave: feature f of the block's row r goes to group r / 8, lane r % 8.
-    for (let r = 0; r < blockRows; r++) {
-      const row = rows === null ? start + r : rows[start + r];
-      const src = row * cols;
-      let dst = dataWord + ((r / GROUP_ROWS) | 0) * (groupBytes >> 3) + (r % GROUP_ROWS);
-      for (let f = 0; f < cols; f++, dst += GROUP_ROWS) f64[dst] = data[src + f];
+    for (let i = 0; i < blockRows; i++) {
+      live[i] = rows === null ? start + i : rows[start + i];
+      place(i, live[i]);
     }
     if (rows === null) f64.set(out.subarray(start * outStride, (start + blockRows) * outStride), outWord);
-    else for (let r = 0; r < blockRows; r++) f64.set(out.subarray(rows[start + r] * outStride, (rows[start + r] + 1) * outStride), outWord + r * outStride);
-    if (blockRows < SMALL_ROWS) {
-      for (let r = 0; r < blockRows; r++) exports.predictOneRow(roots, outputs, T, width, RESERVED_BYTES + 8 * r, outAt + r * outBytes);
+    else for (let i = 0; i < blockRows; i++) f64.set(out.subarray(live[i] * outStride, (live[i] + 1) * outStride), outWord + i * outStride);
+    let n = blockRows;
+    if (stop === null) {
+      run(0, T, n, outAt);
     } else {
-      exports.predictGroups(roots, outputs, T, width, RESERVED_BYTES, groupBytes, groups, outAt, outBytes);
+      for (let t = 0; t < T && n > 0; ) {
+        const next = Math.min(T, t + STOP_CHUNK);
+        run(t, next, n, outAt);
+        t = next;
+        if (t === T) break;
+        let settledCount = 0;
+        for (let i = 0; i < n; i++) {
+          done[i] = settled(stop, t / STOP_CHUNK, T, f64, outWord + i * outStride) ? 1 : 0;
+          settledCount += done[i];
+        }
+        // Closing ranks costs about a chunk's walk for a sixteenth of the rows: wait until that many have settled.
+        if (settledCount === 0 || settledCount * 64 < n) continue;
+        let kept = 0;
+        for (let i = 0; i < n; i++) {
+          const from = outWord + i * outStride;
+          if (done[i] === 1) {
+            out.set(f64.subarray(from, from + outStride), live[i] * outStride);
+            continue;
+          }
+          if (kept !== i) {
+            f64.copyWithin(outWord + kept * outStride, from, from + outStride);
+            live[kept] = live[i];
+            place(kept, live[i]);
+          }
+          kept++;
+        }
+        n = kept;
+      }
     }
-    if (rows === null) out.set(f64.subarray(outWord, outWord + blockRows * outStride), start * outStride);
-    else for (let r = 0; r < blockRows; r++) out.set(f64.subarray(outWord + r * outStride, outWord + (r + 1) * outStride), rows[start + r] * outStride);
+    if (rows === null && stop === null) out.set(f64.subarray(outWord, outWord + n * outStride), start * outStride);
+    else for (let i = 0; i < n; i++) out.set(f64.subarray(outWord + i * outStride, outWord + (i + 1) * outStride), live[i] * outStride);
   }
+  return walked;
 }
 
 /** One row that may hold NaN: the plain walk, NaN going where each split learned. */

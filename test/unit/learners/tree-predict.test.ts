@@ -3,6 +3,7 @@
  * as the reference: outputs must be bit-identical (Object.is per value), for random trees whose thresholds and
  * inputs collide on purpose (ties, ±Infinity, -0, NaN), for every remainder of the four-row and four-tree
  * groupings, and for fitted random_forest / extra_trees / decision_tree / gbdt models before and after save/load.
+ * Labels-only prediction, which may stop a row once its argmax is settled, must give the full sums’ argmax.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -11,8 +12,8 @@ import { decisionTree } from '../../../src/learners/decision-tree.js';
 import { extraTrees, randomForest } from '../../../src/learners/forest.js';
 import { gbdt, type GbdtModel } from '../../../src/learners/gbdt/index.js';
 import { Rng } from '../../../src/learners/rng.js';
-import type { AveragedTreesModel } from '../../../src/learners/tree/ensemble.js';
-import { accumulateTrees, compileTrees } from '../../../src/learners/tree/predict.js';
+import { argmax, type AveragedTreesModel } from '../../../src/learners/tree/ensemble.js';
+import { accumulateTrees, argmaxStop, compileTrees } from '../../../src/learners/tree/predict.js';
 import { TreeBuilder, deserializeTree, type Tree } from '../../../src/learners/tree/tree.js';
 import type { FittedModel, LearnerFamily, SerializedModel, TrainingData } from '../../../src/learners/types.js';
 
@@ -257,6 +258,103 @@ describe('compiled trees against the per-tree walk', () => {
 
 });
 
+// ---------------------------------------------------------------- labels only: stopping once the argmax is settled
+
+/** argmax of each row of the full reference sums (first of equals, as the models break ties). */
+function referenceLabels(trees: readonly Tree[], offsets: readonly number[], X: Matrix, start: Float64Array, stride: number): number[] {
+  const out = start.slice();
+  referenceAccumulate(trees, offsets, X, out, stride);
+  return Array.from({ length: X.rows }, (_, r) => argmax(out, r * stride, stride));
+}
+
+/** A tree whose leaves vote (one-hot over `width`) mostly for the class the row's feature 0 points at. */
+function votingTree(rng: Rng, width: number, depth: number, noise: number): Tree {
+  const builder = new TreeBuilder(width, 4);
+  const grow = (node: number, level: number, low: number, high: number): void => {
+    if (level === depth) {
+      const centre = (Math.max(low, -3) + Math.min(high, 3)) / 2;
+      const vote = rng.next() < noise ? rng.int(width) : Math.min(width - 1, Math.max(0, Math.floor((centre + 3) / (6 / width))));
+      builder.value[node * width + vote] = 1;
+      return;
+    }
+    const threshold = level === 0 || rng.next() < 0.7 ? (Math.max(low, -3) + Math.min(high, 3)) / 2 + rng.normal() * 0.1 : gridValue(rng);
+    const feature = level === 0 || rng.next() < 0.6 ? 0 : 1 + rng.int(2);
+    const left = builder.addNode();
+    const right = builder.addNode();
+    builder.setSplit(node, feature, threshold, false, left, right);
+    grow(left, level + 1, feature === 0 ? low : low, feature === 0 ? Math.min(high, threshold) : high);
+    grow(right, level + 1, feature === 0 ? Math.max(low, threshold) : low, high);
+  };
+  grow(builder.addNode(), 0, -Infinity, Infinity);
+  return builder.finish();
+}
+
+describe('labels only: rows stop once their argmax cannot change', () => {
+  it('gives the full sums’ argmax for every row, confident or not, in forest and per-class (gbdt) layouts', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 2 ** 31 - 1 }), fc.integer({ min: 1, max: 90 }), fc.integer({ min: 0, max: 70 }), fc.boolean(), (seed, treeCount, rows, perClass) => {
+        const rng = new Rng(seed);
+        const classes = 2 + rng.int(3);
+        const cols = 3;
+        const noise = rng.next() * 0.6;
+        // Forest layout: every tree votes over all classes at offset 0. Per-class layout (gbdt's): width-1 trees
+        // with real values, tree t adding to class t mod classes, on top of a per-class baseline.
+        const trees = perClass
+          ? Array.from({ length: treeCount }, () => randomTree(rng, cols, 1, rng.int(6)))
+          : Array.from({ length: treeCount }, () => votingTree(rng, classes, 1 + rng.int(5), noise));
+        const offsets = trees.map((_, t) => (perClass ? t % classes : 0));
+        const X = randomInput(rng, rows, cols, 0);
+        const start = new Float64Array(rows * classes);
+        if (perClass) for (let i = 0; i < start.length; i++) start[i] = i % classes === 0 ? rng.normal() : 0;
+        const compiled = compileTrees(trees, offsets);
+        const out = start.slice();
+        const walked = accumulateTrees(compiled, X.data, rows, cols, out, classes, false, argmaxStop(compiled, classes));
+        expect(walked).toBeLessThanOrEqual(rows * treeCount);
+        const labels = Array.from({ length: rows }, (_, r) => argmax(out, r * classes, classes));
+        expect(labels).toEqual(referenceLabels(trees, offsets, X, start, classes));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('stops confident rows early, keeps exact ties and one-ulp leads running to the last tree', () => {
+    const rng = new Rng(8);
+    const trees = Array.from({ length: 200 }, () => votingTree(rng, 3, 4, 0.05));
+    const compiled = compileTrees(trees, new Int32Array(200));
+    const rows = 300;
+    const X = randomInput(rng, rows, 3, 0);
+    const out = new Float64Array(rows * 3);
+    const walked = accumulateTrees(compiled, X.data, rows, 3, out, 3, false, argmaxStop(compiled, 3));
+    // Mostly unanimous votes settle a little past half the trees.
+    expect(walked).toBeLessThan(0.75 * rows * 200);
+    expect(Array.from({ length: rows }, (_, r) => argmax(out, r * 3, 3))).toEqual(referenceLabels(trees, new Array<number>(200).fill(0), X, new Float64Array(rows * 3), 3));
+
+    // Every tree is one leaf [a, b]. An exact tie never settles (the full sums tie and the first output wins); a
+    // lead of one ulp per tree is far inside the rounding margin, so those rows also run every tree.
+    for (const [a, b] of [
+      [0.5, 0.5],
+      [0.5, 0.5000000000000001],
+    ]) {
+      const builder = new TreeBuilder(2, 4);
+      const root = builder.addNode();
+      builder.value[0] = a;
+      builder.value[1] = b;
+      expect(root).toBe(0);
+      const same = compileTrees(Array.from({ length: 40 }, () => builder.finish()), new Int32Array(40));
+      const tied = new Float64Array(2 * 9);
+      const n = accumulateTrees(same, new Float64Array(9), 9, 1, tied, 2, false, argmaxStop(same, 2));
+      expect(n).toBe(9 * 40);
+      for (let r = 0; r < 9; r++) expect(argmax(tied, 2 * r, 2)).toBe(a === b ? 0 : 1);
+    }
+  });
+
+  it('refuses bounds built for another output width', () => {
+    const rng = new Rng(3);
+    const compiled = compileTrees([randomTree(rng, 2, 2, 3)], [0]);
+    expect(() => accumulateTrees(compiled, new Float64Array(2), 1, 2, new Float64Array(3), 3, false, argmaxStop(compiled, 2))).toThrow(/2 outputs per row, not 3/);
+  });
+});
+
 // ---------------------------------------------------------------- fitted models
 
 function blobs(rows: number, cols: number, seed: number): TrainingData {
@@ -291,6 +389,8 @@ describe('fitted models predict exactly as the per-tree walk', () => {
         const proba = model.predictProba(test).data;
         expect(firstDifference(proba, expected)).toBe(-1);
         const labels = model.predict(test);
+        // predict may stop a row early (labels only): its label is still the full mean's argmax.
+        expect(Array.from(labels)).toEqual(Array.from({ length: test.rows }, (_, r) => argmax(expected, r * 3, 3)));
         for (let r = 0; r < test.rows; r++) {
           const one = createMatrix(1, test.cols, test.data.slice(r * test.cols, (r + 1) * test.cols));
           expect(firstDifference(model.predictProba(one).data, expected.subarray(r * 3, r * 3 + 3))).toBe(-1);
@@ -319,10 +419,13 @@ describe('fitted models predict exactly as the per-tree walk', () => {
       const queries = [test, createMatrix(test.rows, test.cols, test.data.map((v, i) => (i % 5 === 0 ? NaN : v)))];
       for (const model of [fitted, reload(gbdt, fitted) as GbdtModel]) {
         for (const X of queries) {
-          expect(firstDifference(model.rawScores(X), referenceGbdtRaw(fitted, X))).toBe(-1);
+          const raw = referenceGbdtRaw(fitted, X);
+          expect(firstDifference(model.rawScores(X), raw)).toBe(-1);
+          const K = model.treesPerIteration;
+          const labels = Array.from({ length: X.rows }, (_, r) => (K === 1 ? (raw[r] > 0 ? 1 : 0) : argmax(raw, r * K, K)));
+          expect(Array.from(model.predict(X))).toEqual(labels);
           for (let r = 0; r < X.rows; r++) {
             const one = createMatrix(1, X.cols, X.data.slice(r * X.cols, (r + 1) * X.cols));
-            const K = model.treesPerIteration;
             expect(firstDifference(model.rawScores(one), model.rawScores(X).subarray(r * K, (r + 1) * K))).toBe(-1);
           }
         }
