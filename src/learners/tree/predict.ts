@@ -131,6 +131,10 @@ export interface ArgmaxStop {
   readonly restMin: Float64Array;
   /** Sum over trees of the largest |leaf value|, for the rounding margin. */
   readonly magnitude: number;
+  /** [boundary]: the most the trees before it can have moved any output above any other. */
+  readonly reach: Float64Array;
+  /** [boundary]: the least lead any row needs to settle there (min over outputs j ≠ k of restMax[k] − restMin[j]). */
+  readonly needed: Float64Array;
 }
 
 /**
@@ -180,7 +184,45 @@ export function argmaxStop(trees: CompiledTrees, width: number): ArgmaxStop {
     }
   }
   // The last boundary (all trees done) has nothing left to add: already zero.
-  return { width, restMax, restMin, magnitude };
+  const reach = new Float64Array(boundaries);
+  const needed = new Float64Array(boundaries);
+  let moved = 0;
+  for (let t = 0; t < T; t++) {
+    if (t % STOP_CHUNK === 0) reach[t / STOP_CHUNK] = moved;
+    // The most this tree can lift one output above another: its largest leaf value less its smallest (an
+    // output it does not touch gets 0).
+    let high = trees.leafWidth < width ? 0 : -Infinity;
+    let low = trees.leafWidth < width ? 0 : Infinity;
+    const end = t + 1 < T ? trees.root[t + 1] : slots;
+    for (let s = trees.root[t]; s < end; s++) {
+      const at = trees.leafOffset[s];
+      if (at < 0) continue;
+      for (let k = 0; k < trees.leafWidth; k++) {
+        high = Math.max(high, trees.leafValues[at + k]);
+        low = Math.min(low, trees.leafValues[at + k]);
+      }
+    }
+    moved += high - low;
+  }
+  reach[boundaries - 1] = moved;
+  for (let b = 0; b < boundaries; b++) {
+    // min over k of restMax[k] − (largest restMin[j] with j ≠ k): the two largest restMin suffice.
+    let first = -Infinity;
+    let second = -Infinity;
+    let firstAt = -1;
+    for (let k = 0; k < width; k++) {
+      const v = restMin[b * width + k];
+      if (v > first) {
+        second = first;
+        first = v;
+        firstAt = k;
+      } else if (v > second) second = v;
+    }
+    let least = Infinity;
+    for (let k = 0; k < width; k++) least = Math.min(least, restMax[b * width + k] - (k === firstAt ? second : first));
+    needed[b] = least;
+  }
+  return { width, restMax, restMin, magnitude, reach, needed };
 }
 
 /**
@@ -368,7 +410,6 @@ function accumulateCleanRows(
   const dataWord = RESERVED_BYTES >> 3;
   // The block's rows in kernel order: live[i] is the caller's row walking as the block's row i.
   const live = new Int32Array(blockGroups * GROUP_ROWS);
-  const done = new Uint8Array(stop === null ? 0 : live.length);
   let walked = 0;
   // Interleave: feature f of the block's row i goes to group i / 8, lane i % 8.
   const place = (i: number, row: number): void => {
@@ -400,33 +441,41 @@ function accumulateCleanRows(
     if (stop === null) {
       run(0, T, n, outAt);
     } else {
+      // The widest gap between two outputs of any row before the first tree (a baseline may differ by output).
+      let spread = 0;
+      for (let i = 0; i < n; i++) {
+        let high = -Infinity;
+        let low = Infinity;
+        for (let j = outWord + i * outStride, end = j + outStride; j < end; j++) {
+          high = Math.max(high, f64[j]);
+          low = Math.min(low, f64[j]);
+        }
+        spread = Math.max(spread, high - low);
+      }
       for (let t = 0; t < T && n > 0; ) {
         const next = Math.min(T, t + STOP_CHUNK);
         run(t, next, n, outAt);
         t = next;
         if (t === T) break;
-        let settledCount = 0;
-        for (let i = 0; i < n; i++) {
-          done[i] = settled(stop, t / STOP_CHUNK, T, f64, outWord + i * outStride) ? 1 : 0;
-          settledCount += done[i];
-        }
-        // Closing ranks costs about a chunk's walk for a sixteenth of the rows: wait until that many have settled.
-        if (settledCount === 0 || settledCount * 64 < n) continue;
-        let kept = 0;
-        for (let i = 0; i < n; i++) {
-          const from = outWord + i * outStride;
-          if (done[i] === 1) {
-            out.set(f64.subarray(from, from + outStride), live[i] * outStride);
+        const boundary = t / STOP_CHUNK;
+        // No row can have a lead yet as wide as the remaining trees could undo (NaN spread: check anyway).
+        if (spread + stop.reach[boundary] <= stop.needed[boundary]) continue;
+        // Settled rows leave with their sums; the block's last row takes each one's place (the order of rows
+        // inside a block is free), so leaving costs one row's copy, not a shift of every row after it.
+        for (let i = 0; i < n; ) {
+          const at = outWord + i * outStride;
+          if (!settled(stop, boundary, T, f64, at)) {
+            i++;
             continue;
           }
-          if (kept !== i) {
-            f64.copyWithin(outWord + kept * outStride, from, from + outStride);
-            live[kept] = live[i];
-            place(kept, live[i]);
+          out.set(f64.subarray(at, at + outStride), live[i] * outStride);
+          n--;
+          if (i < n) {
+            f64.copyWithin(at, outWord + n * outStride, outWord + (n + 1) * outStride);
+            live[i] = live[n];
+            place(i, live[i]);
           }
-          kept++;
         }
-        n = kept;
       }
     }
     if (rows === null && stop === null) out.set(f64.subarray(outWord, outWord + n * outStride), start * outStride);
