@@ -6,7 +6,8 @@ import { SpotmlError } from '../errors.js';
 import { createMatrix, type Matrix } from '../data/matrix.js';
 import { loadModel } from './catalogue.js';
 import { checkPredictInput } from './validate.js';
-import type { FittedModel, Params, SerializedModel, Task } from './types.js';
+import type { FittedModel, LabelsAndProba, Params, SerializedModel, Task } from './types.js';
+import { argmaxRows } from './preprocess.js';
 import { serializedModel } from './serialized.js';
 
 export const ENSEMBLE_FAMILY = 'ensemble';
@@ -18,6 +19,8 @@ export class EnsembleModel implements FittedModel {
   readonly nClasses?: number;
   readonly params: Params;
   readonly predictProba?: (X: Matrix) => Matrix;
+  /** Labels and probabilities from one pass over the members (classification). */
+  readonly predictWithProba?: (X: Matrix) => LabelsAndProba;
 
   constructor(
     readonly members: readonly FittedModel[],
@@ -36,22 +39,18 @@ export class EnsembleModel implements FittedModel {
         throw new SpotmlError('INTERNAL', 'ensemble members must share task, feature count and classes');
       }
     }
-    if (this.task === 'classification') this.predictProba = (X: Matrix): Matrix => this.averageProba(X);
+    if (this.task === 'classification') {
+      this.predictProba = (X: Matrix): Matrix => this.averageProba(X);
+      this.predictWithProba = (X: Matrix): LabelsAndProba => {
+        const proba = this.averageProba(X);
+        return { labels: argmaxRows(proba), proba };
+      };
+    }
   }
 
   predict(X: Matrix): Float64Array {
     checkPredictInput(X, this.nFeatures, ENSEMBLE_FAMILY);
-    if (this.task === 'classification') {
-      const proba = this.averageProba(X);
-      const k = this.nClasses as number;
-      const out = new Float64Array(X.rows);
-      for (let i = 0; i < X.rows; i++) {
-        let best = 0;
-        for (let c = 1; c < k; c++) if (proba.data[i * k + c] > proba.data[i * k + best]) best = c;
-        out[i] = best;
-      }
-      return out;
-    }
+    if (this.task === 'classification') return argmaxRows(this.averageProba(X));
     const out = new Float64Array(X.rows);
     this.members.forEach((m, j) => {
       const p = m.predict(X);

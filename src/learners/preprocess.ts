@@ -7,7 +7,7 @@ import { SpotmlError } from '../errors.js';
 import { createMatrix, type Matrix } from '../data/matrix.js';
 import { checkPredictInput, checkTrainingData, firstNaN } from './validate.js';
 export { checkNoMissing } from './validate.js';
-import type { FitOptions, FittedModel, LearnerFamily, Params, SerializedModel, Task, TrainingData } from './types.js';
+import type { FitOptions, FittedModel, LabelsAndProba, LearnerFamily, Params, SerializedModel, Task, TrainingData } from './types.js';
 import { serializedModel } from './serialized.js';
 import { instantiateKernel, MemoryLayout, type WasmKernelModule } from '../runtime/wasm.js';
 import { wasmBase64 } from '../generated/wasm/preprocess.js';
@@ -148,6 +148,8 @@ export class PipelineModel implements FittedModel {
   readonly preprocessor: Preprocessor;
   readonly model: FittedModel;
   readonly predictProba?: (X: Matrix) => Matrix;
+  /** Labels and probabilities from one preprocessing pass (and one model pass where the model offers it). */
+  readonly predictWithProba?: (X: Matrix) => LabelsAndProba;
 
   constructor(preprocessor: Preprocessor, model: FittedModel) {
     this.preprocessor = preprocessor;
@@ -159,6 +161,7 @@ export class PipelineModel implements FittedModel {
     const innerProba = model.predictProba;
     if (innerProba !== undefined && model.task === 'classification') {
       this.predictProba = (X: Matrix): Matrix => innerProba.call(model, this.prepare(X));
+      this.predictWithProba = (X: Matrix): LabelsAndProba => labelsAndProba(model, this.prepare(X));
     }
   }
 
@@ -394,6 +397,15 @@ function addSquaredDeviations(data: Float64Array, rows: number, cols: number, ce
       if (v === v) squares[j] += (v - centre[j]) * (v - centre[j]);
     }
   }
+}
+
+/** A classifier's labels and probabilities: one pass when the model offers it, else predict then predictProba. */
+export function labelsAndProba(model: FittedModel, X: Matrix): LabelsAndProba {
+  if (model.predictWithProba) return model.predictWithProba(X);
+  if (model.task !== 'classification' || !model.predictProba) {
+    throw new SpotmlError('USAGE', `${model.family}: probabilities are for classifiers with predictProba`, { family: model.family });
+  }
+  return { labels: model.predict(X), proba: model.predictProba(X) };
 }
 
 /** Class index of each row's largest probability (first on ties), so predict agrees with predictProba. */

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { SpotmlError } from '../errors.js';
 import { createMatrix, type Matrix } from '../data/matrix.js';
 import type { FittedModel, Task } from '../learners/types.js';
+import { labelsAndProba } from '../learners/preprocess.js';
 
 export const RUNTIMES = ['native', 'onnx'] as const;
 export type RuntimeName = (typeof RUNTIMES)[number];
@@ -53,7 +54,9 @@ export function nativePredictor(model: FittedModel): Predictor {
     runtime: 'native',
     hasProba: proba !== null,
     predict(X: Matrix, withProba: boolean): Prediction {
-      return { values: model.predict(X), proba: withProba && proba ? proba(X) : null };
+      if (!withProba || proba === null) return { values: model.predict(X), proba: null };
+      const both = labelsAndProba(model, X);
+      return { values: both.labels, proba: both.proba };
     },
     close: () => Promise.resolve(),
   };

@@ -57,3 +57,10 @@ export function outOfRange(family: LearnerFamily): Params | null {
   }
   return null;
 }
+
+/** A float64's bits as hex, so equality is bitwise (-0 ≠ 0, NaN = NaN). */
+export function bits(value: number): string {
+  const view = new DataView(new ArrayBuffer(8));
+  view.setFloat64(0, value);
+  return view.getBigUint64(0).toString(16);
+}

@@ -11,7 +11,7 @@ import { SpotmlError } from '../../src/errors.js';
 import { createMatrix, type Matrix } from '../../src/data/matrix.js';
 import { Rng } from '../../src/learners/rng.js';
 import type { FittedModel, LearnerFamily, ParamSpec, Params, Task, TrainingData } from '../../src/learners/types.js';
-import { expectSpotmlError, expectValidProbabilities, outOfRange, roundTrip, rowOf, withNaN } from './checks.js';
+import { bits, expectSpotmlError, expectValidProbabilities, outOfRange, roundTrip, rowOf, withNaN } from './checks.js';
 
 /** Cheap settings per family so the whole suite stays fast; families not listed use their defaults. */
 const cheapParams: Record<string, Params> = {
@@ -167,6 +167,19 @@ for (const family of FAMILIES) {
           const model = await family.fit(data, params, options);
           expect(model.predictProba, `${family.name} should offer predictProba with ${JSON.stringify(params)}`).toBeDefined();
           expectValidProbabilities(model.predictProba!(test.X), test.X.rows, nClasses);
+        });
+
+        it('predictWithProba, where offered, equals predict and predictProba bit for bit', async () => {
+          const model = await family.fit(data, params, options);
+          // Through a pipeline too: it offers predictWithProba for every classifier with predictProba.
+          const fitted = [model, await fitPipeline(family, data, params, options)];
+          for (const m of fitted) {
+            if (!m.predictWithProba) continue;
+            const both = m.predictWithProba(test.X);
+            expect(Array.from(both.labels)).toEqual(Array.from(m.predict(test.X)));
+            expect(Array.from(both.proba.data).map(bits)).toEqual(Array.from(m.predictProba!(test.X).data).map(bits));
+          }
+          expect(fitted[1].predictWithProba, 'a classifier pipeline offers predictWithProba').toBeDefined();
         });
 
         it('handles a class absent from the training rows (nClasses larger than seen)', async () => {

@@ -15,7 +15,7 @@ import { Rng, hashSeed } from '../rng.js';
 import { Pacer, argmax, checkModelHeader } from '../tree/ensemble.js';
 import { accumulateTrees, argmaxStop, compileTrees, type ArgmaxStop, type CompiledTrees } from '../tree/predict.js';
 import { deserializeTree, serializeTree, type Tree } from '../tree/tree.js';
-import type { FitOptions, FittedModel, LearnerFamily, ParamSpec, Params, SerializedModel, Task, TrainingData } from '../types.js';
+import type { FitOptions, FittedModel, LabelsAndProba, LearnerFamily, ParamSpec, Params, SerializedModel, Task, TrainingData } from '../types.js';
 import { checkPredictInput, checkTrainingData } from '../validate.js';
 import { boost, type BoostSet } from './boost.js';
 import { binaryLogLoss, sigmoid, softmaxLoss, squaredError, type Objective } from './objective.js';
@@ -117,27 +117,44 @@ export class GbdtModel implements FittedModel {
     if (this.task === 'classification' && K > 1) this.labelStop ??= argmaxStop(this.compiled, K);
     const raw = this.rawScores(X, this.task === 'classification' && K > 1 ? this.labelStop : null);
     if (this.task === 'regression') return raw;
-    const labels = new Float64Array(X.rows);
-    if (K === 1) for (let r = 0; r < X.rows; r++) labels[r] = raw[r] > 0 ? 1 : 0;
-    else for (let r = 0; r < X.rows; r++) labels[r] = argmax(raw, r * K, K);
-    return labels;
+    return this.labelsOf(raw, X.rows);
   }
 
   predictProba(X: Matrix): Matrix {
     if (this.task !== 'classification') {
       throw new SpotmlError('USAGE', `${FAMILY}: predictProba is for classifiers; this model is a regressor`, { family: FAMILY });
     }
+    return this.probaOf(this.rawScores(X), X.rows);
+  }
+
+  /** One pass over the trees: labels and probabilities from the same raw scores. */
+  predictWithProba(X: Matrix): LabelsAndProba {
+    if (this.task !== 'classification') {
+      throw new SpotmlError('USAGE', `${FAMILY}: predictWithProba is for classifiers; this model is a regressor`, { family: FAMILY });
+    }
     const raw = this.rawScores(X);
+    return { labels: this.labelsOf(raw, X.rows), proba: this.probaOf(raw, X.rows) };
+  }
+
+  private labelsOf(raw: Float64Array, rows: number): Float64Array {
+    const K = this.treesPerIteration;
+    const labels = new Float64Array(rows);
+    if (K === 1) for (let r = 0; r < rows; r++) labels[r] = raw[r] > 0 ? 1 : 0;
+    else for (let r = 0; r < rows; r++) labels[r] = argmax(raw, r * K, K);
+    return labels;
+  }
+
+  private probaOf(raw: Float64Array, rows: number): Matrix {
     const C = this.nClasses as number;
-    const out = new Float64Array(X.rows * C);
+    const out = new Float64Array(rows * C);
     if (this.treesPerIteration === 1) {
-      for (let r = 0; r < X.rows; r++) {
+      for (let r = 0; r < rows; r++) {
         const p1 = sigmoid(raw[r]);
         out[r * 2] = 1 - p1;
         out[r * 2 + 1] = p1;
       }
     } else {
-      for (let r = 0; r < X.rows; r++) {
+      for (let r = 0; r < rows; r++) {
         let max = -Infinity;
         for (let k = 0; k < C; k++) max = Math.max(max, raw[r * C + k]);
         let sum = 0;
@@ -149,7 +166,7 @@ export class GbdtModel implements FittedModel {
         for (let k = 0; k < C; k++) out[r * C + k] /= sum;
       }
     }
-    return createMatrix(X.rows, C, out);
+    return createMatrix(rows, C, out);
   }
 
   toJSON(): SerializedModel {

@@ -7,7 +7,7 @@ import { createMatrix, type Matrix } from '../../data/matrix.js';
 import { SpotmlError } from '../../errors.js';
 import { binMatrix, fitBinMapper } from '../gbdt/binning.js';
 import { hashSeed } from '../rng.js';
-import type { FittedModel, Params, SerializedModel, Task } from '../types.js';
+import type { FittedModel, LabelsAndProba, Params, SerializedModel, Task } from '../types.js';
 import { checkNoMissing, checkPredictInput } from '../validate.js';
 import type { CartInput } from './cart.js';
 import { accumulateTrees, argmaxStop, compileTrees, type ArgmaxStop, type CompiledTrees } from './predict.js';
@@ -126,6 +126,15 @@ export class AveragedTreesModel implements FittedModel {
       throw new SpotmlError('USAGE', `${this.family}: predictProba is for classifiers; this model is a regressor`, { family: this.family });
     }
     return createMatrix(X.rows, this.nClasses as number, this.average(X));
+  }
+
+  /** One pass over the trees: the full means and their argmax (the labels predict settles early on). */
+  predictWithProba(X: Matrix): LabelsAndProba {
+    const proba = this.predictProba(X);
+    const K = proba.cols;
+    const labels = new Float64Array(X.rows);
+    for (let r = 0; r < X.rows; r++) labels[r] = argmax(proba.data, r * K, K);
+    return { labels, proba };
   }
 
   toJSON(): SerializedModel {
