@@ -1,5 +1,5 @@
 /**
- * Tree-ensemble prediction speed: rows/s for 1-row and 1,000-row predictProba calls on
+ * Tree-ensemble prediction speed: rows/s for 1-row and 1,000-row predictProba (and predict, labels only) calls on
  *   - the serve bench's forest: random_forest, 300 fully grown trees, 20 features, 3 classes, trained on
  *     synthetic(3000, 20, 3, seed 7) as test/bench/serve.ts does (≈70.5k nodes);
  *   - gbdt, 100 iterations × 3 classes (300 trees) on the same data, early stopping off;
@@ -16,7 +16,8 @@ import { cpus } from 'node:os';
 import { createMatrix, type Matrix } from '../../src/data/matrix.js';
 import { randomForest } from '../../src/learners/forest.js';
 import { gbdt, type GbdtModel } from '../../src/learners/gbdt/index.js';
-import type { AveragedTreesModel } from '../../src/learners/tree/ensemble.js';
+import { argmax, type AveragedTreesModel } from '../../src/learners/tree/ensemble.js';
+import { accumulateTrees, argmaxStop, compileTrees } from '../../src/learners/tree/predict.js';
 import type { Tree } from '../../src/learners/tree/tree.js';
 import { checkNoMissing, checkPredictInput } from '../../src/learners/validate.js';
 import { accumulateTrees as jsAccumulateTrees, compileTrees as jsCompileTrees } from './tree-predict-js.js';
@@ -184,6 +185,17 @@ function measure(name: string, reference: Proba, before: Proba, after: Proba, X:
   return results;
 }
 
+/** Each row's argmax (first of equals) as a one-column matrix. */
+function argmaxMatrix(proba: Matrix): Matrix {
+  const labels = new Float64Array(proba.rows);
+  for (let r = 0; r < proba.rows; r++) labels[r] = argmax(proba.data, r * proba.cols, proba.cols);
+  return labelMatrix(labels);
+}
+
+function labelMatrix(labels: Float64Array): Matrix {
+  return createMatrix(labels.length, 1, labels);
+}
+
 /** NaN in one feature of every `every`-th row (the feature cycles), so most rows stay complete. */
 function withMissing(X: Matrix, every: number): Matrix {
   const data = X.data.slice();
@@ -199,8 +211,18 @@ async function main(): Promise<void> {
   const query = synthetic(BATCH, FEATURES, CLASSES, 99).X;
   const nodes = (trees: readonly Tree[]): number => trees.reduce((sum, t) => sum + t.nodeCount, 0);
 
+  // Labels only (predict): the current kernel may stop a row once its argmax is settled; "before" is the JS
+  // kernel's full sums and their argmax. Labels are compared exactly with the reference probabilities' argmax.
+  const labelsOf = (proba: Proba): Proba => (X) => argmaxMatrix(proba(X));
+  const compiled = compileTrees(forest.trees, new Int32Array(forest.trees.length));
+  const walked = accumulateTrees(compiled, query.data, query.rows, query.cols, new Float64Array(query.rows * CLASSES), CLASSES, false, argmaxStop(compiled, CLASSES));
   const results = {
     random_forest: measure('random_forest 300', (X) => referenceForestProba(forest, X), jsForestProba(forest), (X) => forest.predictProba(X), query),
+    randomForestLabels: {
+      ...measure('random_forest labels', labelsOf((X) => referenceForestProba(forest, X)), labelsOf(jsForestProba(forest)), (X) => labelMatrix(forest.predict(X)), query),
+      treesWalkedPerRow: Math.round((walked / query.rows) * 10) / 10,
+    },
+    gbdtLabels: measure('gbdt labels', labelsOf((X) => referenceGbdtProba(boosted, X)), labelsOf(jsGbdtProba(boosted)), (X) => labelMatrix(boosted.predict(X)), query),
     gbdt: measure('gbdt 100×3', (X) => referenceGbdtProba(boosted, X), jsGbdtProba(boosted), (X) => boosted.predictProba(X), query),
     gbdtWithMissing: measure(
       'gbdt 100×3, 5% NaN rows',
@@ -221,7 +243,7 @@ async function main(): Promise<void> {
           randomForest: `300 trees (${nodes(forest.trees)} nodes), ${FEATURES} features, ${CLASSES} classes, trained on synthetic(3000) seed 7`,
           gbdt: `${boosted.iterations} iterations × ${boosted.treesPerIteration} classes (${nodes(boosted.trees)} nodes)`,
           query: `${BATCH} rows of synthetic(${BATCH}) seed 99; singleRow = ${BATCH} calls of one row, batch = one call`,
-          call: 'predictProba',
+          call: 'predictProba; *Labels: predict (labels only, rows stop once their argmax is settled)',
           timing: `process CPU time, median and best of ${ROUNDS} rounds, before (previous JS kernel) / after alternating; outputs checked bit-identical to a per-tree loop`,
         },
         results,
