@@ -244,7 +244,9 @@ function settled(stop: ArgmaxStop, boundary: number, treeCount: number, out: Flo
   const floor = out[o + lead] + restMin[b + lead] - margin;
   if (!(floor === floor)) return false;
   for (let k = 0; k < width; k++) {
-    if (k !== lead && !(floor > out[o + k] + restMax[b + k])) return false;
+    // The lead must also be clear in the partial sums themselves: the caller takes their argmax, perhaps after
+    // scaling (a forest's mean), and scaling may round two values a few ulps apart to one.
+    if (k !== lead && !(floor > out[o + k] + restMax[b + k] && out[o + lead] - margin > out[o + k])) return false;
   }
   return true;
 }
