@@ -12,7 +12,7 @@ import { decisionTree } from '../../../src/learners/decision-tree.js';
 import { extraTrees, randomForest } from '../../../src/learners/forest.js';
 import { gbdt, type GbdtModel } from '../../../src/learners/gbdt/index.js';
 import { Rng } from '../../../src/learners/rng.js';
-import { argmax, type AveragedTreesModel } from '../../../src/learners/tree/ensemble.js';
+import { argmax, AveragedTreesModel } from '../../../src/learners/tree/ensemble.js';
 import { accumulateTrees, argmaxStop, compileTrees } from '../../../src/learners/tree/predict.js';
 import { TreeBuilder, deserializeTree, type Tree } from '../../../src/learners/tree/tree.js';
 import type { FittedModel, LearnerFamily, SerializedModel, TrainingData } from '../../../src/learners/types.js';
@@ -346,6 +346,27 @@ describe('labels only: rows stop once their argmax cannot change', () => {
       expect(n).toBe(9 * 40);
       for (let r = 0; r < 9; r++) expect(argmax(tied, 2 * r, 2)).toBe(a === b ? 0 : 1);
     }
+  });
+
+  it('does not settle a lead of a few ulps, which a forest’s scaled mean could round into a tie', () => {
+    // Single-leaf trees over two classes. After the first 16 the sums are 15.75 and 15.75 + 2^-49 (one ulp):
+    // class 1 leads, and the remaining four trees give it more for certain, so by the bounds alone the row
+    // would settle there. But the mean scales both by 1/20, which rounds them to one value, and the argmax of
+    // a tie is class 0. The row must run on: its full sums put class 1 ahead by 0.8.
+    const leaf = (a: number, b: number): Tree => {
+      const builder = new TreeBuilder(2, 4);
+      builder.addNode();
+      builder.value[0] = a;
+      builder.value[1] = b;
+      return builder.finish();
+    };
+    const trees = [leaf(0.75, 0.75 + 2 ** -49), ...Array.from({ length: 15 }, () => leaf(1, 1)), ...Array.from({ length: 4 }, () => leaf(0.4, 0.6))];
+    const scale = 1 / 20;
+    expect(15.75 * scale).toBe((15.75 + 2 ** -49) * scale);
+    const forest = new AveragedTreesModel('random_forest', 'classification', 1, 2, {}, trees);
+    const X = createMatrix(1, 1, Float64Array.of(0));
+    expect(argmax(forest.predictProba(X).data, 0, 2)).toBe(1);
+    expect(forest.predict(X)[0]).toBe(1);
   });
 
   it('refuses bounds built for another output width', () => {
