@@ -22,8 +22,8 @@ interface JsonKernel {
 /** Bodies above this go to the general parser: the kernel memory (never shrunk) holds a body and up to 4 bytes of values per body byte. */
 export const FAST_JSON_MAX_BYTES = 2 * 1024 * 1024;
 const TABLES_AT = 1024;
-/** 23 exact powers of ten, then 651 128-bit powers of five. */
-const TABLE_BYTES = 23 * 8 + 651 * 16;
+/** 23 exact powers of ten (float64), then 651 128-bit powers of five, then 10^0 … 10^24 as u64 (mod 2^64; digit groups), then 7 vector constants. */
+const TABLE_BYTES = 23 * 8 + 651 * 16 + 25 * 8 + 7 * 16;
 /** The body (then its values) after the tables. */
 const BODY_AT = Math.ceil((TABLES_AT + TABLE_BYTES) / 4096) * 4096;
 
@@ -69,6 +69,22 @@ function kernel(): JsonKernelState {
     // Exact: every 10^k for k ≤ 22 is a float64, and Number() rounds correctly.
     for (let k = 0; k <= 22; k++) f64[(TABLES_AT >> 3) + k] = Number(`1e${k}`);
     new BigUint64Array(module.memory.buffer, TABLES_AT + 23 * 8, 651 * 2).set(powersOfFive());
+    const integerPowers = new BigUint64Array(module.memory.buffer, TABLES_AT + 23 * 8 + 651 * 16, 25);
+    for (let k = 0; k <= 24; k++) integerPowers[k] = BigInt.asUintN(64, 10n ** BigInt(k));
+    const vectors = TABLES_AT + 23 * 8 + 651 * 16 + 25 * 8;
+    const bytes = module.u8();
+    for (let i = 0; i < 16; i++) {
+      bytes[vectors + i] = i;
+      bytes[vectors + 16 + i] = 0x30;
+      bytes[vectors + 32 + i] = 9;
+    }
+    const words = new Int16Array(module.memory.buffer, vectors + 48, 32);
+    for (let i = 0; i < 8; i++) {
+      words[i] = 0xff;
+      words[8 + i] = 10;
+      words[16 + i] = i % 2 === 0 ? 100 : 1;
+      words[24 + i] = i % 2 === 0 ? 10000 : 1;
+    }
     state = { module };
   }
   return state;
@@ -76,10 +92,16 @@ function kernel(): JsonKernelState {
 
 const encoder = new TextEncoder();
 
+/** The most values a body of `length` bytes can hold (each takes at least two bytes: a digit and a comma). */
+function capacity(length: number): number {
+  return (length >> 1) + 2;
+}
+
 /** Copies the body into kernel memory at BODY_AT with a zero byte after it; its length, or -1 (non-ASCII text). */
 function loadBody(k: JsonKernelState, body: string | Uint8Array): number {
   const length = body.length;
-  k.module.ensureBytes(BODY_AT + length + 1 + 8 * ((length >> 1) + 2) + 8);
+  // The kernel reads up to 24 bytes past the zero byte that ends the body (whole digit groups).
+  k.module.ensureBytes(BODY_AT + length + 8 + 8 * capacity(length) + 32);
   const bytes = k.module.u8();
   if (typeof body === 'string') {
     // Text that is not all ASCII would need more bytes than characters: leave it to the general parser.
@@ -187,7 +209,7 @@ function columnsAt(bytes: Uint8Array, start: number, end: number, schema: InputS
 /** The rows array at the cursor, `width` values each; returns the row count and moves past the array. */
 function rowsAt(k: JsonKernelState, cursor: Cursor, length: number, width: number): { rows: number; valuesAt: number } {
   const valuesAt = (BODY_AT + length + 1 + 7) & ~7;
-  const rows = k.module.exports.parseRows(cursor.at, TABLES_AT, valuesAt, (length >> 1) + 2, width);
+  const rows = k.module.exports.parseRows(cursor.at, TABLES_AT, valuesAt, capacity(length), width);
   if (rows < 0) throw new Unusual();
   cursor.at = k.module.exports.parsedEnd();
   return { rows, valuesAt };
@@ -244,13 +266,15 @@ export function parseJsonFast(body: string | Uint8Array, schema: InputSchema, li
     if (cursor.skipSpace() !== -1) return null;
     const { rows, valuesAt } = parsed;
     if (rows > limits.maxRows) return null;
-    const data = new Float64Array(rows * p);
     const values = k.module.f64().subarray(valuesAt >> 3, (valuesAt >> 3) + rows * width);
     let identity = map === null || width === p;
     if (map !== null) for (let j = 0; j < p && identity; j++) identity = map[j] === j;
-    if (identity) data.set(values);
-    else if (map !== null) {
-      for (let r = 0; r < rows; r++) for (let j = 0; j < p; j++) data[r * p + j] = values[r * width + map[j]];
+    let data: Float64Array;
+    // One copy out of kernel memory (the caller owns the matrix; kernel memory is reused by the next body).
+    if (identity) data = values.slice();
+    else {
+      data = new Float64Array(rows * p);
+      if (map !== null) for (let r = 0; r < rows; r++) for (let j = 0; j < p; j++) data[r * p + j] = values[r * width + map[j]];
     }
     return { matrix: createMatrix(rows, p, data), format: field };
   } catch {
