@@ -228,19 +228,13 @@ export function argmaxStop(trees: CompiledTrees, width: number): ArgmaxStop {
 /**
  * Whether the row whose sums so far are out[o .. o + width) keeps its argmax whatever leaves the trees after
  * `boundary` give: its lead's least possible total beats every other output's largest possible total by more
- * than the rounding of summing `treeCount` terms could move either.
+ * than `margin`, the most rounding can have moved the sums (see `roundingMargin`).
  */
-function settled(stop: ArgmaxStop, boundary: number, treeCount: number, out: Float64Array, o: number): boolean {
+function settled(stop: ArgmaxStop, boundary: number, margin: number, out: Float64Array, o: number): boolean {
   const { width, restMax, restMin } = stop;
   const b = boundary * width;
   let lead = 0;
-  let largest = Math.abs(out[o]);
-  for (let k = 1; k < width; k++) {
-    if (out[o + k] > out[o + lead]) lead = k;
-    largest = Math.max(largest, Math.abs(out[o + k]));
-  }
-  // Each float sum of n terms is within n · 2^-53 · (sum of |terms|) of the exact one; four such errors meet here.
-  const margin = 16 * (treeCount + 1) * 2 ** -53 * (largest + 2 * stop.magnitude);
+  for (let k = 1; k < width; k++) if (out[o + k] > out[o + lead]) lead = k;
   const floor = out[o + lead] + restMin[b + lead] - margin;
   if (!(floor === floor)) return false;
   for (let k = 0; k < width; k++) {
@@ -249,6 +243,16 @@ function settled(stop: ArgmaxStop, boundary: number, treeCount: number, out: Flo
     if (k !== lead && !(floor > out[o + k] + restMax[b + k] && out[o + lead] - margin > out[o + k])) return false;
   }
   return true;
+}
+
+/**
+ * A bound on how far float rounding can move a row's sums, the remaining-tree bounds and so the comparison in
+ * `settled`: each float sum of n terms is within n · 2^-53 · (sum of |terms|) of the exact one, the terms of a
+ * row's sum are its starting value (at most `largestStart` in size) and one leaf per tree (at most `magnitude`
+ * in all), and four such errors meet in one comparison.
+ */
+function roundingMargin(stop: ArgmaxStop, treeCount: number, largestStart: number): number {
+  return 16 * (treeCount + 1) * 2 ** -53 * (largestStart + 3 * stop.magnitude);
 }
 
 /** Rows the kernel walks at once, interleaved in memory (feature f of lane j at group + 64 · f + 8 · j). */
@@ -438,13 +442,15 @@ function accumulateCleanRows(
       place(i, live[i]);
     }
     if (rows === null) f64.set(out.subarray(start * outStride, (start + blockRows) * outStride), outWord);
-    else for (let i = 0; i < blockRows; i++) f64.set(out.subarray(live[i] * outStride, (live[i] + 1) * outStride), outWord + i * outStride);
+    else for (let i = 0; i < blockRows; i++) copyRow(out, live[i] * outStride, f64, outWord + i * outStride, outStride);
     let n = blockRows;
     if (stop === null) {
       run(0, T, n, outAt);
     } else {
-      // The widest gap between two outputs of any row before the first tree (a baseline may differ by output).
+      // The widest gap between two outputs of any row before the first tree (a baseline may differ by output),
+      // and the largest starting value.
       let spread = 0;
+      let largestStart = 0;
       for (let i = 0; i < n; i++) {
         let high = -Infinity;
         let low = Infinity;
@@ -453,7 +459,9 @@ function accumulateCleanRows(
           low = Math.min(low, f64[j]);
         }
         spread = Math.max(spread, high - low);
+        largestStart = Math.max(largestStart, Math.abs(high), Math.abs(low));
       }
+      const margin = roundingMargin(stop, T, largestStart);
       for (let t = 0; t < T && n > 0; ) {
         const next = Math.min(T, t + STOP_CHUNK);
         run(t, next, n, outAt);
@@ -466,11 +474,11 @@ function accumulateCleanRows(
         // inside a block is free), so leaving costs one row's copy, not a shift of every row after it.
         for (let i = 0; i < n; ) {
           const at = outWord + i * outStride;
-          if (!settled(stop, boundary, T, f64, at)) {
+          if (!settled(stop, boundary, margin, f64, at)) {
             i++;
             continue;
           }
-          out.set(f64.subarray(at, at + outStride), live[i] * outStride);
+          copyRow(f64, at, out, live[i] * outStride, outStride);
           n--;
           if (i < n) {
             f64.copyWithin(at, outWord + n * outStride, outWord + (n + 1) * outStride);
@@ -481,9 +489,14 @@ function accumulateCleanRows(
       }
     }
     if (rows === null && stop === null) out.set(f64.subarray(outWord, outWord + n * outStride), start * outStride);
-    else for (let i = 0; i < n; i++) out.set(f64.subarray(outWord + i * outStride, outWord + (i + 1) * outStride), live[i] * outStride);
+    else for (let i = 0; i < n; i++) copyRow(f64, outWord + i * outStride, out, live[i] * outStride, outStride);
   }
   return walked;
+}
+
+/** `length` values from `from` at `fromAt` to `to` at `toAt` (a loop: a row is a few values, a subarray view costs more). */
+function copyRow(from: Float64Array, fromAt: number, to: Float64Array, toAt: number, length: number): void {
+  for (let k = 0; k < length; k++) to[toAt + k] = from[fromAt + k];
 }
 
 /** One row that may hold NaN: the plain walk, NaN going where each split learned. */
