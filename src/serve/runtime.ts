@@ -18,13 +18,12 @@ import { labelsAndProba } from '../learners/preprocess.js';
 export const RUNTIMES = ['native', 'onnx'] as const;
 export type RuntimeName = (typeof RUNTIMES)[number];
 
-/**
- * `auto` (the default) serves a package's model.onnx when it has one and spotml's native predict otherwise:
- * the ONNX runtime won both bench runs (test/bench/serve.ts → bench-results/serve.json: 300-tree forest,
- * single rows and 1,000-row batches), but packages without an ONNX file must still be servable.
- */
+/** `auto` serves a package's model.onnx when it has one and spotml's native predict otherwise. */
 export type RuntimeChoice = RuntimeName | 'auto';
-// The faster runtime in bench-results/serve.json (300-tree forest): native, for single rows and batches alike.
+/**
+ * The default is the faster runtime in `npm run bench:serve` (bench-results/serve.json, 300-tree forest):
+ * native, for single rows and 1,000-row batches alike.
+ */
 export const DEFAULT_RUNTIME: RuntimeChoice = 'native';
 
 export function hasOnnxFile(dir: string): boolean {
