@@ -32,16 +32,19 @@ function readBytes(req: IncomingMessage, limit: number, consumed: { value: boole
     const chunks: Buffer[] = [];
     let total = 0;
     let settled = false;
-    const fail = (error: HttpRefusal): void => {
+    // Refusals are made only when they happen: an Error captures a stack trace, and 'close' fires after every
+    // request, so building one there up front cost a tenth of a single-row request's CPU time.
+    const fail = (status: number, message: string): void => {
       if (settled) return;
       settled = true;
       req.off('data', onData);
-      reject(error);
+      reject(new HttpRefusal(status, message));
     };
+    const unreadable = (): void => fail(400, 'the request body could not be read (truncated or the connection closed)');
     const onData = (chunk: Buffer): void => {
       total += chunk.length;
       if (total > limit) {
-        fail(new HttpRefusal(413, `the request body is larger than this server accepts (${limit} bytes)`));
+        fail(413, `the request body is larger than this server accepts (${limit} bytes)`);
         return;
       }
       chunks.push(chunk);
@@ -53,8 +56,8 @@ function readBytes(req: IncomingMessage, limit: number, consumed: { value: boole
       consumed.value = true;
       resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, total));
     });
-    req.once('error', () => fail(new HttpRefusal(400, 'the request body could not be read (truncated or the connection closed)')));
-    req.once('close', () => fail(new HttpRefusal(400, 'the request body could not be read (truncated or the connection closed)')));
+    req.once('error', unreadable);
+    req.once('close', unreadable);
   });
 }
 
