@@ -231,16 +231,10 @@ function slowNumber(p: usize, tables: usize): u64 {
     }
   }
   if (c == 0x65 || c == 0x45) {
-    c = load<u8>(++p);
-    const negativeExponent = c == 0x2d;
-    if (c == 0x2d || c == 0x2b) c = load<u8>(++p);
-    if (!isDigit(c)) return NO_NUMBER;
-    let e = 0;
-    while (isDigit(c)) {
-      if (e < 100000) e = e * 10 + <i32>(c - 0x30);
-      c = load<u8>(++p);
-    }
-    q += negativeExponent ? -e : e;
+    const e = exponentPart(p + 1);
+    if (e == NO_EXPONENT) return NO_NUMBER;
+    p = scanEnd;
+    q += e;
   }
   numberEnd = p;
   return w == 0 ? 0 : decimalToBits(w, q, tables);
