@@ -7,7 +7,7 @@
  *   - start-up: spawn → first 200 from /invocations;
  *   - resident memory the model load added in the server (its own measurement) and the server's RSS after load;
  *   - single-row requests: requests/s, latency p50/p99 (ms);
- *   - 1,000-row batches: requests/s, rows/s, latency p50/p99.
+ *   - 1,000-row batches: requests/s, rows/s, latency p50/p99; labels (the default answer) and ?proba=true.
  * Goals (from the issue): single-row ≥ 10,000 req/s with p99 < 10 ms; batches ≥ 500,000 rows/s; model RSS
  * < 50 MB; start-up < 1 s. Results go to bench-results/serve.json.
  *
@@ -16,7 +16,7 @@
  * pipeline's median imputer is left out (bench rows have no missing values), so it is a speed comparison:
  * the bench counts how many of the batch rows the two runtimes label alike and reports it.
  *
- * Run: npx tsx test/bench/serve.ts [--duration 10] [--quick]
+ * Run: npx tsx test/bench/serve.ts [--duration 10] [--repeats 3] [--quick]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, openSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
@@ -54,6 +54,10 @@ const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const durationIndex = args.indexOf('--duration');
 const DURATION = durationIndex >= 0 ? Number(args[durationIndex + 1]) : quick ? 3 : 10;
+const repeatsIndex = args.indexOf('--repeats');
+// The machine's speed drifts by ±20–30% from minute to minute (shared host): each load runs several times and
+// the median run is reported, with every run listed.
+const REPEATS = repeatsIndex >= 0 ? Number(args[repeatsIndex + 1]) : quick ? 1 : 3;
 const TREES = 300;
 const FEATURES = 20;
 const CLASSES = ['a', 'b', 'c'];
@@ -248,9 +252,9 @@ interface LoadResult {
   total: number;
 }
 
-async function load(url: string, body: string, rows: number, connections: number): Promise<LoadResult> {
+async function load(url: string, body: string, rows: number, connections: number, query = ''): Promise<LoadResult> {
   const result = await autocannon({
-    url: `${url}/invocations`,
+    url: `${url}/invocations${query}`,
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body,
@@ -266,6 +270,12 @@ async function load(url: string, body: string, rows: number, connections: number
     non2xx: result.non2xx,
     total: result.requests.total,
   };
+}
+
+/** The run with the median throughput (the lower middle one for an even count). */
+function medianRun(runs: LoadResult[]): LoadResult {
+  const sorted = [...runs].sort((a, b) => a.requestsPerSecond - b.requestsPerSecond);
+  return sorted[Math.floor((sorted.length - 1) / 2)];
 }
 
 async function main(): Promise<void> {
@@ -309,10 +319,24 @@ async function main(): Promise<void> {
     predictions[config.runtime] = answer.predictions;
     // Warm-up (JIT, connection pools) before measuring.
     await autocannon({ url: `${server.url}/invocations`, method: 'POST', headers: { 'content-type': 'application/json' }, body: single, connections: 16, duration: 1 });
-    const singleRow = await load(server.url, single, 1, 32);
-    process.stderr.write(`  single-row: ${singleRow.requestsPerSecond} req/s, p50 ${singleRow.latencyMs.p50} ms, p99 ${singleRow.latencyMs.p99} ms\n`);
-    const batched = await load(server.url, batch, BATCH, 4);
-    process.stderr.write(`  batch ${BATCH}: ${batched.rowsPerSecond} rows/s, p50 ${batched.latencyMs.p50} ms, p99 ${batched.latencyMs.p99} ms\n`);
+    const singleRuns: LoadResult[] = [];
+    const batchRuns: LoadResult[] = [];
+    const probaRuns: LoadResult[] = [];
+    for (let repeat = 0; repeat < REPEATS; repeat++) {
+      const one = await load(server.url, single, 1, 32);
+      process.stderr.write(`  single-row: ${one.requestsPerSecond} req/s, p50 ${one.latencyMs.p50} ms, p99 ${one.latencyMs.p99} ms\n`);
+      singleRuns.push(one);
+      const many = await load(server.url, batch, BATCH, 4);
+      process.stderr.write(`  batch ${BATCH}: ${many.rowsPerSecond} rows/s, p50 ${many.latencyMs.p50} ms, p99 ${many.latencyMs.p99} ms\n`);
+      batchRuns.push(many);
+      // Labels and probabilities: every tree for every row (labels alone may stop a row once its class is settled).
+      const withProba = await load(server.url, batch, BATCH, 4, '?proba=true');
+      process.stderr.write(`  batch ${BATCH} ?proba=true: ${withProba.rowsPerSecond} rows/s, p50 ${withProba.latencyMs.p50} ms, p99 ${withProba.latencyMs.p99} ms\n`);
+      probaRuns.push(withProba);
+    }
+    const singleRow = medianRun(singleRuns);
+    const batched = medianRun(batchRuns);
+    const batchedProba = medianRun(probaRuns);
     const metrics = await (await fetch(`${server.url}/metrics`)).text();
     const exitCode = await stopServer(server);
     runs.push({
@@ -322,7 +346,11 @@ async function main(): Promise<void> {
       modelRssMb: server.modelRssMb,
       serverRssMbAfterLoad: server.rssMb,
       singleRow,
+      singleRowRequestsPerSecondAllRuns: singleRuns.map((r) => r.requestsPerSecond),
       batch: { rows: BATCH, ...batched },
+      batchRowsPerSecondAllRuns: batchRuns.map((r) => r.rowsPerSecond),
+      batchWithProba: { rows: BATCH, ...batchedProba },
+      batchWithProbaRowsPerSecondAllRuns: probaRuns.map((r) => r.rowsPerSecond),
       rowsPredictedTotal: Number(/^spotml_rows_predicted_total (\d+)/m.exec(metrics)?.[1] ?? Number.NaN),
       exitCodeAfterSigterm: exitCode,
     });
@@ -341,6 +369,7 @@ async function main(): Promise<void> {
       model: `random_forest, ${TREES} trees (${nodes} nodes), ${FEATURES} features, ${CLASSES.length} classes`,
       loadGenerator: 'autocannon in the bench process, same machine (cores shared with the server)',
       durationSeconds: DURATION,
+      repeats: `${REPEATS} runs of each load per configuration; the median run is reported, all runs listed`,
       singleRowConnections: 32,
       batchConnections: 4,
       body: 'application/json dataframe_split',
