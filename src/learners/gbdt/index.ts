@@ -96,7 +96,7 @@ export class GbdtModel implements FittedModel {
     return this.trees.length / this.treesPerIteration;
   }
 
-  /** Leaf bounds that let multiclass labels stop a row early, built on first use. */
+  /** Leaf bounds that let labels stop a row early, built on first use. */
   private labelStop: ArgmaxStop | null = null;
 
   /**
@@ -114,8 +114,9 @@ export class GbdtModel implements FittedModel {
 
   predict(X: Matrix): Float64Array {
     const K = this.treesPerIteration;
-    if (this.task === 'classification' && K > 1) this.labelStop ??= argmaxStop(this.compiled, K);
-    const raw = this.rawScores(X, this.task === 'classification' && K > 1 ? this.labelStop : null);
+    // Labels (argmax of the class scores, or the sign of a binary score) let rows stop once they are settled.
+    if (this.task === 'classification') this.labelStop ??= argmaxStop(this.compiled, K);
+    const raw = this.rawScores(X, this.task === 'classification' ? this.labelStop : null);
     if (this.task === 'regression') return raw;
     return this.labelsOf(raw, X.rows);
   }

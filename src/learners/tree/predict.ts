@@ -123,7 +123,10 @@ const STOP_CHUNK = 16;
  * the most and least the remaining trees can still add to each output. Built once per model by `argmaxStop`.
  */
 export interface ArgmaxStop {
-  /** Outputs per row (the accumulate call's outStride): the argmax runs over all of them. */
+  /**
+   * Outputs per row (the accumulate call's outStride): the label is the argmax over all of them, or with one
+   * output its sign (1 when > 0, a binary classifier's raw score).
+   */
   readonly width: number;
   /** [boundary · width + output]: sum over the remaining trees of their largest leaf value for that output. */
   readonly restMax: Float64Array;
@@ -205,7 +208,8 @@ export function argmaxStop(trees: CompiledTrees, width: number): ArgmaxStop {
     moved += high - low;
   }
   reach[boundaries - 1] = moved;
-  for (let b = 0; b < boundaries; b++) {
+  for (let b = 0; b < boundaries && width === 1; b++) needed[b] = -Infinity; // a sign has no pairs: always check
+  for (let b = 0; b < boundaries && width > 1; b++) {
     // min over k of restMax[k] − (largest restMin[j] with j ≠ k): the two largest restMin suffice.
     let first = -Infinity;
     let second = -Infinity;
@@ -226,13 +230,19 @@ export function argmaxStop(trees: CompiledTrees, width: number): ArgmaxStop {
 }
 
 /**
- * Whether the row whose sums so far are out[o .. o + width) keeps its argmax whatever leaves the trees after
+ * Whether the row whose sums so far are out[o .. o + width) keeps its label whatever leaves the trees after
  * `boundary` give: its lead's least possible total beats every other output's largest possible total by more
- * than `margin`, the most rounding can have moved the sums (see `roundingMargin`).
+ * than `margin`, the most rounding can have moved the sums (see `roundingMargin`); for one output, its sign.
  */
 function settled(stop: ArgmaxStop, boundary: number, margin: number, out: Float64Array, o: number): boolean {
   const { width, restMax, restMin } = stop;
   const b = boundary * width;
+  if (width === 1) {
+    // A sign: settled when every possible total is on one side of 0 by more than the margin, and the partial
+    // sum already on that side (the caller tests it: > 0 is 1, anything else 0).
+    const v = out[o];
+    return (v + restMin[b] - margin > 0 && v - margin > 0) || (v + restMax[b] + margin < 0 && v + margin < 0);
+  }
   let lead = 0;
   for (let k = 1; k < width; k++) if (out[o + k] > out[o + lead]) lead = k;
   const floor = out[o + lead] + restMin[b + lead] - margin;

@@ -260,11 +260,34 @@ describe('compiled trees against the per-tree walk', () => {
 
 // ---------------------------------------------------------------- labels only: stopping once the argmax is settled
 
-/** argmax of each row of the full reference sums (first of equals, as the models break ties). */
+/** Labels from the full reference sums: argmax (first of equals, as the models break ties), or with one output its sign. */
 function referenceLabels(trees: readonly Tree[], offsets: readonly number[], X: Matrix, start: Float64Array, stride: number): number[] {
   const out = start.slice();
   referenceAccumulate(trees, offsets, X, out, stride);
-  return Array.from({ length: X.rows }, (_, r) => argmax(out, r * stride, stride));
+  return labelsOf(out, X.rows, stride);
+}
+
+function labelsOf(out: Float64Array, rows: number, stride: number): number[] {
+  return Array.from({ length: rows }, (_, r) => (stride === 1 ? (out[r] > 0 ? 1 : 0) : argmax(out, r * stride, stride)));
+}
+
+/** A one-output tree whose leaves lean positive where feature 0 is above 0 and negative below (a binary score). */
+function scoreTree(rng: Rng, depth: number, noise: number): Tree {
+  const builder = new TreeBuilder(1, 4);
+  const grow = (node: number, level: number, sign: number): void => {
+    if (level === depth) {
+      builder.value[node] = (rng.next() < noise ? -sign : sign) * (0.1 + rng.next());
+      return;
+    }
+    const feature = level === 0 ? 0 : rng.int(3);
+    const left = builder.addNode();
+    const right = builder.addNode();
+    builder.setSplit(node, feature, level === 0 ? 0 : gridValue(rng), false, left, right);
+    grow(left, level + 1, level === 0 ? -1 : sign);
+    grow(right, level + 1, level === 0 ? 1 : sign);
+  };
+  grow(builder.addNode(), 0, 1);
+  return builder.finish();
 }
 
 /** A tree whose leaves vote (one-hot over `width`) mostly for the class the row's feature 0 points at. */
@@ -290,31 +313,59 @@ function votingTree(rng: Rng, width: number, depth: number, noise: number): Tree
 }
 
 describe('labels only: rows stop once their argmax cannot change', () => {
-  it('gives the full sums’ argmax for every row, confident or not, in forest and per-class (gbdt) layouts', () => {
+  it('gives the full sums’ labels for every row, confident or not, in forest, per-class (gbdt) and binary layouts', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: 2 ** 31 - 1 }), fc.integer({ min: 1, max: 90 }), fc.integer({ min: 0, max: 70 }), fc.boolean(), (seed, treeCount, rows, perClass) => {
-        const rng = new Rng(seed);
-        const classes = 2 + rng.int(3);
-        const cols = 3;
-        const noise = rng.next() * 0.6;
-        // Forest layout: every tree votes over all classes at offset 0. Per-class layout (gbdt's): width-1 trees
-        // with real values, tree t adding to class t mod classes, on top of a per-class baseline.
-        const trees = perClass
-          ? Array.from({ length: treeCount }, () => randomTree(rng, cols, 1, rng.int(6)))
-          : Array.from({ length: treeCount }, () => votingTree(rng, classes, 1 + rng.int(5), noise));
-        const offsets = trees.map((_, t) => (perClass ? t % classes : 0));
-        const X = randomInput(rng, rows, cols, 0);
-        const start = new Float64Array(rows * classes);
-        if (perClass) for (let i = 0; i < start.length; i++) start[i] = i % classes === 0 ? rng.normal() : 0;
-        const compiled = compileTrees(trees, offsets);
-        const out = start.slice();
-        const walked = accumulateTrees(compiled, X.data, rows, cols, out, classes, false, argmaxStop(compiled, classes));
-        expect(walked).toBeLessThanOrEqual(rows * treeCount);
-        const labels = Array.from({ length: rows }, (_, r) => argmax(out, r * classes, classes));
-        expect(labels).toEqual(referenceLabels(trees, offsets, X, start, classes));
-      }),
-      { numRuns: 300 },
+      fc.property(
+        fc.integer({ min: 0, max: 2 ** 31 - 1 }),
+        fc.integer({ min: 1, max: 90 }),
+        fc.integer({ min: 0, max: 70 }),
+        fc.constantFrom('forest', 'perClass', 'binary'),
+        (seed, treeCount, rows, layout) => {
+          const rng = new Rng(seed);
+          // Forest: every tree votes over all classes at offset 0. Per-class (gbdt's): width-1 trees with real
+          // values, tree t adding to class t mod classes, on a per-class baseline. Binary: one score whose sign
+          // is the label, on a baseline.
+          const classes = layout === 'binary' ? 1 : 2 + rng.int(3);
+          const cols = 3;
+          const noise = rng.next() * 0.6;
+          const trees = Array.from({ length: treeCount }, () =>
+            layout === 'forest' ? votingTree(rng, classes, 1 + rng.int(5), noise) : layout === 'binary' ? scoreTree(rng, 1 + rng.int(4), noise) : randomTree(rng, cols, 1, rng.int(6)),
+          );
+          const offsets = trees.map((_, t) => (layout === 'perClass' ? t % classes : 0));
+          const X = randomInput(rng, rows, cols, 0);
+          const start = new Float64Array(rows * classes);
+          if (layout !== 'forest') for (let i = 0; i < start.length; i++) start[i] = i % classes === 0 ? rng.normal() : 0;
+          const compiled = compileTrees(trees, offsets);
+          const out = start.slice();
+          const walked = accumulateTrees(compiled, X.data, rows, cols, out, classes, false, argmaxStop(compiled, classes));
+          expect(walked).toBeLessThanOrEqual(rows * treeCount);
+          expect(labelsOf(out, rows, classes)).toEqual(referenceLabels(trees, offsets, X, start, classes));
+        },
+      ),
+      { numRuns: 450 },
     );
+  });
+
+  it('stops confident binary scores early, and keeps a score whose sign the remaining trees could flip', () => {
+    const rng = new Rng(5);
+    const trees = Array.from({ length: 160 }, () => scoreTree(rng, 3, 0.05));
+    const compiled = compileTrees(trees, new Int32Array(160));
+    const X = randomInput(rng, 200, 3, 0);
+    const out = new Float64Array(200);
+    const walked = accumulateTrees(compiled, X.data, 200, 3, out, 1, false, argmaxStop(compiled, 1));
+    expect(walked).toBeLessThan(0.8 * 200 * 160);
+    expect(labelsOf(out, 200, 1)).toEqual(referenceLabels(trees, new Array<number>(160).fill(0), X, new Float64Array(200), 1));
+    // Single leaves of +1 then −1: the partial sum is positive for a while, but the total is exactly 0 (label 0).
+    const leaf = (v: number): Tree => {
+      const builder = new TreeBuilder(1, 4);
+      builder.addNode();
+      builder.value[0] = v;
+      return builder.finish();
+    };
+    const flip = compileTrees([...Array.from({ length: 20 }, () => leaf(1)), ...Array.from({ length: 20 }, () => leaf(-1))], new Int32Array(40));
+    const total = new Float64Array(1);
+    expect(accumulateTrees(flip, new Float64Array(1), 1, 1, total, 1, false, argmaxStop(flip, 1))).toBe(40);
+    expect(total[0]).toBe(0);
   });
 
   it('stops confident rows early, keeps exact ties and one-ulp leads running to the last tree', () => {
