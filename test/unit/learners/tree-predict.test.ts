@@ -305,7 +305,7 @@ function votingTree(rng: Rng, width: number, depth: number, noise: number): Tree
     const left = builder.addNode();
     const right = builder.addNode();
     builder.setSplit(node, feature, threshold, false, left, right);
-    grow(left, level + 1, feature === 0 ? low : low, feature === 0 ? Math.min(high, threshold) : high);
+    grow(left, level + 1, low, feature === 0 ? Math.min(high, threshold) : high);
     grow(right, level + 1, feature === 0 ? Math.max(low, threshold) : low, high);
   };
   grow(builder.addNode(), 0, -Infinity, Infinity);
