@@ -18,9 +18,9 @@ import { SpotmlError } from '../errors.js';
 import { createMatrix, type Matrix } from '../data/matrix.js';
 import { getTf, type Tf } from '../runtime/tf.js';
 import { resolveParams, type ResolvedParams } from './params.js';
-import { argmaxRows, checkModelJson, checkNoMissing, malformed } from './preprocess.js';
+import { argmaxRows, checkModelJson, checkNoMissing, malformed, withArgmaxLabels } from './preprocess.js';
 import { Rng, hashSeed } from './rng.js';
-import type { FitOptions, FittedModel, LearnerFamily, Params, SerializedModel, Task, TrainingData } from './types.js';
+import type { FitOptions, FittedModel, LabelsAndProba, LearnerFamily, Params, SerializedModel, Task, TrainingData } from './types.js';
 import { checkPredictInput, checkTrainingData } from './validate.js';
 import { specAugment } from './dl/augment.js';
 import { convReluSame, denseRow, maxPool, softmaxInto, type DenseLayer, type FoldedConv } from './dl/forward.js';
@@ -324,6 +324,10 @@ export class CnnModel implements FittedModel {
 
   predict(X: Matrix): Float64Array {
     return argmaxRows(this.predictProba(X));
+  }
+
+  predictWithProba(X: Matrix): LabelsAndProba {
+    return withArgmaxLabels(this.predictProba(X));
   }
 
   predictProba(X: Matrix): Matrix {

@@ -7,7 +7,7 @@ import { createMatrix, type Matrix } from '../data/matrix.js';
 import { loadModel } from './catalogue.js';
 import { checkPredictInput } from './validate.js';
 import type { FittedModel, LabelsAndProba, Params, SerializedModel, Task } from './types.js';
-import { argmaxRows } from './preprocess.js';
+import { argmaxRows, withArgmaxLabels } from './preprocess.js';
 import { serializedModel } from './serialized.js';
 
 export const ENSEMBLE_FAMILY = 'ensemble';
@@ -41,10 +41,7 @@ export class EnsembleModel implements FittedModel {
     }
     if (this.task === 'classification') {
       this.predictProba = (X: Matrix): Matrix => this.averageProba(X);
-      this.predictWithProba = (X: Matrix): LabelsAndProba => {
-        const proba = this.averageProba(X);
-        return { labels: argmaxRows(proba), proba };
-      };
+      this.predictWithProba = (X: Matrix): LabelsAndProba => withArgmaxLabels(this.averageProba(X));
     }
   }
 

@@ -12,8 +12,8 @@ import { SpotmlError } from '../errors.js';
 import { createMatrix, type Matrix } from '../data/matrix.js';
 import { resolveParams, type ResolvedParams } from './params.js';
 import { checkPredictInput, checkTrainingData } from './validate.js';
-import { argmaxRows, checkModelJson, checkNoMissing, malformed } from './preprocess.js';
-import type { FittedModel, LearnerFamily, ParamSpec, SerializedModel, Task, TrainingData } from './types.js';
+import { argmaxRows, checkModelJson, checkNoMissing, malformed, withArgmaxLabels } from './preprocess.js';
+import type { FittedModel, LabelsAndProba, LearnerFamily, ParamSpec, SerializedModel, Task, TrainingData } from './types.js';
 import { serializedModel } from './serialized.js';
 import { instantiateKernel, MemoryLayout, type WasmKernelModule } from '../runtime/wasm.js';
 import { wasmBase64 } from '../generated/wasm/linalg.js';
@@ -51,6 +51,7 @@ class KnnModel implements FittedModel {
   readonly family = FAMILY;
   readonly nClasses?: number;
   readonly predictProba?: (X: Matrix) => Matrix;
+  readonly predictWithProba?: (X: Matrix) => LabelsAndProba;
   /**
    * Per training row norms for the Euclidean screen. Set once here: a field that later turns from null to an
    * object makes V8 throw away (and recompile) every optimised function that read it.
@@ -67,7 +68,10 @@ class KnnModel implements FittedModel {
   ) {
     this.nClasses = nClasses;
     this.trainStats = params.metric === 'euclidean' ? euclideanRowStats(trainX, trainY.length, nFeatures) : NO_ROW_STATS;
-    if (task === 'classification') this.predictProba = (X: Matrix) => this.classProbabilities(X);
+    if (task === 'classification') {
+      this.predictProba = (X: Matrix) => this.classProbabilities(X);
+      this.predictWithProba = (X: Matrix) => withArgmaxLabels(this.classProbabilities(X));
+    }
   }
 
   predict(X: Matrix): Float64Array {

@@ -11,8 +11,8 @@ import { SpotmlError } from '../errors.js';
 import { createMatrix, type Matrix } from '../data/matrix.js';
 import { resolveParams, type ResolvedParams } from './params.js';
 import { checkPredictInput, checkTrainingData } from './validate.js';
-import { argmaxRows, checkModelJson, checkNoMissing, malformed } from './preprocess.js';
-import type { FitOptions, FittedModel, LearnerFamily, ParamSpec, SerializedModel, Task, TrainingData } from './types.js';
+import { argmaxRows, checkModelJson, checkNoMissing, malformed, withArgmaxLabels } from './preprocess.js';
+import type { FitOptions, FittedModel, LabelsAndProba, LearnerFamily, ParamSpec, SerializedModel, Task, TrainingData } from './types.js';
 import { serializedModel } from './serialized.js';
 import { instantiateKernel, MemoryLayout, type WasmKernelModule } from '../runtime/wasm.js';
 import { wasmBase64 } from '../generated/wasm/linalg.js';
@@ -461,6 +461,10 @@ class LogisticModel implements FittedModel {
 
   predict(X: Matrix): Float64Array {
     return argmaxRows(this.predictProba(X));
+  }
+
+  predictWithProba(X: Matrix): LabelsAndProba {
+    return withArgmaxLabels(this.predictProba(X));
   }
 
   predictProba(X: Matrix): Matrix {

@@ -12,9 +12,9 @@ import type { Tensor, Tensor2D, Variable } from '@tensorflow/tfjs';
 import { createMatrix, type Matrix } from '../data/matrix.js';
 import { getTf, type Tf } from '../runtime/tf.js';
 import { resolveParams, type ResolvedParams } from './params.js';
-import { argmaxRows, checkModelJson, checkNoMissing, malformed } from './preprocess.js';
+import { argmaxRows, checkModelJson, checkNoMissing, malformed, withArgmaxLabels } from './preprocess.js';
 import { Rng, hashSeed } from './rng.js';
-import type { FitOptions, FittedModel, LearnerFamily, Params, SerializedModel, Task, TrainingData } from './types.js';
+import type { FitOptions, FittedModel, LabelsAndProba, LearnerFamily, Params, SerializedModel, Task, TrainingData } from './types.js';
 import { checkPredictInput, checkTrainingData } from './validate.js';
 import { activate, denseRow, softmaxInto, type Activation, type DenseLayer } from './dl/forward.js';
 import { trainNetwork, type ForwardContext, type LoopData, type NetworkSpec, type ParamInit } from './dl/loop.js';
@@ -201,6 +201,10 @@ export class MlpModel implements FittedModel {
     const { mean, scale } = this.state.target as { mean: number; scale: number };
     for (let i = 0; i < raw.length; i++) raw[i] = raw[i] * scale + mean;
     return raw;
+  }
+
+  predictWithProba(X: Matrix): LabelsAndProba {
+    return withArgmaxLabels(this.predictProba(X));
   }
 
   predictProba(X: Matrix): Matrix {

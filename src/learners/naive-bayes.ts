@@ -7,8 +7,8 @@
 import { createMatrix, type Matrix } from '../data/matrix.js';
 import { resolveParams, type ResolvedParams } from './params.js';
 import { checkPredictInput, checkTrainingData } from './validate.js';
-import { argmaxRows, checkModelJson, checkNoMissing, malformed } from './preprocess.js';
-import type { FittedModel, LearnerFamily, ParamSpec, SerializedModel, Task, TrainingData } from './types.js';
+import { argmaxRows, checkModelJson, checkNoMissing, malformed, withArgmaxLabels } from './preprocess.js';
+import type { FittedModel, LabelsAndProba, LearnerFamily, ParamSpec, SerializedModel, Task, TrainingData } from './types.js';
 import { serializedModel } from './serialized.js';
 import { instantiateKernel, type WasmKernelModule } from '../runtime/wasm.js';
 import { wasmBase64 } from '../generated/wasm/linalg.js';
@@ -66,6 +66,10 @@ class GaussianNbModel implements FittedModel {
 
   predict(X: Matrix): Float64Array {
     return argmaxRows(this.predictProba(X));
+  }
+
+  predictWithProba(X: Matrix): LabelsAndProba {
+    return withArgmaxLabels(this.predictProba(X));
   }
 
   predictProba(X: Matrix): Matrix {

@@ -408,6 +408,11 @@ export function labelsAndProba(model: FittedModel, X: Matrix): LabelsAndProba {
   return { labels: model.predict(X), proba: model.predictProba(X) };
 }
 
+/** Probabilities with their argmax as the labels: predictWithProba for families whose predict is that argmax. */
+export function withArgmaxLabels(proba: Matrix): LabelsAndProba {
+  return { labels: argmaxRows(proba), proba };
+}
+
 /** Class index of each row's largest probability (first on ties), so predict agrees with predictProba. */
 export function argmaxRows(proba: Matrix): Float64Array {
   const out = new Float64Array(proba.rows);
