@@ -9,6 +9,7 @@ import { binMatrix, fitBinMapper } from '../gbdt/binning.js';
 import { hashSeed } from '../rng.js';
 import type { FittedModel, LabelsAndProba, Params, SerializedModel, Task } from '../types.js';
 import { checkNoMissing, checkPredictInput } from '../validate.js';
+import { withArgmaxLabels } from '../preprocess.js';
 import type { CartInput } from './cart.js';
 import { accumulateTrees, argmaxStop, compileTrees, type ArgmaxStop, type CompiledTrees } from './predict.js';
 import { deserializeTree, serializeTree, type Tree } from './tree.js';
@@ -130,11 +131,7 @@ export class AveragedTreesModel implements FittedModel {
 
   /** One pass over the trees: the full means and their argmax (the labels predict settles early on). */
   predictWithProba(X: Matrix): LabelsAndProba {
-    const proba = this.predictProba(X);
-    const K = proba.cols;
-    const labels = new Float64Array(X.rows);
-    for (let r = 0; r < X.rows; r++) labels[r] = argmax(proba.data, r * K, K);
-    return { labels, proba };
+    return withArgmaxLabels(this.predictProba(X));
   }
 
   toJSON(): SerializedModel {

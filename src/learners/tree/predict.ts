@@ -153,6 +153,7 @@ export function argmaxStop(trees: CompiledTrees, width: number): ArgmaxStop {
   const treeMin = new Float64Array(width);
   const runMax = new Float64Array(width);
   const runMin = new Float64Array(width);
+  const spans = new Float64Array(T);
   let magnitude = 0;
   const slots = trees.threshold.length;
   for (let t = T - 1; t >= 0; t--) {
@@ -177,10 +178,17 @@ export function argmaxStop(trees: CompiledTrees, width: number): ArgmaxStop {
       }
     }
     magnitude += largest;
+    // The most this tree can lift one output above another: its largest value for any output less its smallest
+    // (an output it does not touch gets 0).
+    let high = -Infinity;
+    let low = Infinity;
     for (let k = 0; k < width; k++) {
       runMax[k] += treeMax[k];
       runMin[k] += treeMin[k];
+      high = Math.max(high, treeMax[k]);
+      low = Math.min(low, treeMin[k]);
     }
+    spans[t] = high - low;
     if (t % STOP_CHUNK === 0) {
       restMax.set(runMax, (t / STOP_CHUNK) * width);
       restMin.set(runMin, (t / STOP_CHUNK) * width);
@@ -192,20 +200,7 @@ export function argmaxStop(trees: CompiledTrees, width: number): ArgmaxStop {
   let moved = 0;
   for (let t = 0; t < T; t++) {
     if (t % STOP_CHUNK === 0) reach[t / STOP_CHUNK] = moved;
-    // The most this tree can lift one output above another: its largest leaf value less its smallest (an
-    // output it does not touch gets 0).
-    let high = trees.leafWidth < width ? 0 : -Infinity;
-    let low = trees.leafWidth < width ? 0 : Infinity;
-    const end = t + 1 < T ? trees.root[t + 1] : slots;
-    for (let s = trees.root[t]; s < end; s++) {
-      const at = trees.leafOffset[s];
-      if (at < 0) continue;
-      for (let k = 0; k < trees.leafWidth; k++) {
-        high = Math.max(high, trees.leafValues[at + k]);
-        low = Math.min(low, trees.leafValues[at + k]);
-      }
-    }
-    moved += high - low;
+    moved += spans[t];
   }
   reach[boundaries - 1] = moved;
   for (let b = 0; b < boundaries && width === 1; b++) needed[b] = -Infinity; // a sign has no pairs: always check
