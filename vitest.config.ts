@@ -4,6 +4,8 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts', 'src/**/*.test.ts'],
     exclude: ['test/bench/**', 'node_modules/**', 'dist/**'],
+    // One temporary folder per run, removed at the end (test/helpers/temp-root.ts).
+    globalSetup: ['test/helpers/temp-root.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
