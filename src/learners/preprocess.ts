@@ -73,8 +73,11 @@ export class Preprocessor {
     const { nInputFeatures, medians, indicatorColumns, means, scales } = this.state;
     if (this.isIdentity) return X;
     const outCols = this.nOutputFeatures;
-    const out = new Float64Array(X.rows * outCols);
     const fill = medians === null ? null : Float64Array.from(medians);
+    // Imputing only, and nothing missing: the input itself, saving a copy per predict call (learners never
+    // write to their input; the conformance suite checks it).
+    if (means === null && indicatorColumns.length === 0 && X.cols === nInputFeatures && firstNaN(X.data, 0) < 0) return X;
+    const out = new Float64Array(X.rows * outCols);
     if (means !== null && scales !== null) {
       // Imputation (if any) and scaling in one pass; indicator columns are 0/1 before scaling, added after.
       scaleRows(X.data, X.rows, nInputFeatures, fill, Float64Array.from(means), Float64Array.from(scales), out, outCols);

@@ -96,7 +96,7 @@ describe('Preprocessor (WebAssembly kernels) against the previous JavaScript', (
     }
   });
 
-  it('transform leaves its input untouched and returns a new matrix', () => {
+  it('transform leaves its input untouched and returns a new matrix, or the input itself when nothing changes', () => {
     const X = matrix(40, 3, generators.nanSprinkled, 9);
     const before = bits(X.data);
     for (const options of OPTIONS) {
@@ -105,9 +105,19 @@ describe('Preprocessor (WebAssembly kernels) against the previous JavaScript', (
       expect(out.data).not.toBe(X.data);
       expect(bits(X.data)).toEqual(before);
     }
+    // Imputing only (no scaling, no indicator column) and nothing missing: no copy.
     const clean = matrix(40, 3, generators.normal, 10);
-    const out = Preprocessor.fit(clean, OPTIONS[0]).transform(clean);
-    expect(out.data).not.toBe(clean.data);
-    expect(bits(out.data)).toEqual(bits(clean.data));
+    for (const fitOn of [clean, X]) {
+      const pre = Preprocessor.fit(fitOn, OPTIONS[0]);
+      expect(pre.state.medians).not.toBeNull();
+      expect(pre.transform(clean)).toBe(clean);
+    }
+    // One NaN in the query: a new, imputed matrix.
+    const holed = matrix(40, 3, generators.normal, 10);
+    holed.data[17] = Number.NaN;
+    const imputed = Preprocessor.fit(clean, OPTIONS[0]).transform(holed);
+    expect(imputed.data).not.toBe(holed.data);
+    expect(Number.isNaN(holed.data[17])).toBe(true);
+    expect(Number.isNaN(imputed.data[17])).toBe(false);
   });
 });
