@@ -19,7 +19,9 @@ export function makeContext(ui: Ui, seed: number | undefined): CommandContext {
     async require(value, flag, question) {
       if (value !== undefined && value !== '') return value;
       if (!ui.interactive) {
-        throw new SpotmlError('USAGE', `missing ${flag}: pass ${flag} <value> (no prompt without a terminal)`, { flag });
+        // A positional argument (<table>) is given as a value in its place, an option (--target) with its flag.
+        const how = flag.startsWith('<') ? `give ${flag} as an argument` : `pass ${flag} <value>`;
+        throw new SpotmlError('USAGE', `missing ${flag}: ${how} (no prompt without a terminal; see --help)`, { flag });
       }
       const answer = await input({ message: question, required: true });
       return answer.trim();
@@ -49,7 +51,7 @@ export function loadConfigFile(path: string): Record<string, unknown> {
   return data as Record<string, unknown>;
 }
 
-/** Converts kebab-case config keys to commander's camelCase attribute names. */
+/** Converts kebab-case (or snake_case) config keys to commander's camelCase attribute names. */
 export function camelCase(key: string): string {
-  return key.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase());
+  return key.replace(/[-_]([a-z])/g, (_m, c: string) => c.toUpperCase());
 }

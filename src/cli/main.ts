@@ -74,7 +74,7 @@ export function buildProgram(io: MainIo = {}): { program: Command; ui: () => Ui 
       const globals = mergeGlobals(program, cmd);
       const currentUi = getUi(globals);
       const config = globals.config ? loadConfigFile(globals.config) : {};
-      if (globals.config) applyConfig(cmd, module.name, config);
+      if (globals.config) applyConfig(program, cmd, module.name, config, globals.config);
       // A seed in the config file counts when neither --seed nor SPOTML_SEED gave one.
       const configSeed = config.seed ?? (config[module.name] as Record<string, unknown> | undefined)?.seed;
       const seed = parseSeed(globals.seed ?? (configSeed === undefined ? undefined : String(configSeed)));
@@ -125,14 +125,35 @@ function parseSeed(value: string | undefined): number | undefined {
   return seed;
 }
 
-/** Config values fill options the user did not give on the command line or in the environment. */
-function applyConfig(command: Command, section: string, config: Record<string, unknown>): void {
+/**
+ * Config values fill options the user did not give on the command line or in the environment. A key no command
+ * knows is refused (a typo would otherwise be ignored without a word); a top-level key that another command
+ * knows is left to that command.
+ */
+function applyConfig(program: Command, command: Command, section: string, config: Record<string, unknown>, file: string): void {
+  const commands = new Map(program.commands.map((c) => [c.name(), c]));
+  const optionsOf = (c: Command): Set<string> => new Set(c.options.map((o) => o.attributeName()));
+  const anyCommand = new Set([...commands.values()].flatMap((c) => [...optionsOf(c)]));
+  for (const [key, value] of Object.entries(config)) {
+    if (asRecord(value) !== undefined) {
+      const sectionCommand = commands.get(key);
+      if (sectionCommand === undefined) {
+        throw new SpotmlError('USAGE', `config file ${file}: section "${key}" is not a spotml command; use one of ${[...commands.keys()].join(', ')}`, { file, key });
+      }
+      const unknown = Object.keys(asRecord(value) ?? {}).find((k) => !optionsOf(sectionCommand).has(camelCase(k)));
+      if (unknown !== undefined) {
+        throw new SpotmlError('USAGE', `config file ${file}: "${key}.${unknown}" is not an option of spotml ${key}; see spotml ${key} --help`, { file, key: `${key}.${unknown}` });
+      }
+    } else if (!anyCommand.has(camelCase(key))) {
+      throw new SpotmlError('USAGE', `config file ${file}: "${key}" is not an option of any spotml command; check the spelling (see spotml <command> --help)`, { file, key });
+    }
+  }
   const scoped = { ...pickScalars(config), ...(asRecord(config[section]) ?? {}) };
   const known = new Map(command.options.map((o) => [o.attributeName(), o]));
   for (const [rawKey, value] of Object.entries(scoped)) {
     const key = camelCase(rawKey);
     const option = known.get(key);
-    if (!option) continue;
+    if (!option) continue; // a top-level key for other commands
     const source = command.getOptionValueSource(key);
     if (source === 'cli' || source === 'env') continue;
     const normalised = Array.isArray(value) ? value.map(String) : typeof value === 'object' ? value : String(value);

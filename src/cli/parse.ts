@@ -10,12 +10,26 @@ export function parseNumberOption(flag: string, value: string, integer = false):
   return number;
 }
 
+/** A number above zero (a budget, a count of jobs or trials): 0 and negatives are refused with the flag named. */
+export function parsePositiveOption(flag: string, value: string, integer = false): number {
+  const number = parseNumberOption(flag, value, integer);
+  if (number <= 0) throw new SpotmlError('USAGE', `${flag} must be above 0, got "${value}"`, { flag });
+  return number;
+}
+
 /** "a,b, c" (or a YAML list from --config) → ["a","b","c"]; "all" → every allowed value. */
 export function parseListOption(value: unknown, all: readonly string[]): string[] | undefined {
   if (value === undefined) return undefined;
   const parts = Array.isArray(value) ? value.map(String) : [String(value)];
   const items = parts.flatMap((part) => part.split(',')).map((s) => s.trim()).filter((s) => s !== '');
   return items.length === 1 && items[0] === 'all' ? [...all] : items;
+}
+
+/** parseListOption for a flag that, when given, must name at least one item. */
+export function parseNonEmptyListOption(flag: string, value: unknown, all: readonly string[]): string[] | undefined {
+  const items = parseListOption(value, all);
+  if (items !== undefined && items.length === 0) throw new SpotmlError('USAGE', `${flag} is empty: name at least one (or "all")`, { flag });
+  return items;
 }
 
 /** Commander collector for repeatable options. */

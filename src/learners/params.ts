@@ -31,16 +31,30 @@ export function resolveParams<T extends Record<string, ParamSpec>>(family: strin
   return out as ResolvedParams<T>;
 }
 
-/** Parses a CLI `k=v` string value into the param's type. */
-export function parseParamValue(spec: ParamSpec, raw: string): ParamValue {
+/**
+ * Parses a CLI `k=v` string value into the param's type; text that is not one (`learning_rate=abc`, an empty
+ * number, `bootstrap=maybe`) is a usage error naming it. Ranges and choices are checked at fit (resolveParams).
+ */
+export function parseParamValue(spec: ParamSpec, raw: string, name = 'value'): ParamValue {
+  const text = raw.trim();
+  const refuse = (expected: string): never => {
+    throw new SpotmlError('USAGE', `--param ${name}=${raw}: expected ${expected}`, { flag: '--param', param: name, value: raw });
+  };
   switch (spec.type) {
     case 'int':
-    case 'float':
-      return Number(raw);
-    case 'bool':
-      return raw === 'true' || raw === '1' || raw === 'yes';
+    case 'float': {
+      const number = text === '' ? Number.NaN : Number(text);
+      if (!Number.isFinite(number)) refuse(spec.type === 'int' ? 'a whole number' : 'a number');
+      return number;
+    }
+    case 'bool': {
+      const lower = text.toLowerCase();
+      if (['true', '1', 'yes'].includes(lower)) return true;
+      if (['false', '0', 'no'].includes(lower)) return false;
+      return refuse('true or false');
+    }
     case 'categorical':
-      return raw;
+      return text;
   }
 }
 

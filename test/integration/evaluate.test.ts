@@ -49,6 +49,15 @@ describe('spotml evaluate', () => {
     expect(lines[0]).toMatch(/QUALITY_GATE.*accuracy/);
   });
 
+  it('with --json a missed threshold is one parseable document on stdout holding the failure (exit 1)', async () => {
+    const missed = await cli(['--json', 'evaluate', weak, '--data', IRIS, '--report-dir', 'r3j', '--no-plots', '--no-importance', '--fail-under', 'accuracy=0.9'], dir);
+    expect(missed.code).toBe(1);
+    const document = JSON.parse(missed.out) as { passed: boolean; error: { code: string; message: string } };
+    expect(document.passed).toBe(false);
+    expect(document.error.code).toBe('QUALITY_GATE');
+    expect(document.error.message).toMatch(/accuracy/);
+  });
+
   it('fails a clearly worse candidate against a baseline with --fail-if-worse', async () => {
     const { code, err } = await cli(['evaluate', weak, '--data', IRIS, '--baseline', good, '--fail-if-worse', '--report-dir', 'r4', '--no-plots', '--no-importance'], dir);
     expect(code).toBe(1);

@@ -20,7 +20,7 @@ export const evaluateCommand: CommandModule = {
   ],
   configure(command: Command): void {
     command
-      .argument('[model]', 'a model package folder, models:/name@alias, models:/name/N or a run id')
+      .argument('[model]', 'a model package folder, models:/name@alias, models:/name/N, models:/name/<stage>, models:/name/latest or a run id')
       .option('-d, --data <table>', 'table to score (made by spotml extract with the model\'s settings, or plain features)')
       .option('--frames <dir>', 'the folder spotml extract --frames wrote for --data (needed when the model reads frame-level input, e.g. cnn)')
       .option('-t, --target <column>', 'the true-label column (default: the one the model was trained on)')
@@ -62,12 +62,16 @@ export const evaluateCommand: CommandModule = {
       seed: context.seed ?? 0,
       store: stores.tracking,
     });
-    ui.result({ ...result.summary, report: result.reportPath, loggedToRun: result.loggedToRun, passed: result.failure === null }, () =>
+    // With --json the one document on stdout carries the gate's failure too (a second error document would make
+    // stdout unparseable); the exit code still says it failed.
+    const failure = ui.json && result.failure ? result.failure.toJSON().error : undefined;
+    ui.result({ ...result.summary, report: result.reportPath, loggedToRun: result.loggedToRun, passed: result.failure === null, error: failure }, () =>
       formatEvaluationSummary(
         { evaluation: result.evaluation, intervals: result.document.intervals, gate: result.gate ?? undefined, comparison: result.comparison ?? undefined, reportPath: result.reportPath },
         ui.color,
       ),
     );
+    if (result.failure && ui.json) return result.failure.exitCode;
     if (result.failure) throw result.failure;
     return 0;
   },

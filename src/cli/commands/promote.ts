@@ -66,5 +66,7 @@ export const promoteCommand: CommandModule = {
 function render(r: PromoteResult, color: { green: (s: string) => string; yellow: (s: string) => string }): string {
   const head = r.promoted ? color.green('promoted') : color.yellow('not promoted');
   const target = [r.alias !== null ? `@${r.alias}` : '', r.stage !== null ? `stage ${r.stage}` : ''].filter((s) => s !== '').join(' and ');
-  return [`${head}  ${r.name} version ${r.version} → ${target} (before: ${r.previous === null ? 'none' : `version ${r.previous}`})`, r.reason].join('\n');
+  // The reason starts with the outcome the head line already shows.
+  const reason = r.reason.replace(/^(not )?promoted: /, '');
+  return [`${head}  ${r.name} version ${r.version} → ${target} (before: ${r.previous === null ? 'none' : `version ${r.previous}`})`, `  ${reason}`].join('\n');
 }

@@ -9,9 +9,10 @@ import { familyNames, frameFamilyNames, trainsInEpochs } from '../../learners/ca
 import type { Task } from '../../learners/types.js';
 import { METRICS, type MetricName } from '../../metrics/index.js';
 import { openStores } from '../../tracking/open-store.js';
+import { SpotmlError } from '../../errors.js';
 import type { CommandModule } from '../command.js';
 import type { CommandContext } from '../context.js';
-import { collectOption, oneOf, parseKeyValues, parseListOption, parseNumberOption, textOption } from '../parse.js';
+import { collectOption, oneOf, parseKeyValues, parseNonEmptyListOption, parseNumberOption, parsePositiveOption, textOption } from '../parse.js';
 import { formatSeconds, formatTable } from '../ui/index.js';
 
 export const trainCommand: CommandModule = {
@@ -52,7 +53,7 @@ export const trainCommand: CommandModule = {
     const table = await context.require(args[0], '<table>', 'Feature table to train on:');
     const target = await context.require(textOption(options, 'target'), '--target', 'Column to predict:');
     const autoOptimize = Boolean(options.autoOptimize);
-    const timeBudget = parseNumberOption('--time-budget', String(options.timeBudget));
+    const timeBudget = parsePositiveOption('--time-budget', String(options.timeBudget));
     const metricText = textOption(options, 'metric');
     const taskText = textOption(options, 'task');
     const maxTrials = textOption(options, 'maxTrials');
@@ -60,8 +61,13 @@ export const trainCommand: CommandModule = {
     const trackingUri = textOption(options, 'trackingUri');
     const config = { table, target, ...options };
     const framesDir = textOption(options, 'frames');
-    const families = parseListOption(options.families, [...familyNames(), ...(framesDir ? frameFamilyNames() : [])]);
+    const families = parseNonEmptyListOption('--families', options.families, [...familyNames(), ...(framesDir ? frameFamilyNames() : [])]);
     const modelName = textOption(options, 'model');
+    if (autoOptimize && modelName !== undefined) {
+      throw new SpotmlError('USAGE', `--model ${modelName} trains one model and --auto-optimize searches: to search ${modelName}'s hyperparameters use --auto-optimize --families ${modelName} (or spotml tune)`, {
+        flag: '--model',
+      });
+    }
     const searched = families ?? [...familyNames(), ...(framesDir ? frameFamilyNames() : [])];
     const usesNetworks = autoOptimize ? searched.some(trainsInEpochs) : modelName !== undefined && trainsInEpochs(modelName);
     if (usesNetworks) {
@@ -85,7 +91,7 @@ export const trainCommand: CommandModule = {
       params: parseKeyValues('--param', options.param as string[] | undefined),
       autoOptimize,
       timeBudget,
-      maxTrials: maxTrials === undefined ? undefined : parseNumberOption('--max-trials', maxTrials, true),
+      maxTrials: maxTrials === undefined ? undefined : parsePositiveOption('--max-trials', maxTrials, true),
       families,
       metric: metricText === undefined ? undefined : oneOf<MetricName>('--metric', metricText, Object.keys(METRICS) as MetricName[]),
       task: taskText === undefined ? undefined : oneOf<Task>('--task', taskText, ['classification', 'regression']),
@@ -93,7 +99,7 @@ export const trainCommand: CommandModule = {
       holdoutFraction: holdoutText === undefined ? undefined : parseNumberOption('--holdout', holdoutText),
       foldsFile: textOption(options, 'folds'),
       seed: context.seed ?? 0,
-      jobs: parseNumberOption('--jobs', String(options.jobs), true),
+      jobs: parsePositiveOption('--jobs', String(options.jobs), true),
       out: String(options.out),
       experiment: String(options.experiment),
       store: openStores({ trackingUri, tenant: textOption(options, 'tenant') }).tracking,

@@ -108,7 +108,7 @@ export const tuneCommand: CommandModule = {
   },
   async run(context: CommandContext, args: readonly string[], options: Record<string, unknown>): Promise<number> {
     const { ui } = context;
-    const table = await context.require(args[0], 'table', 'Which feature table?');
+    const table = await context.require(args[0], '<table>', 'Which feature table?');
     const target = await context.require(textOption(options, 'target'), '--target', 'Which column is the target?');
     const model = await context.require(textOption(options, 'model'), '--model', `Which model family (${familyNames().join(', ')})?`);
     const controller = new AbortController();

@@ -47,10 +47,10 @@ export class Ui {
     this.interactive = stdinTTY && Boolean(this.err.isTTY) && !this.json && process.env.CI === undefined;
   }
 
-  /** The command's result: a JSON document with --json, otherwise the human rendering. */
+  /** The command's result: a JSON document with --json, otherwise the human rendering (--quiet keeps it). */
   result(data: unknown, human: () => string): void {
     if (this.json) this.out.write(`${JSON.stringify(data, jsonReplacer, 2)}\n`);
-    else if (!this.quiet) {
+    else {
       const text = human();
       if (text.length > 0) this.out.write(text.endsWith('\n') ? text : `${text}\n`);
     }

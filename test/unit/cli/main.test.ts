@@ -1,4 +1,7 @@
 /** The CLI front door in-process: help, version, global options anywhere, one-line errors with exit codes. */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { main } from '../../../src/cli/main.js';
@@ -43,7 +46,7 @@ describe('spotml CLI', () => {
     expect(missing.code).toBe(2);
     const parsed = JSON.parse(missing.out) as { error: { code: string; message: string } };
     expect(parsed.error.code).toBe('USAGE');
-    expect(parsed.error.message).toMatch(/missing <table>/);
+    expect(parsed.error.message).toMatch(/missing <table>: give <table> as an argument/);
     const human = await cli('train', 'table.csv');
     expect(human.code).toBe(2);
     expect(human.err.trim().split('\n')).toHaveLength(1);
@@ -55,5 +58,48 @@ describe('spotml CLI', () => {
     expect(seed.code).toBe(2);
     expect(seed.err).toMatch(/--seed must be a whole number/);
     expect((await cli('frobnicate')).code).toBe(2);
+  });
+
+  it('refuses config keys no command knows, names them, and accepts snake_case spellings', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'spotml-cli-config-'));
+    const config = (name: string, text: string): string => {
+      writeFileSync(join(dir, name), text);
+      return join(dir, name);
+    };
+    const typo = await cli('--config', config('typo.yaml', 'train:\n  time-budget: 5\n  foo: bar\n'), 'train');
+    expect(typo.code).toBe(2);
+    expect(typo.err).toMatch(/"train\.foo" is not an option of spotml train/);
+    const section = await cli('--config', config('section.yaml', 'trian:\n  target: y\n'), 'train');
+    expect(section.err).toMatch(/section "trian" is not a spotml command/);
+    const top = await cli('--config', config('top.yaml', 'sed: 7\n'), 'train');
+    expect(top.err).toMatch(/"sed" is not an option of any spotml command/);
+    // Known keys (snake_case too, and a top-level key only another command has) pass the check: the command then
+    // stops at its own missing argument.
+    const known = await cli('--config', config('known.yaml', 'seed: 7\nreport_dir: out/r\ntrain:\n  time_budget: 5\n  target: y\n'), 'train');
+    expect(known.err).toMatch(/missing <table>/);
+    const quickstart = await cli('--config', 'configs/quickstart.yaml', 'train');
+    expect(quickstart.err).toMatch(/missing <table>/);
+  });
+
+  it('refuses contradictory or empty train options with the flag named', async () => {
+    const both = await cli('train', 'x.csv', '--target', 'y', '--model', 'knn', '--auto-optimize');
+    expect(both.code).toBe(2);
+    expect(both.err).toMatch(/--auto-optimize --families knn/);
+    for (const [flag, value] of [['--time-budget', '0'], ['--time-budget', '-5'], ['--jobs', '0'], ['--max-trials', '0']]) {
+      const bad = await cli('train', 'x.csv', '--target', 'y', flag, value);
+      expect(bad.code).toBe(2);
+      expect(bad.err).toMatch(new RegExp(`${flag} must be above 0`));
+    }
+    const empty = await cli('train', 'x.csv', '--target', 'y', '--auto-optimize', '--families', '');
+    expect(empty.err).toMatch(/--families is empty/);
+  });
+
+  it('--quiet keeps the result on stdout (it silences logs, warnings and progress)', async () => {
+    const store = mkdtempSync(join(tmpdir(), 'spotml-cli-quiet-'));
+    const quiet = await cli('models', 'list', '--quiet', '--tracking-uri', store);
+    const loud = await cli('models', 'list', '--tracking-uri', store);
+    expect(quiet.code).toBe(0);
+    expect(loud.out.length).toBeGreaterThan(0);
+    expect(quiet.out).toBe(loud.out);
   });
 });
