@@ -42,9 +42,30 @@ export class SpotmlError extends Error {
   }
 }
 
+/**
+ * What a file system failure means for the user and what to do, by errno code (the path comes from the error);
+ * anything else stays an unexpected error.
+ */
+const FILE_SYSTEM_ERRORS: Readonly<Record<string, { code: ErrorCode; says: (path: string) => string }>> = {
+  ENOENT: { code: 'NOT_FOUND', says: (p) => `${p} does not exist: check the path` },
+  EACCES: { code: 'INVALID_INPUT', says: (p) => `permission denied for ${p}: check its permissions or choose another path` },
+  EPERM: { code: 'INVALID_INPUT', says: (p) => `operation not permitted on ${p}: check its permissions or choose another path` },
+  EROFS: { code: 'INVALID_INPUT', says: (p) => `${p} is on a read-only file system: choose a writable path` },
+  ENOSPC: { code: 'INVALID_INPUT', says: (p) => `no space left on the device writing ${p}: free some space or choose another path` },
+  EDQUOT: { code: 'INVALID_INPUT', says: (p) => `disk quota exceeded writing ${p}: free some space or choose another path` },
+  EISDIR: { code: 'INVALID_INPUT', says: (p) => `${p} is a folder where a file was expected: choose a file path` },
+  ENOTDIR: { code: 'INVALID_INPUT', says: (p) => `part of ${p} is a file where a folder was expected: choose another path` },
+  EEXIST: { code: 'INVALID_INPUT', says: (p) => `${p} already exists and is in the way (a file where a folder was expected?): choose another path` },
+};
+
 /** Wraps anything thrown into a SpotmlError, keeping SpotmlErrors as they are. */
 export function asSpotmlError(err: unknown): SpotmlError {
   if (err instanceof SpotmlError) return err;
+  const errno = err as NodeJS.ErrnoException;
+  const known = err instanceof Error && typeof errno.code === 'string' && typeof errno.path === 'string' ? FILE_SYSTEM_ERRORS[errno.code] : undefined;
+  if (known !== undefined && errno.path !== undefined) {
+    return new SpotmlError(known.code, known.says(errno.path), { path: errno.path, errno: errno.code, syscall: errno.syscall }, { cause: err });
+  }
   const message = err instanceof Error ? err.message : String(err);
   return new SpotmlError('INTERNAL', `unexpected error: ${message} (rerun with --debug for the stack trace)`, {}, { cause: err });
 }

@@ -5,11 +5,15 @@
  * Files run in parallel on worker threads (`jobs`, default: the number of cores; 1 = in this thread).
  * Results are placed by input order, so the table is the same whatever the parallelism. A file that
  * cannot be read is reported (path + reason) and skipped; with `strict` the first failure stops the run
- * and nothing is written. Outputs are written atomically: the table, then `<table>.spec.json`.
+ * and nothing is written. A damaged file that still decodes (truncated data, a streaming writer's
+ * placeholder size, a malformed header; see WavInfo.notes) gives its rows and one warning naming it;
+ * with `strict` it is a failure like any other. Outputs are written atomically: the table, then
+ * `<table>.spec.json`.
  */
 import { availableParallelism } from 'node:os';
 import { basename, relative, resolve } from 'node:path';
 import { SpotmlError } from '../errors.js';
+import { noteLosesAudio } from '../audio/wav.js';
 import { makeTable, formatFromPath, type ColumnData, type TableFormat } from '../data/table.js';
 import { writeFileAtomic, writeTable } from '../data/writers.js';
 import { validateFeatureOptions } from '../audio/analyze.js';
@@ -58,12 +62,20 @@ export interface ExtractOptions {
   onWarning?: (message: string, details: Record<string, unknown>) => void;
 }
 
+/** One line about a file that was extracted: 'decode' = the WAV is damaged or malformed; 'features' = an analysis caveat. */
+export interface ExtractWarning {
+  path: string;
+  message: string;
+  source: 'decode' | 'features';
+}
+
 export interface ExtractSummary {
   rows: number;
   columns: number;
-  files: { total: number; ok: number; failed: number; cached: number; skippedNonWav: number };
+  /** ok counts files with warnings too; withWarnings counts the files with at least one warning. */
+  files: { total: number; ok: number; failed: number; withWarnings: number; cached: number; skippedNonWav: number };
   failures: { path: string; reason: string; code: string }[];
-  warnings: { path: string; message: string }[];
+  warnings: ExtractWarning[];
   audioSeconds: number;
   wallSeconds: number;
   throughput: { filesPerSecond: number; audioSecondsPerSecond: number };
@@ -74,14 +86,18 @@ export interface ExtractSummary {
   jobs: number;
 }
 
-const MAX_WARNINGS_SHOWN = 5;
+/** Damaged files are each worth a line (as failures are); the delta caveat of many short clips is not. */
+const MAX_DECODE_WARNINGS_SHOWN = 20;
+const MAX_FEATURE_WARNINGS_SHOWN = 5;
+const STRICT_FAILURE_HINT = '(--strict stops at the first file that fails)';
+const STRICT_DAMAGED_HINT = '(--strict refuses a file that lost audio; without --strict it is decoded as far as it goes, with a warning)';
 const WORKER_URL = new URL('../audio/extract-worker.js', import.meta.url);
 
 export async function extract(options: ExtractOptions): Promise<ExtractSummary> {
   const started = performance.now();
   const cwd = resolve(options.cwd ?? process.cwd());
   const outPath = resolve(cwd, options.out);
-  const format = formatFromPath(outPath, options.format);
+  const format = formatFromPath(outPath, options.format, true);
   const settings = resolveSettings(options.settings);
   if (settings.sampleRate !== 'native') validateFeatureOptions(featureOptionsFor(settings, settings.sampleRate));
   const hash = specHash(settings);
@@ -126,13 +142,16 @@ export async function extract(options: ExtractOptions): Promise<ExtractSummary> 
 
   let done = 0;
   let audioSeconds = 0;
-  const report = (i: number, result: FileResult): void => {
+  const report = (i: number, computed: FileResult): void => {
+    // --strict refuses files that lost audio; header slips a streaming writer leaves (arecord, ffmpeg pipes) stay warnings.
+    const damaged = options.strict === true && computed.ok && computed.decodeNotes.some(noteLosesAudio);
+    const result: FileResult = damaged ? damagedFailure(computed) : computed;
     results[i] = result;
     done++;
     if (result.ok) audioSeconds += result.seconds;
     options.onFile?.({ done, total, result, audioSeconds });
     if (!result.ok && options.strict) {
-      throw new SpotmlError(result.code === 'INTERNAL' ? 'INTERNAL' : 'DECODE', `${result.path}: ${result.reason} (--strict stops at the first file that fails)`, {
+      throw new SpotmlError(result.code === 'INTERNAL' ? 'INTERNAL' : 'DECODE', `${result.path}: ${result.reason} ${damaged ? STRICT_DAMAGED_HINT : STRICT_FAILURE_HINT}`, {
         file: result.path,
         reason: result.reason,
       });
@@ -186,13 +205,10 @@ export async function extract(options: ExtractOptions): Promise<ExtractSummary> 
     if (result.ok) successes.push({ result, label: fileLabels[i] });
     else failures.push(result);
   });
-  const warnings = successes.flatMap(({ result }) => result.warnings.map((message) => ({ path: result.path, message })));
-  // Many short clips would each warn about deltas: show a few, count the rest (all are in the summary).
-  const shownWarnings = warnings.length <= MAX_WARNINGS_SHOWN ? warnings : warnings.slice(0, MAX_WARNINGS_SHOWN - 1);
-  for (const w of shownWarnings) warn(`${w.path}: ${w.message}`, { file: w.path });
-  if (shownWarnings.length < warnings.length) {
-    warn(`… and ${warnings.length - shownWarnings.length} more files with warnings (see "warnings" in the --json output)`, { count: warnings.length });
-  }
+  const warnings = successes.flatMap(({ result }) => fileWarnings(result));
+  // Damaged files first, so many short clips' delta caveats never hide one; the rest are counted (all are in the summary).
+  showWarnings(warnings.filter((w) => w.source === 'decode'), MAX_DECODE_WARNINGS_SHOWN, 'damaged files', warn);
+  showWarnings(warnings.filter((w) => w.source === 'features'), MAX_FEATURE_WARNINGS_SHOWN, 'files with feature warnings', warn);
   if (successes.length === 0) {
     const first = failures[0];
     throw new SpotmlError('DECODE', `none of the ${total} files could be read (first: ${first.path}: ${first.reason})`, {
@@ -226,6 +242,7 @@ export async function extract(options: ExtractOptions): Promise<ExtractSummary> 
       total,
       ok: successes.length,
       failed: failures.length,
+      withWarnings: new Set(warnings.map((w) => w.path)).size,
       cached: successes.filter((s) => s.result.cached).length,
       skippedNonWav: discovery.skippedNonWav,
     },
@@ -240,6 +257,25 @@ export async function extract(options: ExtractOptions): Promise<ExtractSummary> 
     labels: classes,
     jobs,
   };
+}
+
+/** A file's decode notes as one line, then its analysis warnings. */
+function fileWarnings(result: FileSuccess): ExtractWarning[] {
+  const decode: ExtractWarning[] = result.decodeNotes.length > 0 ? [{ path: result.path, message: result.decodeNotes.join('; '), source: 'decode' }] : [];
+  return [...decode, ...result.warnings.map((message): ExtractWarning => ({ path: result.path, message, source: 'features' }))];
+}
+
+function showWarnings(warnings: readonly ExtractWarning[], max: number, what: string, warn: (message: string, details: Record<string, unknown>) => void): void {
+  const shown = warnings.length <= max ? warnings : warnings.slice(0, max - 1);
+  for (const w of shown) warn(`${w.path}: ${w.message}`, { file: w.path, source: w.source });
+  if (shown.length < warnings.length) {
+    warn(`… and ${warnings.length - shown.length} more ${what} (see "warnings" in the --json output)`, { count: warnings.length, source: warnings[0].source });
+  }
+}
+
+/** Under --strict a file that lost audio fails with those decode notes as the reason. */
+function damagedFailure(result: FileSuccess): FileFailure {
+  return { ok: false, path: result.path, absolutePath: result.absolutePath, sha256: result.sha256, code: 'DECODE', reason: result.decodeNotes.filter(noteLosesAudio).join('; ') };
 }
 
 function labelFailure(file: AudioFile, reason: string): FileFailure {

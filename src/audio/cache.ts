@@ -6,7 +6,8 @@
  *
  * Location: `SPOTML_CACHE_DIR` if set, else `.spotml-cache/` beside the output table; entries live in
  * `<root>/extract/<key>.json`. Writes are atomic (temp + rename), so concurrent workers and crashed runs
- * leave either a whole entry or none; an unreadable entry counts as a miss.
+ * leave either a whole entry or none; an unreadable entry counts as a miss. An entry holds the whole
+ * per-file result, its warnings included, so a re-run from the cache reports what the first run did.
  */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -14,7 +15,8 @@ import { dirname, join, resolve } from 'node:path';
 import { SPOTML_VERSION } from '../version.js';
 import { writeFileAtomic } from '../data/writers.js';
 
-const ENTRY_FORMAT = 1;
+/** Bumped when an entry's value changes shape, so older entries miss (2: results carry the WAV decode notes). */
+const ENTRY_FORMAT = 2;
 
 export function defaultCacheRoot(outputPath: string, env: NodeJS.ProcessEnv = process.env): string {
   const fromEnv = env.SPOTML_CACHE_DIR;

@@ -16,7 +16,9 @@
  * the original file (the offset included).
  *
  * Per-file problems (missing, unreadable, corrupt, empty, offset past the end) are returned as a failure
- * with a reason, never thrown, so a run over many files goes on.
+ * with a reason, never thrown, so a run over many files goes on. A file that decodes only with the WAV
+ * reader's notes (truncated data, a streaming writer's placeholder size, a malformed header) succeeds
+ * with those notes in `decodeNotes`, cached with the rows, so the caller can warn or, with --strict, refuse.
  */
 import { open } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
@@ -63,6 +65,9 @@ export interface FileSuccess {
   /** Seconds of audio analysed. */
   seconds: number;
   rows: SegmentRow[];
+  /** The WAV reader's notes (WavInfo.notes): the file is damaged or malformed but decoded as libsndfile does. */
+  decodeNotes: string[];
+  /** Analysis warnings (e.g. MFCC deltas refused on a short clip). */
   warnings: string[];
   cached: boolean;
 }
@@ -115,7 +120,8 @@ export async function extractFile(task: ExtractTask): Promise<FileResult> {
     // With --frames the matrices must be written, so a cached row alone is not enough.
     if (cache && task.framesDir === null) {
       const hit = await cache.get(key);
-      if (hit) return { ...hit, path: task.path, absolutePath: task.absolutePath, cached: true };
+      // An entry without decode notes predates them: recompute rather than lose a file's warning.
+      if (hit && Array.isArray(hit.decodeNotes)) return { ...hit, path: task.path, absolutePath: task.absolutePath, cached: true };
     }
     const computed = await analyzeFile(task, sha256);
     if (cache) await cache.put(key, computed).catch(() => undefined);
@@ -164,11 +170,13 @@ async function analyzeFile(task: ExtractTask, sha256: string): Promise<CachedVal
   const reader = await WavFileReader.open(task.absolutePath);
   try {
     const info = reader.info;
-    if (info.frames === 0) throw new SpotmlError('DECODE', 'holds no audio (0 sample frames)');
+    // When the header explains an empty or short file (truncated, data size 0), the reason says so.
+    const becauseOfNotes = info.notes.length > 0 ? `: ${info.notes.join('; ')}` : '';
+    if (info.frames === 0) throw new SpotmlError('DECODE', `holds no audio (0 sample frames)${becauseOfNotes}`);
     const analysisRate = settings.sampleRate === 'native' ? info.sampleRate : settings.sampleRate;
     const startFrame = Math.trunc(settings.offset * info.sampleRate);
     if (startFrame >= info.frames) {
-      throw new SpotmlError('INVALID_INPUT', `--offset ${settings.offset} s is past the end (the file is ${(info.frames / info.sampleRate).toFixed(3)} s long)`);
+      throw new SpotmlError('INVALID_INPUT', `--offset ${settings.offset} s is past the end (the file is ${(info.frames / info.sampleRate).toFixed(3)} s long)${becauseOfNotes}`);
     }
     const frameLimit = settings.duration === null ? Number.POSITIVE_INFINITY : Math.max(1, Math.trunc(settings.duration * info.sampleRate));
     const range: SignalRange = { startFrame, frameLimit, fromRate: info.sampleRate, toRate: analysisRate };
@@ -213,6 +221,7 @@ async function analyzeFile(task: ExtractTask, sha256: string): Promise<CachedVal
       analysisRate,
       seconds: nativeFrames / info.sampleRate,
       rows,
+      decodeNotes: [...info.notes],
       warnings,
     };
   } finally {

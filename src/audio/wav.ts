@@ -40,7 +40,11 @@ export interface WavInfo {
   dataOffset: number;
   /** frames × blockAlign: the payload bytes that decode. */
   dataBytes: number;
-  /** Things a user may want to know: 'data size 0xFFFFFFFF (streaming writer): read to end of file', 'truncated: …' */
+  /**
+   * What the decoder had to work around, one line each ('truncated: …', 'data size 0xFFFFFFFF (streaming
+   * writer): read to end of file', a malformed header field). Empty for a well-formed file; anything here
+   * means the file is damaged or malformed, so extract reports it as a warning (a failure with --strict).
+   */
   notes: string[];
 }
 
@@ -50,6 +54,14 @@ export const MAX_CHANNELS = 1024;
 export const MAX_CHUNKS = 4096;
 /** Bytes read at the start of a file before parsing; parseWavHeader wants at least this much (or the whole file). */
 export const HEADER_PROBE_BYTES = 64 * 1024;
+
+/** Notes that mean audio the header promised is missing (what `extract --strict` refuses; the rest are header slips). */
+const LOST_AUDIO_NOTES = ['truncated:', 'data ends with a partial frame'];
+
+/** Whether a decode note says audio was lost (truncated data, a partial last frame), not only a header slip. */
+export function noteLosesAudio(note: string): boolean {
+  return LOST_AUDIO_NOTES.some((prefix) => note.startsWith(prefix));
+}
 
 const FORMAT_TAGS: Readonly<Record<number, SampleFormat>> = { 1: 'pcm', 3: 'float', 6: 'alaw', 7: 'mulaw' };
 const KNOWN_UNSUPPORTED_TAGS: Readonly<Record<number, string>> = {
@@ -203,7 +215,6 @@ function* scanWavHeader(fileSize: number, name: string): HeaderScan {
 
   const notes: string[] = [];
   const riffSize = u32(riff, 4);
-  if (riffSize + 8 !== fileSize) notes.push(`RIFF size ${riffSize} does not match the file size ${fileSize} (ignored; chunks are read up to the end of the file)`);
 
   let fmt: FmtChunk | undefined;
   let dataOffset = -1;
@@ -251,19 +262,27 @@ function* scanWavHeader(fileSize: number, name: string): HeaderScan {
   const { format } = checkFmt(fmt, name);
 
   const available = Math.max(0, fileSize - dataOffset);
-  let dataBytes = declaredDataBytes;
+  const streamingSize = declaredDataBytes === 0xffffffff || declaredDataBytes === 0;
+  const truncated = !streamingSize && declaredDataBytes > available;
+  // A wrong RIFF size is what truncation and unfinished streaming headers leave behind: the data-size
+  // note already says so, and one line per cause reads better than two.
+  if (riffSize + 8 !== fileSize && !streamingSize && !(truncated && riffSize + 8 > fileSize)) {
+    notes.push(`RIFF size ${riffSize} does not match the file size ${fileSize} (ignored; chunks are read up to the end of the file)`);
+  }
+  const dataBytes = declaredDataBytes === 0xffffffff || truncated ? available : declaredDataBytes;
+  const frames = Math.floor(dataBytes / fmt.blockAlign);
+  const seconds = (frameCount: number): string => `${(frameCount / fmt.sampleRate).toFixed(3)} s`;
   if (declaredDataBytes === 0xffffffff) {
-    dataBytes = available;
     notes.push('data size 0xFFFFFFFF (streaming writer): read to end of file');
   } else if (declaredDataBytes === 0) {
     // libsndfile reads nothing here; so do we, but say what was left unread.
     if (available > 0) notes.push(`data size 0 (streaming writer that never finalised the header?): ${available} bytes after it are ignored, as libsndfile does`);
-  } else if (declaredDataBytes > available) {
-    dataBytes = available;
-    notes.push(`truncated: data chunk declares ${declaredDataBytes} bytes but only ${available} are present`);
+  } else if (truncated) {
+    const declaredFrames = Math.floor(declaredDataBytes / fmt.blockAlign);
+    notes.push(`truncated: data chunk declares ${declaredDataBytes} bytes but only ${available} are present; decoded ${seconds(frames)} of ${seconds(declaredFrames)}`);
   }
-  const frames = Math.floor(dataBytes / fmt.blockAlign);
-  if (dataBytes % fmt.blockAlign !== 0) notes.push(`data ends with a partial frame (${dataBytes % fmt.blockAlign} bytes, ignored)`);
+  const partial = dataBytes % fmt.blockAlign;
+  if (partial !== 0) notes.push(`data ends with a partial frame (${partial} byte${partial === 1 ? '' : 's'}, ignored)`);
   if (fmt.byteRate !== fmt.sampleRate * fmt.blockAlign) notes.push(`byte rate ${fmt.byteRate} in the fmt chunk is inconsistent (ignored)`);
 
   return {

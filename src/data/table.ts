@@ -11,6 +11,7 @@
  * - Parquet: DOUBLE/FLOAT/INT columns are numeric, everything else text (via hyparquet).
  * `stringColumns` forces columns to stay text (e.g. a label column whose classes look like "1", "2").
  */
+import { existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { SpotmlError } from '../errors.js';
@@ -78,7 +79,8 @@ function previewNames(names: readonly string[]): string {
   return names.length <= 8 ? names.join(', ') : `${names.slice(0, 8).join(', ')}, … (${names.length} in all)`;
 }
 
-export function formatFromPath(path: string, explicit?: string): TableFormat {
+/** The table format `explicit` names, or the one `path`'s extension says (`withFlag`: the caller takes --format). */
+export function formatFromPath(path: string, explicit?: string, withFlag = explicit !== undefined): TableFormat {
   if (explicit !== undefined) {
     const lower = explicit.toLowerCase();
     if ((TABLE_FORMATS as readonly string[]).includes(lower)) return lower as TableFormat;
@@ -88,9 +90,11 @@ export function formatFromPath(path: string, explicit?: string): TableFormat {
   if (ext === '.csv') return 'csv';
   if (ext === '.parquet' || ext === '.pq') return 'parquet';
   if (ext === '.jsonl' || ext === '.ndjson') return 'jsonl';
-  throw new SpotmlError('USAGE', `cannot tell the table format of ${path}: use a .csv, .parquet or .jsonl name, or pass --format`, {
+  const isFolder = existsSync(path) && statSync(path).isDirectory();
+  const what = isFolder ? `${path} is a folder, not a table file` : `cannot tell the table format of ${path}`;
+  throw new SpotmlError('USAGE', `${what}: use a .csv, .parquet or .jsonl name${withFlag ? ', or pass --format' : ''}`, {
     file: path,
-    flag: '--format',
+    ...(withFlag ? { flag: '--format' } : {}),
   });
 }
 

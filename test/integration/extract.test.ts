@@ -97,6 +97,9 @@ beforeAll(() => {
   writeTone('genres/rock/r2.wav', 0.9, 392, 44100);
   writeFileSync(join(work, 'genres', 'rock', 'broken.wav'), 'RIFF\x24\x00\x00\x00WAVEdata');
   writeFileSync(join(work, 'genres', 'README.txt'), 'not audio');
+  // The review's reproduction: `head -c 30000 good.wav > t2/trunc_big.wav` beside the good file.
+  writeTone('t2/good.wav', 1.0, 440);
+  writeFileSync(join(work, 't2', 'trunc_big.wav'), readFileSync(join(work, 't2', 'good.wav')).subarray(0, 30000));
 }, 180_000);
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
@@ -104,7 +107,8 @@ describe('spotml extract (built CLI)', () => {
   it('CSV + spec: rows sorted by path, labels from folders, the broken file reported and skipped', async () => {
     const run = await cli(['extract', 'genres', '--labels-from-dirs', '--out', 'out/f.csv', ...FEW]);
     expect(run.code).toBe(0);
-    expect(run.stdout).toMatch(/extracted 4 rows × \d+ columns from 4\/5 files \(1 failed, 0 from cache\)/);
+    expect(run.stdout).toMatch(/extracted 4 rows × \d+ columns from 4\/5 files \(1 failed, 0 from cache, 0 with warnings\)/);
+    expect(run.stderr).not.toMatch(/warning/);
     expect(run.stdout).toMatch(/genres\/rock\/broken\.wav\s+\S/);
     const table = await readTable(join(work, 'out/f.csv'));
     expect(stringColumn(table, 'path')).toEqual(['genres/blues/b1.wav', 'genres/blues/b2.wav', 'genres/rock/r1.wav', 'genres/rock/r2.wav']);
@@ -151,7 +155,8 @@ describe('spotml extract (built CLI)', () => {
     const result = JSON.parse(run.stdout) as Record<string, unknown>;
     expect(result).toMatchObject({
       rows: 4,
-      files: { total: 5, ok: 4, failed: 1, cached: 0, skippedNonWav: 1 },
+      files: { total: 5, ok: 4, failed: 1, withWarnings: 0, cached: 0, skippedNonWav: 1 },
+      warnings: [],
       failures: [{ path: 'genres/rock/broken.wav', reason: expect.any(String), code: 'DECODE' }],
       outputs: { table: join(work, 'json/f.jsonl'), format: 'jsonl', spec: join(work, 'json/f.jsonl.spec.json'), frames: null, cache: null },
       specHash: expect.stringMatching(/^[0-9a-f]{64}$/),
@@ -215,13 +220,54 @@ describe('spotml extract (built CLI)', () => {
     expect(existsSync(join(work, 'strict', 'f.csv.spec.json'))).toBe(false);
   });
 
+  it('a truncated WAV (head -c 30000) is extracted with one warning naming it, counted; --json lists it; a cached re-run repeats it', async () => {
+    const run = await cli(['extract', 't2', '--out', 'o2/f.csv', ...FEW]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/from 2\/2 files \(0 failed, 0 from cache, 1 with warnings\)/);
+    // 30000 bytes = the 44-byte header + 29956 of the 44100 data bytes: 14978 frames, 0.679 s of 1.000 s.
+    const truncatedLine = 'warning t2/trunc_big.wav: truncated: data chunk declares 44100 bytes but only 29956 are present; decoded 0.679 s of 1.000 s';
+    expect(run.stderr.split('\n').filter((l) => l.startsWith('warning'))).toEqual([truncatedLine]);
+    expect(stringColumn(await readTable(join(work, 'o2/f.csv')), 'path')).toEqual(['t2/good.wav', 't2/trunc_big.wav']);
+
+    const again = await cli(['extract', 't2', '--out', 'o2/f.csv', ...FEW]);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toMatch(/from 2\/2 files \(0 failed, 2 from cache, 1 with warnings\)/);
+    expect(again.stderr.split('\n').filter((l) => l.startsWith('warning'))).toEqual([truncatedLine]);
+
+    const json = await cli(['--json', 'extract', 't2', '--out', 'o2/f.csv', ...FEW]);
+    expect(json.code, json.stderr).toBe(0);
+    const message = truncatedLine.slice('warning t2/trunc_big.wav: '.length);
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      files: { total: 2, ok: 2, failed: 0, withWarnings: 1, cached: 2 },
+      failures: [],
+      warnings: [{ path: 't2/trunc_big.wav', message, source: 'decode' }],
+    });
+    const stderrLines = json.stderr.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(stderrLines).toEqual([{ level: 'warn', message: `t2/trunc_big.wav: ${message}`, file: 't2/trunc_big.wav', source: 'decode' }]);
+  });
+
+  it('--strict: a truncated WAV is a failure, exit code 5 (DECODE), from the cache too; nothing written', async () => {
+    for (const cache of [['--no-cache'], []]) {
+      const run = await cli(['extract', 't2', '--strict', '--out', 'o3/f.csv', ...cache, ...FEW]);
+      expect(run.code, run.stderr).toBe(5);
+      expect(run.stderr.split('\n').filter((l) => l.startsWith('error'))).toEqual([
+        expect.stringMatching(/^error \[DECODE\] t2\/trunc_big\.wav: truncated: data chunk declares 44100 bytes but only 29956 are present; .* \(--strict refuses a file that lost audio; .*\)$/),
+      ]);
+      expect(existsSync(join(work, 'o3', 'f.csv'))).toBe(false);
+    }
+    const clean = await cli(['extract', 't2/good.wav', '--strict', '--out', 'o3/g.csv', ...FEW]);
+    expect(clean.code, clean.stderr).toBe(0);
+    expect(clean.stderr).not.toMatch(/warning/);
+    expect(clean.stdout).toMatch(/from 1\/1 files \(0 failed, \d from cache, 0 with warnings\)/);
+  });
+
   it('usage errors: missing inputs and --out name the flag (no prompt without a TTY); a missing path is NOT_FOUND', async () => {
     const noInput = await cli(['extract', '--out', 'x.csv']);
     expect(noInput.code).toBe(2);
-    expect(noInput.stderr.trim()).toBe('error [USAGE] missing --input: pass --input <value> (no prompt without a terminal)');
+    expect(noInput.stderr.trim()).toBe('error [USAGE] missing --input: pass --input <value> (no prompt without a terminal; see --help)');
     const noOut = await cli(['extract', 'genres']);
     expect(noOut.code).toBe(2);
-    expect(noOut.stderr.trim()).toBe('error [USAGE] missing --out: pass --out <value> (no prompt without a terminal)');
+    expect(noOut.stderr.trim()).toBe('error [USAGE] missing --out: pass --out <value> (no prompt without a terminal; see --help)');
     const missing = await cli(['extract', 'nowhere/x.wav', '--out', 'x.csv']);
     expect(missing.code).toBe(4);
     expect(missing.stderr.trim()).toBe('error [NOT_FOUND] input nowhere/x.wav does not exist: pass an existing .wav file, folder or glob');

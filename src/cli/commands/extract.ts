@@ -93,7 +93,7 @@ function render(summary: ExtractSummary): string {
   const hours = summary.audioSeconds / 3600;
   lines.push(
     `extracted ${summary.rows} rows × ${summary.columns} columns from ${files.ok}/${files.total} files` +
-      ` (${files.failed} failed, ${files.cached} from cache) · ${hours >= 0.1 ? `${hours.toFixed(2)} h` : `${summary.audioSeconds.toFixed(1)} s`} of audio` +
+      ` (${files.failed} failed, ${files.cached} from cache, ${files.withWarnings} with warnings) · ${hours >= 0.1 ? `${hours.toFixed(2)} h` : `${summary.audioSeconds.toFixed(1)} s`} of audio` +
       ` in ${formatSeconds(summary.wallSeconds)} · ${summary.throughput.filesPerSecond.toFixed(1)} files/s`,
   );
   lines.push(`  table  ${summary.outputs.table} (${summary.outputs.format})`);
@@ -144,7 +144,7 @@ export const extractCommand: CommandModule = {
       .option('-j, --jobs <n>', 'files processed in parallel on worker threads (default: number of cores; 1 = no workers)')
       .option('--no-cache', 'neither read nor write the extract cache')
       .option('--cache-dir <dir>', 'cache root (default $SPOTML_CACHE_DIR, else .spotml-cache/ beside --out)')
-      .option('--strict', 'stop with an error at the first file that cannot be read (default: report it, skip it, go on)');
+      .option('--strict', 'stop with an error at the first file that cannot be read or has lost audio, e.g. truncated (default: skip unreadable files, extract damaged ones as far as they go, warn, go on)');
   },
   async run(context: CommandContext, args: readonly string[], options: Record<string, unknown>): Promise<number> {
     const { ui } = context;

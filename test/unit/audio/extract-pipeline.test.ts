@@ -365,7 +365,7 @@ describe('extract() in one thread', () => {
       labels: { kind: 'dirs' },
       settings: { features: ['rms', 'spectral_centroid'], aggregates: ['mean', 'median'] },
     });
-    expect(summary.files).toEqual({ total: 4, ok: 3, failed: 1, cached: 0, skippedNonWav: 0 });
+    expect(summary.files).toEqual({ total: 4, ok: 3, failed: 1, withWarnings: 0, cached: 0, skippedNonWav: 0 });
     expect(summary.failures).toEqual([{ path: 'a/broken.wav', reason: expect.any(String), code: 'DECODE' }]);
     const table = await readTable(out);
     expect(table.names).toEqual(['path', 'label', 'spectral_centroid_mean', 'spectral_centroid_median', 'rms_mean', 'rms_median']);

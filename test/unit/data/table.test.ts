@@ -170,8 +170,16 @@ describe('table helpers', () => {
     expect(formatFromPath('x.pq')).toBe('parquet');
     expect(formatFromPath('x.ndjson')).toBe('jsonl');
     expect(formatFromPath('x.txt', 'JSONL')).toBe('jsonl');
-    expect(() => formatFromPath('x.txt')).toThrow(/--format/);
+    // --format is suggested only where the caller takes it (extract's output); readers name the extensions.
+    expect(() => formatFromPath('x.txt', undefined, true)).toThrow(/or pass --format/);
+    expect(() => formatFromPath('x.txt')).toThrow(/^cannot tell the table format of x\.txt: use a \.csv, \.parquet or \.jsonl name$/);
     expect(() => formatFromPath('x.csv', 'xlsx')).toThrow(SpotmlError);
+  });
+
+  it('reading a folder as a table says it is a folder', async () => {
+    const err = await readTable(dir).catch((e: unknown) => e);
+    expect((err as SpotmlError).code).toBe('USAGE');
+    expect((err as SpotmlError).message).toBe(`${dir} is a folder, not a table file: use a .csv, .parquet or .jsonl name`);
   });
 
   it('makeTable rejects duplicate names and ragged columns', () => {
