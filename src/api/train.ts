@@ -15,7 +15,7 @@ import { join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { SpotmlError } from '../errors.js';
 import { createMatrix, type Matrix } from '../data/matrix.js';
-import { columnIndex, readTable, type Table } from '../data/table.js';
+import { columnIndex, parseNumberCell, readTable, type Table } from '../data/table.js';
 import { firstInfinite } from '../learners/validate.js';
 import { readFeatureSpec, specPathFor, type FeatureSpec } from '../audio/feature-spec.js';
 import type { Progress } from '../cli/ui/index.js';
@@ -25,13 +25,26 @@ import { DEFAULT_FRAME_FEATURE, loadTableFrames } from '../learners/dl/frames.js
 import { epochReporter, logEpochs, type EpochReporter } from '../learners/dl/progress.js';
 import { EnsembleModel, loadAnyModel } from '../learners/ensemble.js';
 import { LabelEncoder } from '../learners/label-encoder.js';
+import { DEFAULT_SEARCH_BUDGET_SECONDS } from '../search/budget.js';
 import { parseParamValue } from '../learners/params.js';
 import { hashSeed } from '../learners/rng.js';
 import type { FitProgress, FittedModel, LearnerFamily, Params, Task } from '../learners/types.js';
 import { METRICS, defaultMetric, type MetricName } from '../metrics/index.js';
 import { runAutoMl, type AutoMlResult, type TrialExecutor } from '../search/automl.js';
 import type { CrossValidationResult } from '../search/crossval.js';
-import { givenFolds, holdout, kFold, stratifiedKFold, type FoldPlan } from '../search/cv.js';
+import {
+  givenFolds,
+  groupHoldout,
+  groupKFold,
+  holdout,
+  kFold,
+  chooseRowGroups,
+  splitGroupCount,
+  stratifiedGroupKFold,
+  stratifiedKFold,
+  type FoldPlan,
+  type RowGroups,
+} from '../search/cv.js';
 import { createExecutor, InProcessExecutor, type FrameData, type SearchData } from '../search/executor.js';
 import type { TrialRecord } from '../search/trial.js';
 import { writeModelPackage } from '../registry/package.js';
@@ -46,8 +59,11 @@ export interface TrainOptions {
   model?: string;
   params?: Record<string, string>;
   autoOptimize: boolean;
-  /** Wall-clock seconds for the whole run (search + refit). */
-  timeBudget: number;
+  /**
+   * Wall-clock seconds for the whole run (search + refit). Default: 60 s for a search (--auto-optimize);
+   * none for a single --model, which then runs to the end unless a budget is given.
+   */
+  timeBudget?: number;
   maxTrials?: number;
   families?: readonly string[];
   metric?: MetricName;
@@ -56,6 +72,12 @@ export interface TrainOptions {
   holdoutFraction?: number;
   /** JSON file with {"fold": [...]} giving each row's test fold. */
   foldsFile?: string;
+  /**
+   * Rows sharing this column's value stay in one fold (and on one side of a holdout). Default: extract's
+   * `path` when some file has several rows (segments), so a clip's segments never score each other;
+   * null turns grouping off.
+   */
+  groupBy?: string | null;
   seed: number;
   jobs: number;
   out: string;
@@ -72,6 +94,8 @@ export interface TrainOptions {
   config?: Record<string, unknown>;
   onTrial?: (trial: TrialRecord, leaderboard: LeaderboardRow[]) => void;
   onStatus?: (message: string) => void;
+  /** Something the user should know (e.g. columns left out); default: onStatus. Also listed in the result. */
+  onWarning?: (message: string) => void;
   signal?: AbortSignal;
 }
 
@@ -94,7 +118,11 @@ export interface TrainResult {
   model: { kind: 'single' | 'ensemble'; family: string; members: { family: string; params: Params; weight: number }[]; frameInput: FrameInput | null };
   trials: { total: number; complete: number; failed: number };
   leaderboard: LeaderboardRow[];
-  folds: { kind: FoldPlan['kind']; n: number };
+  /** `groupedBy`: the column whose rows were kept in one fold (null: rows were split freely), with its group count. */
+  folds: { kind: FoldPlan['kind']; n: number; groupedBy: string | null; groups: number | null };
+  /** The budget that applied (null: none, a single model without --time-budget). */
+  timeBudget: number | null;
+  warnings: string[];
   out: string;
   runId: string;
   experimentId: string;
@@ -102,19 +130,28 @@ export interface TrainResult {
   stoppedBecause: AutoMlResult['stoppedBecause'] | 'single-model';
 }
 
+/** Extract's metadata columns: never features, left out without a word. */
 const ID_COLUMNS = new Set(['path', 'segment', 'start_s', 'end_s']);
 
 export async function train(options: TrainOptions): Promise<TrainResult> {
   const started = performance.now();
   const elapsed = (): number => (performance.now() - started) / 1000;
   const status = options.onStatus ?? (() => {});
+  const warnings: string[] = [];
+  const warn = (message: string): void => {
+    warnings.push(message);
+    (options.onWarning ?? status)(message);
+  };
+  const budget = options.timeBudget ?? (options.autoOptimize ? DEFAULT_SEARCH_BUDGET_SECONDS : Number.POSITIVE_INFINITY);
+  if (!(budget > 0)) throw new SpotmlError('USAGE', `--time-budget must be a positive number of seconds, got ${budget}`, { flag: '--time-budget' });
   const table = await readTable(options.table, { stringColumns: [options.target] });
   const specPath = specPathFor(options.table);
   const spec: FeatureSpec | null = existsSync(specPath) ? await readFeatureSpec(specPath) : null;
   const dataHash = createHash('sha256').update(await readFile(options.table)).digest('hex');
 
   const targetIndex = columnIndex(table, options.target);
-  const featureNames = chooseFeatures(table, options.target, spec, options.table);
+  const groups = chooseRowGroups(table, options.target, options.groupBy);
+  const featureNames = chooseFeatures(table, options.target, spec, options.table, groups?.column ?? null, warn);
   const X = buildMatrix(table, featureNames);
   refuseInfinite(X.data, featureNames, options.table);
   const rawTarget = table.columns[targetIndex];
@@ -138,7 +175,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   if (METRICS[metric].task !== task) {
     throw new SpotmlError('USAGE', `--metric ${metric} is for ${METRICS[metric].task}, but the target "${options.target}" makes this ${task}`, { flag: '--metric' });
   }
-  const plan = await makePlan(options, y, task, nClasses);
+  const plan = await makePlan(options, y, task, nClasses, groups, warn);
   const frames = options.framesDir ? await loadFrames(options, table) : undefined;
 
   // Tracking: one parent run; each trial is a child run (MLflow's nested runs).
@@ -154,9 +191,11 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       metric,
       cv: plan.kind === 'holdout' ? 'holdout' : String(plan.nFolds),
       folds_kind: plan.kind,
+      cv_groups: plan.groups?.column ?? 'none',
+      ...(plan.groups ? { n_groups: plan.groups.count } : {}),
       seed: options.seed,
       jobs: options.jobs,
-      time_budget: options.timeBudget,
+      time_budget: Number.isFinite(budget) ? budget : 'none',
       auto_optimize: options.autoOptimize,
       n_rows: X.rows,
       n_features: X.cols,
@@ -181,7 +220,10 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     let members: { trial: TrialRecord; weight: number }[];
     let ensembleKept: boolean;
     try {
-      status(`searching ${families.map((f) => f.name).join(', ')} for ${options.timeBudget}s on ${executor.parallelism} thread(s)`);
+      const limit = Number.isFinite(budget) ? `for ${budget}s` : 'without a time limit';
+      const grouping = plan.groups ? `, rows of one "${plan.groups.column}" kept in one fold` : '';
+      const what = options.autoOptimize ? `searching ${families.map((f) => f.name).join(', ')}` : `cross-validating ${families[0].name}`;
+      status(`${what} ${limit} on ${executor.parallelism} thread(s)${grouping}`);
       search = await runAutoMl(executor, {
         families,
         task,
@@ -190,10 +232,10 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         plan,
         metric,
         seed: options.seed,
-        budgetSeconds: Math.max(1, options.timeBudget - elapsed()),
+        budgetSeconds: Math.max(1, budget - elapsed()),
         maxTrials: options.autoOptimize ? options.maxTrials : 1,
         // One model's cross-validation may use the whole budget (a search splits it across trials).
-        ...(options.autoOptimize ? {} : { trialTimeLimitSeconds: Math.max(1, options.timeBudget - elapsed()) }),
+        ...(options.autoOptimize ? {} : { trialTimeLimitSeconds: Math.max(1, budget - elapsed()) }),
         ensemble: options.autoOptimize && options.ensemble,
         signal: options.signal,
         reserveSeconds: (best) => refitReserve(best, plan, executor.parallelism),
@@ -204,12 +246,14 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
           options.onTrial?.(trial, leaderboard(trialRecords, METRICS[metric].greaterIsBetter));
         },
         ...(options.autoOptimize ? {} : { initial: [{ family: families[0].name, params: fixedParams(families[0], options.params ?? {}, frames) }] }),
+      }).catch((err: unknown) => {
+        throw budgetError(err, options, budget, families[0].name);
       });
 
       // Final refit on all rows, in parallel on the trial threads: the ensemble's members when their refit
       // fits in what is left of the budget, else the best single configuration.
       const ensembleMembers = search.ensemble ? search.ensemble.members.map((m) => ({ trial: m.trial, weight: m.weight })) : null;
-      const left = options.timeBudget - elapsed();
+      const left = budget - elapsed();
       ensembleKept = ensembleMembers !== null && refitSeconds(ensembleMembers.map((m) => m.trial), plan, executor.parallelism) <= left;
       if (ensembleMembers && !ensembleKept) status('ensemble dropped: refitting all its members would overrun the time budget');
       members = ensembleKept && ensembleMembers ? ensembleMembers : [{ trial: search.best, weight: 1 }];
@@ -253,7 +297,14 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       spec,
       dataHash,
       metrics,
-      training: { runId: run.runId, experimentId: experiment.experimentId, table: resolve(options.table), seed: options.seed, model: modelSummary, folds: { kind: plan.kind, n: plan.nFolds } },
+      training: {
+        runId: run.runId,
+        experimentId: experiment.experimentId,
+        table: resolve(options.table),
+        seed: options.seed,
+        model: modelSummary,
+        folds: { kind: plan.kind, n: plan.nFolds, ...(plan.groups ? { groupedBy: plan.groups.column } : {}) },
+      },
       runId: run.runId,
       // A frame model's row is thousands of patch values: no input example for it.
       ...(composed.frameInput ? {} : { exampleRow: Array.from(X.data.subarray(0, X.cols)) }),
@@ -262,7 +313,11 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     const history = await logModelHistoryTag(options.out, run.runId);
     if (history) await log.setTags({ 'mlflow.log-model.history': history });
     await store.writeArtifact(run.runId, 'leaderboard.json', JSON.stringify(board, null, 2));
-    await log.setTags({ 'spotml.model_family': modelSummary.family, 'mlflow.note.content': `spotml train: ${modelSummary.family}, cv ${metric} ${score.toFixed(4)}` });
+    await log.setTags({
+      'spotml.model_family': modelSummary.family,
+      'spotml.cv_groups': plan.groups?.column ?? 'none',
+      'mlflow.note.content': `spotml train: ${modelSummary.family}, cv ${metric} ${score.toFixed(4)}${plan.groups ? ` (folds grouped by ${plan.groups.column})` : ''}`,
+    });
     await store.updateRun(run.runId, 'FINISHED');
     return {
       task,
@@ -276,7 +331,9 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         failed: trialRecords.filter((t) => t.state === 'FAIL').length,
       },
       leaderboard: board,
-      folds: { kind: plan.kind, n: plan.nFolds },
+      folds: { kind: plan.kind, n: plan.nFolds, groupedBy: plan.groups?.column ?? null, groups: plan.groups?.count ?? null },
+      timeBudget: Number.isFinite(budget) ? budget : null,
+      warnings,
       out: options.out,
       runId: run.runId,
       experimentId: experiment.experimentId,
@@ -322,7 +379,7 @@ function fixedParams(family: LearnerFamily, raw: Record<string, string>, frames:
   for (const [key, value] of Object.entries(raw)) {
     const spec = family.params[key];
     if (!spec) throw new SpotmlError('USAGE', `${family.name} has no parameter "${key}"; known: ${Object.keys(family.params).join(', ')}`, { flag: '--param' });
-    fixed[key] = parseParamValue(spec, value);
+    fixed[key] = parseParamValue(spec, value, key);
   }
   if (frames && takesFrames(family.name) && fixed.n_bands !== undefined && fixed.n_bands !== frames.bands) {
     throw new SpotmlError('USAGE', `--param n_bands=${String(fixed.n_bands)} disagrees with the ${frames.bands} bands of the --frames matrices; leave n_bands out`, { flag: '--param' });
@@ -416,26 +473,77 @@ function refuseInfinite(data: Float64Array, featureNames: readonly string[], tab
   throw new SpotmlError('INVALID_INPUT', `${tableName}: column "${column}" is infinite in row ${row}; clip or drop such values before training`, { column, row });
 }
 
-function chooseFeatures(table: Table, target: string, spec: FeatureSpec | null, tableName: string): string[] {
+/**
+ * The feature columns: the spec's, or every column but the target, extract's metadata and the group column.
+ * A column that is numeric but for a few cells is refused (naming the first bad cell): dropping it would
+ * silently lose a feature, and evaluate/serve would then disagree with the table. A text column is left out
+ * with a warning.
+ */
+function chooseFeatures(table: Table, target: string, spec: FeatureSpec | null, tableName: string, groupColumn: string | null, warn: (message: string) => void): string[] {
   if (spec) {
     const missing = spec.columns.features.filter((c) => !table.names.includes(c));
     if (missing.length > 0) {
       throw new SpotmlError('FEATURE_SPEC_MISMATCH', `${tableName} lacks columns its spec lists (e.g. "${missing[0]}"); re-run spotml extract`, {});
     }
-    return spec.columns.features.filter((c) => c !== target);
   }
-  const names = table.names.filter((name, i) => name !== target && !ID_COLUMNS.has(name) && table.columns[i] instanceof Float64Array);
+  const candidates = spec ? spec.columns.features.filter((c) => c !== target) : table.names.filter((name) => name !== target && !ID_COLUMNS.has(name) && name !== groupColumn);
+  const names: string[] = [];
+  const text: string[] = [];
+  for (const name of candidates) {
+    const column = table.columns[columnIndex(table, name)];
+    if (column instanceof Float64Array) {
+      names.push(name);
+      continue;
+    }
+    const bad = nonNumericCells(column);
+    if (bad.count === 0) {
+      // Numbers stored as text (e.g. quoted in JSON lines): buildMatrix parses them.
+      names.push(name);
+      continue;
+    }
+    if (bad.count < (column.length - bad.missing) / 2 || spec) {
+      throw new SpotmlError(
+        'INVALID_INPUT',
+        `${tableName}: column "${name}" is numeric but row ${bad.first + 1} holds "${column[bad.first]}"${bad.count > 1 ? ` (and ${bad.count - 1} more such cells)` : ''}: fix the value, or leave the cell empty to mark it missing`,
+        { column: name, row: bad.first + 1, value: column[bad.first] },
+      );
+    }
+    text.push(name);
+  }
+  if (text.length > 0) {
+    warn(`${tableName}: text columns are not features and were left out: ${text.slice(0, 6).map((n) => `"${n}"`).join(', ')}${text.length > 6 ? `, … (${text.length} in all)` : ''}`);
+  }
   if (names.length === 0) throw new SpotmlError('INVALID_INPUT', `${tableName} has no numeric feature columns besides the target "${target}"`, {});
   return names;
+}
+
+/** Cells the table reader could not read as numbers (missing cells are counted apart). */
+function nonNumericCells(column: readonly string[]): { count: number; first: number; missing: number } {
+  let count = 0;
+  let first = -1;
+  let missing = 0;
+  column.forEach((cell, i) => {
+    const value = parseNumberCell(cell);
+    if (value === undefined) {
+      count++;
+      if (first < 0) first = i;
+    } else if (Number.isNaN(value)) missing++;
+  });
+  return { count, first, missing };
 }
 
 function buildMatrix(table: Table, names: readonly string[]): Matrix {
   const data = new Float64Array(table.nRows * names.length);
   names.forEach((name, j) => {
-    const column = table.columns[columnIndex(table, name)] as Float64Array;
-    for (let i = 0; i < table.nRows; i++) data[i * names.length + j] = column[i];
+    const column = table.columns[columnIndex(table, name)];
+    for (let i = 0; i < table.nRows; i++) data[i * names.length + j] = column instanceof Float64Array ? column[i] : textCellValue(column[i]);
   });
   return createMatrix(table.nRows, names.length, data);
+}
+
+/** A numeric cell kept as text: missing → NaN, otherwise its number (chooseFeatures checked it is one). */
+function textCellValue(cell: string): number {
+  return parseNumberCell(cell) ?? Number.NaN;
 }
 
 /** Text or few distinct whole numbers → classification; otherwise regression. */
@@ -448,7 +556,7 @@ export function inferTask(column: ArrayLike<string | number> | Float64Array): Ta
   return numbers.every((v) => Number.isInteger(v)) && distinct.size <= Math.max(20, Math.sqrt(numbers.length) / 2) ? 'classification' : 'regression';
 }
 
-async function makePlan(options: TrainOptions, y: Float64Array, task: Task, nClasses: number): Promise<FoldPlan> {
+async function makePlan(options: TrainOptions, y: Float64Array, task: Task, nClasses: number, groups: RowGroups | null, warn: (message: string) => void): Promise<FoldPlan> {
   if (options.foldsFile) {
     let parsed: unknown;
     try {
@@ -458,9 +566,17 @@ async function makePlan(options: TrainOptions, y: Float64Array, task: Task, nCla
     }
     const fold = (parsed as { fold?: unknown } | null)?.fold;
     if (!Array.isArray(fold)) throw new SpotmlError('INVALID_INPUT', `--folds ${options.foldsFile} must hold {"fold": [fold id per row]}`, { flag: '--folds' });
-    return givenFolds(fold.map(Number), y.length);
+    const plan = givenFolds(fold.map(Number), y.length, `--folds ${options.foldsFile}`);
+    // The user's folds are used as given, but a split group inflates the score: say so.
+    const split = groups ? splitGroupCount(plan, groups) : 0;
+    if (groups && split > 0) {
+      warn(`--folds ${options.foldsFile} splits ${split} of ${groups.count} "${groups.column}" groups across folds: their rows score each other, so the cv score is optimistic`);
+    }
+    return plan;
   }
-  if (options.holdoutFraction !== undefined) return holdout(y, task, nClasses, options.holdoutFraction, options.seed);
+  if (options.holdoutFraction !== undefined) {
+    return groups ? groupHoldout(y, task, nClasses, groups, options.holdoutFraction, options.seed) : holdout(y, task, nClasses, options.holdoutFraction, options.seed);
+  }
   if (task === 'classification') {
     const counts = new Array<number>(nClasses).fill(0);
     for (const v of y) counts[v]++;
@@ -468,9 +584,22 @@ async function makePlan(options: TrainOptions, y: Float64Array, task: Task, nCla
     if (smallest < options.cv) {
       throw new SpotmlError('INVALID_INPUT', `the smallest class has ${smallest} rows, fewer than --cv ${options.cv} folds: lower --cv or add data`, { flag: '--cv' });
     }
-    return stratifiedKFold(y, nClasses, options.cv, options.seed);
+    return groups ? stratifiedGroupKFold(y, nClasses, groups, options.cv, options.seed) : stratifiedKFold(y, nClasses, options.cv, options.seed);
   }
-  return kFold(y.length, options.cv, options.seed);
+  return groups ? groupKFold(groups, options.cv, options.seed) : kFold(y.length, options.cv, options.seed);
+}
+
+/** A trial stopped by the time budget: say which budget and how to raise it (the search's own message is generic). */
+function budgetError(err: unknown, options: TrainOptions, budget: number, family: string): unknown {
+  if (!(err instanceof SpotmlError) || err.details.reason !== 'time-limit') return err;
+  if (!options.autoOptimize) {
+    return new SpotmlError(
+      'INVALID_INPUT',
+      `${family} did not finish its cross-validation within --time-budget ${budget}s: raise --time-budget, or leave it out to train one model without a time limit`,
+      { flag: '--time-budget', timeBudget: budget },
+    );
+  }
+  return new SpotmlError('INVALID_INPUT', `every trial ran out of time within --time-budget ${budget}s: raise --time-budget or search cheaper --families`, { flag: '--time-budget', timeBudget: budget });
 }
 
 /** Expected seconds to refit these configurations on all rows: per-fold fit time scaled to the full data. */

@@ -10,6 +10,7 @@
  * Trials run `jobs` at a time, each fold a task on a worker thread when the compiled worker exists.
  * A study resumes by name; several processes (or machines, with PostgreSQL) can work on one study.
  */
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
@@ -23,7 +24,7 @@ import { hashSeed } from '../learners/rng.js';
 import type { LearnerFamily, ParamValue, Params, Task } from '../learners/types.js';
 import { METRICS, type MetricName, defaultMetric } from '../metrics/index.js';
 import { WorkerPool, workerAvailable } from '../runtime/pool.js';
-import { type FoldPlan, givenFolds, kFold, stratifiedKFold } from '../search/cv.js';
+import { type FoldPlan, type RowGroups, chooseRowGroups, givenFolds, groupKFold, kFold, splitGroupCount, stratifiedGroupKFold, stratifiedKFold } from '../search/cv.js';
 import { IMPORTANCE_METHOD, type ParamImportance, parameterImportance } from '../search/importance.js';
 import { type PrunerName, makePruner } from '../search/pruners.js';
 import { GridSampler, RandomSampler, type Sampler } from '../search/sampler.js';
@@ -64,6 +65,11 @@ export interface TuneOptions {
   cv?: number;
   /** A fold id per row (−1 = always train), instead of `cv`. */
   folds?: ArrayLike<number>;
+  /**
+   * Rows sharing this column's value stay in one fold. Default: extract's `path` when some file has several
+   * rows (segments), so a clip's segments never score each other; null turns grouping off.
+   */
+  groupBy?: string | null;
   /** Where results and plots go; default tune-out/<study>. */
   out?: string;
   plots?: boolean;
@@ -108,6 +114,8 @@ export interface TuneSummary {
   rows: number;
   features: number;
   folds: number;
+  /** The column whose rows were kept in one fold (null: rows were split freely), with its group count. */
+  cvGroups: { column: string; count: number } | null;
   trials: { total: number; complete: number; pruned: number; failed: number; crashed: number; running: number; thisRun: number };
   best: { number: number; score: number; params: Record<string, ParamValue> } | null;
   leaderboard: LeaderboardRow[];
@@ -130,9 +138,14 @@ interface PreparedData {
 }
 
 const MAX_CLASSES_FOR_NUMERIC_TARGET = 20;
+/** Extract's metadata columns: never features, left out without a word. */
+const ID_COLUMNS = new Set(['path', 'segment', 'start_s', 'end_s']);
 
-/** Numeric columns other than the target become features; text columns are skipped (named in a warning). */
-export function prepareData(table: Table, target: string, task: Task | undefined): PreparedData {
+/**
+ * Numeric columns other than the target (and extract's metadata, and `exclude`) become features; text
+ * columns are skipped (named in a warning).
+ */
+export function prepareData(table: Table, target: string, task: Task | undefined, exclude: readonly string[] = []): PreparedData {
   const targetIndex = table.names.indexOf(target);
   if (targetIndex < 0) {
     throw new SpotmlError('INVALID_INPUT', `the table has no target column "${target}" (columns: ${table.names.slice(0, 8).join(', ')}${table.names.length > 8 ? ', …' : ''}): check --target`, {
@@ -142,7 +155,7 @@ export function prepareData(table: Table, target: string, task: Task | undefined
   const featureNames: string[] = [];
   const skipped: string[] = [];
   table.names.forEach((name, i) => {
-    if (i === targetIndex) return;
+    if (i === targetIndex || ID_COLUMNS.has(name) || exclude.includes(name)) return;
     if (table.columns[i] instanceof Float64Array) featureNames.push(name);
     else skipped.push(name);
   });
@@ -262,7 +275,8 @@ export async function tune(options: TuneOptions): Promise<TuneSummary> {
   const spaceFile = resolveSpace(family, options.space === undefined ? undefined : resolve(cwd, options.space));
   const tablePath = resolve(cwd, options.table);
   const table = await readTable(tablePath);
-  const data = prepareData(table, options.target, options.task);
+  const groups = chooseRowGroups(table, options.target, options.groupBy);
+  const data = prepareData(table, options.target, options.task, groups ? [groups.column] : []);
   if (!family.tasks.includes(data.task)) {
     throw new SpotmlError('USAGE', `${family.name} does not do ${data.task} (it does ${family.tasks.join(', ')}); pick another --model or --task`, { flag: '--model' });
   }
@@ -271,11 +285,8 @@ export async function tune(options: TuneOptions): Promise<TuneSummary> {
   const metricDef = METRICS[metric];
   if (!metricDef) throw new SpotmlError('USAGE', `unknown metric "${metric}"; known: ${Object.keys(METRICS).join(', ')}`, { flag: '--metric' });
   const greaterIsBetter = metricDef.greaterIsBetter;
-  const plan: FoldPlan = options.folds
-    ? givenFolds(options.folds, data.y.length)
-    : data.task === 'classification'
-      ? stratifiedKFold(data.y, data.nClasses, options.cv ?? 5, seed)
-      : kFold(data.y.length, options.cv ?? 5, seed);
+  const plan = makePlan(options, data, groups, seed, warn);
+  const fingerprint = dataFingerprint(data);
 
   const studyName = options.study ?? `${family.name}-${basename(tablePath).replace(/\.[^.]*$/, '')}-${options.target}`.replace(/[^\w.-]/g, '_');
   checkStudyName(studyName);
@@ -303,6 +314,8 @@ export async function tune(options: TuneOptions): Promise<TuneSummary> {
         folds: plan.nFolds,
         rows: data.y.length,
         features: data.featureNames.length,
+        dataFingerprint: fingerprint,
+        cvGroups: plan.groups?.column ?? null,
         table: tablePath,
         sampler: samplerName,
         pruner: prunerName,
@@ -311,6 +324,7 @@ export async function tune(options: TuneOptions): Promise<TuneSummary> {
       mustMatch: ['family', 'target', 'task', 'metric', 'space', 'folds', 'rows', 'features'],
       heartbeatTimeoutMs: (options.heartbeatTimeoutSeconds ?? 60) * 1000,
     });
+    if (!study.created) checkSameData(study, studyName, storage.location, fingerprint, plan, warn);
     const existing = await study.trials();
     options.onStart?.({ study: studyName, resumed: !study.created, existingTrials: existing.length, jobs, workers: runner.usesWorkers, storage: storage.location, metric, greaterIsBetter });
 
@@ -430,6 +444,7 @@ export async function tune(options: TuneOptions): Promise<TuneSummary> {
       rows: data.y.length,
       features: data.featureNames.length,
       folds: plan.nFolds,
+      cvGroups: plan.groups ? { column: plan.groups.column, count: plan.groups.count } : null,
       trials: counts,
       best: finalBest ? { number: finalBest.number, score: toScore(finalBest.value as number, greaterIsBetter), params: { ...finalBest.params } } : null,
       leaderboard,
@@ -446,6 +461,57 @@ export async function tune(options: TuneOptions): Promise<TuneSummary> {
   } finally {
     await runner.close();
     await storage.close();
+  }
+}
+
+function makePlan(options: TuneOptions, data: PreparedData, groups: RowGroups | null, seed: number, warn: (message: string) => void): FoldPlan {
+  const k = options.cv ?? 5;
+  if (options.folds) {
+    const plan = givenFolds(options.folds, data.y.length);
+    const split = groups ? splitGroupCount(plan, groups) : 0;
+    if (groups && split > 0) warn(`the folds split ${split} of ${groups.count} "${groups.column}" groups across folds: their rows score each other, so scores are optimistic`);
+    return plan;
+  }
+  if (data.task === 'classification') return groups ? stratifiedGroupKFold(data.y, data.nClasses, groups, k, seed) : stratifiedKFold(data.y, data.nClasses, k, seed);
+  return groups ? groupKFold(groups, k, seed) : kFold(data.y.length, k, seed);
+}
+
+
+/**
+ * What the study is fitted on: feature names, the feature matrix and the encoded target (with the class
+ * names), so a same-shaped table with other values or labels is told apart from the one the study began on.
+ */
+function dataFingerprint(data: PreparedData): string {
+  const hash = createHash('sha256');
+  hash.update(JSON.stringify({ features: data.featureNames, classes: data.labels ? data.labels.classes.map(String) : null, rows: data.y.length }));
+  hash.update(new Uint8Array(data.X.data.buffer, data.X.data.byteOffset, data.X.data.byteLength));
+  hash.update(new Uint8Array(data.y.buffer, data.y.byteOffset, data.y.byteLength));
+  return hash.digest('hex').slice(0, 32);
+}
+
+/**
+ * A resumed study must be on the same data and folds: its trials' scores are only comparable then. A study
+ * from before fingerprints were recorded cannot be checked and resumes (with a warning).
+ */
+function checkSameData(study: Study, name: string, location: string, fingerprint: string, plan: FoldPlan, warn: (message: string) => void): void {
+  const stored = study.info.attrs.dataFingerprint;
+  if (typeof stored !== 'string') {
+    warn(`study "${name}" predates data fingerprints, so it cannot be checked that it was made on this table; pass --study <new name> if the data changed`);
+    return;
+  }
+  if (stored !== fingerprint) {
+    throw new SpotmlError('USAGE', `study "${name}" in ${location} was made on different data (same name, other values): pass --study <new name> to start a new study on this table`, {
+      study: name,
+      key: 'dataFingerprint',
+    });
+  }
+  const storedGroups = study.info.attrs.cvGroups ?? null;
+  const groups = plan.groups?.column ?? null;
+  if (storedGroups !== groups) {
+    throw new SpotmlError('USAGE', `study "${name}" in ${location} was made with folds grouped by ${String(storedGroups ?? 'nothing')}, now ${String(groups ?? 'nothing')}: pass the same --group-by or a new --study name`, {
+      study: name,
+      key: 'cvGroups',
+    });
   }
 }
 

@@ -181,7 +181,7 @@ export function parseCsvRecords(text: string, name = 'CSV'): string[][] {
 const MISSING_TEXT = new Set(['', 'nan', 'na', 'null', 'none']);
 
 /** A cell as a number, or undefined when it is not one. Missing cells are NaN. */
-function parseNumberCell(cell: string): number | undefined {
+export function parseNumberCell(cell: string): number | undefined {
   const trimmed = cell.trim();
   const lower = trimmed.toLowerCase();
   if (MISSING_TEXT.has(lower)) return Number.NaN;

@@ -40,7 +40,7 @@ export interface AutoMlOptions {
   plan: FoldPlan;
   metric: MetricName;
   seed: number;
-  /** Wall-clock budget in seconds for search + ensemble (the caller adds its refit inside the same budget). */
+  /** Wall-clock budget in seconds for search + ensemble (the caller adds its refit inside the same budget); Infinity = none. */
   budgetSeconds: number;
   /** Stop after this many trials (makes a seeded run fully reproducible). */
   maxTrials?: number;
@@ -72,6 +72,8 @@ export interface AutoMlResult {
 }
 
 const COST_ORDER = { low: 0, medium: 1, high: 2 } as const;
+/** Longest trial time limit: timers overflow past 2^31 ms (about 24.8 days), so "no limit" is this. */
+const MAX_TRIAL_LIMIT_SECONDS = 2_000_000;
 
 export async function runAutoMl(executor: TrialExecutor, options: AutoMlOptions): Promise<AutoMlResult> {
   const started = performance.now();
@@ -105,7 +107,7 @@ export async function runAutoMl(executor: TrialExecutor, options: AutoMlOptions)
       break;
     }
     const remaining = deadline - elapsed() - reserve();
-    if (remaining <= 0.05 * deadline || remaining <= 0.2) {
+    if (Number.isFinite(deadline) && (remaining <= 0.05 * deadline || remaining <= 0.2)) {
       stoppedBecause = 'budget';
       break;
     }
@@ -136,10 +138,11 @@ export async function runAutoMl(executor: TrialExecutor, options: AutoMlOptions)
       round.push({ ...proposal, number });
     }
     if (round.length === 0) break;
-    const timeLimit = Math.min(trialLimit, Math.max(0.5, deadline - elapsed() - reserve())) * 1000;
+    const timeLimit = Math.min(trialLimit, Math.max(0.5, deadline - elapsed() - reserve()), MAX_TRIAL_LIMIT_SECONDS) * 1000;
     const results = await Promise.all(
       round.map(async (p) => {
         const record = startTrial(p.number, p.params as Record<string, ParamValue>, { family: p.family });
+        const trialStarted = performance.now();
         try {
           const result = await executor.crossValidate(p.family, p.params, hashSeed(options.seed, 'cv', p.number), timeLimit);
           if (!Number.isFinite(result.score)) {
@@ -155,7 +158,12 @@ export async function runAutoMl(executor: TrialExecutor, options: AutoMlOptions)
             result,
           };
         } catch (err) {
-          // One trial's failure never ends the search.
+          // One trial's failure never ends the search. A trial stopped at its time limit (its own abort
+          // signal, or the worker pool's grace timer) is told apart from one that broke.
+          if (!options.signal?.aborted && performance.now() - trialStarted >= timeLimit - 1) {
+            const seconds = Number((timeLimit / 1000).toFixed(1));
+            return { record: finishTrial(record, 'FAIL', null, { reason: `ran out of its ${seconds}s time limit`, timedOut: true }) };
+          }
           const reason = err instanceof Error ? err.message : String(err);
           return { record: finishTrial(record, 'FAIL', null, { reason }) };
         }
@@ -169,6 +177,10 @@ export async function runAutoMl(executor: TrialExecutor, options: AutoMlOptions)
 
   const done = completed();
   if (done.length === 0) {
+    if (outcomes.length > 0 && outcomes.every((o) => o.record.attrs.timedOut === true)) {
+      // The caller knows which budget set the limit and names it.
+      throw new SpotmlError('INVALID_INPUT', `every trial ran out of time (${String(outcomes[0].record.attrs.reason)}): raise the time budget`, { reason: 'time-limit' });
+    }
     const reasons = outcomes.map((o) => `${String(o.record.attrs.family)}: ${String(o.record.attrs.reason)}`).slice(0, 3);
     throw new SpotmlError('INVALID_INPUT', `every trial failed (${reasons.join('; ') || 'no trial could run in the budget'})`, {});
   }

@@ -7,8 +7,9 @@
  * sees either the old model or the new one, never a mix, and none fails because of the swap. The old model is
  * closed once its last in-flight request releases it.
  *
- * A version that fails to load or to pass its self-check is not served; the old one stays, the failure is
- * reported (logs, /metrics) and the next poll tries again.
+ * A version that fails verification (checksums, decryption), fails to load or fails its self-check is not
+ * served; the old one stays, the failure is reported (logs, /metrics) and the next poll tries again. The
+ * verified (possibly decrypted) copy a version is loaded from is removed as soon as the load ends.
  *
  * A package that reads frame-level input (model.json `frameInput`, e.g. the cnn) takes its `featureNames` then one
  * n_bands × frames patch per row: its model's width is the sum, and its schema names the patch columns too.
@@ -22,10 +23,10 @@ import type { FrameInput } from '../learners/dl/frame-input.js';
 import { readModelPackage, type ModelPackage } from '../registry/package.js';
 import { inputSchema, type InputSchema } from './protocol.js';
 import { hasOnnxFile, nativePredictor, onnxPredictor, type Predictor, type RuntimeChoice } from './runtime.js';
-import type { ModelSource, ResolvedModel } from './model-source.js';
+import type { LoadableModel, ModelLocation, ModelSource } from './model-source.js';
 
 export interface LoadedModel {
-  readonly resolved: ResolvedModel;
+  readonly resolved: LoadableModel;
   readonly pkg: ModelPackage;
   readonly predictor: Predictor;
   readonly schema: InputSchema;
@@ -61,7 +62,7 @@ async function checkRows(pkg: ModelPackage): Promise<Matrix> {
 }
 
 /** Loads a package, opens its runtime and predicts a check row; throws (naming the folder) when anything is off. */
-export async function loadModel(resolved: ResolvedModel, options: LoadOptions): Promise<LoadedModel> {
+export async function loadModel(resolved: LoadableModel, options: LoadOptions): Promise<LoadedModel> {
   const pkg = await readModelPackage(resolved.dir);
   const { document, model } = pkg;
   const frameInput = checkedFrameInput(document.frameInput, resolved.dir);
@@ -150,13 +151,30 @@ export class ModelHolder {
 
   /** The first load: errors propagate (a server with no model should not start). */
   async start(): Promise<LoadedModel> {
-    const resolved = await this.source.resolve();
-    const model = await loadModel(resolved, this.options);
+    const model = await this.fetchAndLoad(await this.source.locate());
     this.install(model);
     return model;
   }
 
-  /** Resolves the source again and swaps when it names another model. Concurrent calls share one refresh. */
+  /**
+   * Fetches (verifies, decrypts) and loads off to the side. The fetched folder is disposed of as soon as the
+   * load ends either way: everything serving needs is in memory by then, and no decrypted copy lingers.
+   */
+  private async fetchAndLoad(location: ModelLocation): Promise<LoadedModel> {
+    const resolved = await this.source.fetch(location);
+    try {
+      return await loadModel(resolved, this.options);
+    } catch (err) {
+      // Name the model as the user knows it, not the private copy that is about to disappear.
+      const error = asSpotmlError(err);
+      if (resolved.label === resolved.dir || !error.message.includes(resolved.dir)) throw error;
+      throw new SpotmlError(error.code, error.message.split(resolved.dir).join(resolved.label), error.details, { cause: err });
+    } finally {
+      await resolved.dispose();
+    }
+  }
+
+  /** Locates the source again and swaps when it names another model. Concurrent calls share one refresh. */
   refresh(): Promise<'unchanged' | 'swapped' | 'failed'> {
     this.refreshing ??= this.doRefresh().finally(() => {
       this.refreshing = null;
@@ -166,9 +184,9 @@ export class ModelHolder {
 
   private async doRefresh(): Promise<'unchanged' | 'swapped' | 'failed'> {
     try {
-      const resolved = await this.source.resolve();
-      if (this.model && resolved.key === this.model.resolved.key) return 'unchanged';
-      this.install(await loadModel(resolved, this.options));
+      const location = await this.source.locate();
+      if (this.model && location.key === this.model.resolved.key) return 'unchanged';
+      this.install(await this.fetchAndLoad(location));
       return 'swapped';
     } catch (err) {
       this.failures++;

@@ -1,24 +1,29 @@
 /**
- * Where a served model comes from, behind `ModelSource.resolve()` → the folder to load and a `key` that changes
- * exactly when another model should be served. The holder polls `resolve()` and reloads when the key moves.
+ * Where a served model comes from, in two steps: `locate()` says cheaply which model should be served now
+ * (a `key` that changes exactly when another model should be served), `fetch()` makes that model loadable.
+ * The holder polls `locate()` and fetches + loads only when the key moves.
  *
- * - a package folder: the key is model.json's modification time, so a package rewritten in place (atomic
- *   rename) is picked up too;
- * - `models:/name@alias`: the registry's alias → version → source; the key is the version, so moving the alias
- *   swaps the served model;
+ * - a package folder: the key is model.json's (or checksums.json's) modification time, so a package rewritten
+ *   in place (atomic rename) is picked up too;
+ * - `models:/name@alias`, `models:/name/<stage>`, `models:/name/latest`: the registry's current version for
+ *   that reference; the key is the version, so moving the alias (or a newer version entering the stage, or a
+ *   new registration for `latest`) swaps the served model;
  * - `models:/name/N`: one fixed version.
- * A version's source may be `runs:/<run id>/<path>` (downloaded through the tracking store), a `file:` URI or a
- * local path.
+ *
+ * Fetching goes through src/registry/resolve.ts, as evaluate does: a registry version is verified against the
+ * registry's checksum tag and decrypted (when registered with --encrypt) into a private temp folder; a folder
+ * with a checksum manifest is verified the same way. The holder disposes of that folder as soon as the model
+ * is loaded, so no decrypted copy outlives the load.
  */
 import { stat } from 'node:fs/promises';
 import { basename, join, resolve as resolvePath } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { SpotmlError } from '../errors.js';
+import { CHECKSUMS_FILE } from '../registry/integrity.js';
+import { lookupVersion, materialiseVersion, parseModelsUri, resolvePackageDir, type RegistryRef, type ResolveOptions, type ResolvedPackage } from '../registry/resolve.js';
 import { openStores, TENANT_TAG, type OpenStoresOptions, type Stores } from '../tracking/open-store.js';
 
-export interface ResolvedModel {
-  /** The package folder to load. */
-  readonly dir: string;
+/** Which model should be served, without its files. */
+export interface ModelLocation {
   /** Changes exactly when a different model should be served. */
   readonly key: string;
   readonly name: string;
@@ -29,10 +34,29 @@ export interface ResolvedModel {
   readonly tenant: string | null;
 }
 
+/** A located model with the folder to load it from. */
+export interface LoadableModel extends ModelLocation {
+  /** The package folder to load (a private verified copy for registry versions). */
+  readonly dir: string;
+}
+
+export interface ResolvedModel extends LoadableModel {
+  /** What to call the model in messages (the folder, or "name version N"). */
+  readonly label: string;
+  /** Removes the private copy, if one was made; the holder calls it once the model is loaded (or failed to load). */
+  dispose(): Promise<void>;
+}
+
 export interface ModelSource {
   /** As the user wrote it (for logs and /version). */
   readonly uri: string;
-  resolve(): Promise<ResolvedModel>;
+  locate(): Promise<ModelLocation>;
+  /** The located model as a loadable folder: verified, decrypted; throws (naming the file) when it is not intact. */
+  fetch(location: ModelLocation): Promise<ResolvedModel>;
+}
+
+function fromPackage(location: ModelLocation, pkg: ResolvedPackage, label: string): ResolvedModel {
+  return { ...location, dir: pkg.dir, label, dispose: () => pkg.dispose() };
 }
 
 export class DirModelSource implements ModelSource {
@@ -40,46 +64,32 @@ export class DirModelSource implements ModelSource {
   constructor(
     readonly uri: string,
     private readonly tenant: string | null = null,
+    private readonly keys: ResolveOptions = {},
   ) {
     this.dir = resolvePath(uri);
   }
 
-  async resolve(): Promise<ResolvedModel> {
-    let mtime: number;
-    try {
-      mtime = (await stat(join(this.dir, 'model.json'))).mtimeMs;
-    } catch {
+  async locate(): Promise<ModelLocation> {
+    // An encrypted package has model.json.enc, not model.json; its manifest then marks it as a package.
+    let mtime: number | null = null;
+    for (const file of ['model.json', CHECKSUMS_FILE]) {
+      mtime = await stat(join(this.dir, file)).then(
+        (s) => s.mtimeMs,
+        () => null,
+      );
+      if (mtime !== null) break;
+    }
+    if (mtime === null) {
       throw new SpotmlError('NOT_FOUND', `${this.uri} is not a spotml model package (no model.json): pass the folder spotml train --out wrote`, {
         dir: this.dir,
       });
     }
-    return { dir: this.dir, key: `${this.dir}@${mtime}`, name: basename(this.dir), version: null, alias: null, tenant: this.tenant };
+    return { key: `${this.dir}@${mtime}`, name: basename(this.dir), version: null, alias: null, tenant: this.tenant };
   }
-}
 
-export interface RegistryReference {
-  name: string;
-  alias: string | null;
-  version: number | null;
-}
-
-/** `models:/name@alias` or `models:/name/N`; null when the text is not a models:/ URI. */
-export function parseModelsUri(uri: string): RegistryReference | null {
-  if (!uri.startsWith('models:/')) return null;
-  const rest = uri.slice('models:/'.length);
-  const at = rest.lastIndexOf('@');
-  if (at > 0) {
-    const alias = rest.slice(at + 1);
-    if (alias === '') throw new SpotmlError('USAGE', `${uri}: the alias after "@" is empty; use models:/name@alias`, { uri });
-    return { name: rest.slice(0, at), alias, version: null };
+  async fetch(location: ModelLocation): Promise<ResolvedModel> {
+    return fromPackage(location, await resolvePackageDir(this.dir, this.keys), this.dir);
   }
-  const slash = rest.lastIndexOf('/');
-  const versionText = slash > 0 ? rest.slice(slash + 1) : '';
-  const version = Number(versionText);
-  if (slash <= 0 || !/^\d+$/.test(versionText) || version < 1) {
-    throw new SpotmlError('USAGE', `${uri}: use models:/name@alias or models:/name/<version number>`, { uri });
-  }
-  return { name: rest.slice(0, slash), alias: null, version };
 }
 
 export class RegistryModelSource implements ModelSource {
@@ -88,19 +98,27 @@ export class RegistryModelSource implements ModelSource {
 
   constructor(
     readonly uri: string,
-    private readonly reference: RegistryReference,
+    private readonly reference: RegistryRef,
     storeOptions: OpenStoresOptions = {},
     stores?: Stores,
+    private readonly keys: ResolveOptions = {},
   ) {
     this.stores = stores ?? openStores(storeOptions);
   }
 
-  async resolve(): Promise<ResolvedModel> {
-    const { registry } = this.stores;
-    const { name, alias } = this.reference;
-    const version = alias !== null ? await registry.getModelVersionByAlias(name, alias) : await registry.getModelVersion(name, this.reference.version as number);
-    const dir = await this.sourceDir(version.source);
-    return { dir, key: `${name}/${version.version}`, name, version: version.version, alias, tenant: await this.modelTenant() };
+  async locate(): Promise<ModelLocation> {
+    const { name } = this.reference;
+    const version = await lookupVersion(this.stores, this.reference);
+    const alias = this.reference.kind === 'alias' ? this.reference.alias : null;
+    return { key: `${name}/${version.version}`, name, version: version.version, alias, tenant: await this.modelTenant() };
+  }
+
+  async fetch(location: ModelLocation): Promise<ResolvedModel> {
+    const { name } = this.reference;
+    // Read by number: the version located is the one loaded, even if the alias or stage moved meanwhile.
+    const version = await this.stores.registry.getModelVersion(name, location.version as number);
+    const pkg = await materialiseVersion(this.stores, name, version, this.keys, location.alias);
+    return fromPackage(location, pkg, `${name} version ${version.version}`);
   }
 
   private async modelTenant(): Promise<string | null> {
@@ -111,28 +129,17 @@ export class RegistryModelSource implements ModelSource {
     }
     return this.tagTenant;
   }
-
-  private async sourceDir(source: string): Promise<string> {
-    const runs = /^runs:\/([^/]+)\/?(.*)$/.exec(source);
-    if (runs) return this.stores.tracking.downloadArtifact(runs[1], runs[2]);
-    if (/^file:/i.test(source)) return fileURLToPath(source.startsWith('file://') ? source : `file://${source.slice(5)}`);
-    const scheme = /^([a-z][a-z0-9+.-]+):/i.exec(source)?.[1];
-    if (scheme && scheme.length > 1) {
-      throw new SpotmlError('USAGE', `model version source "${source}" uses ${scheme}:, which spotml serve cannot fetch; register a runs:/ or local path source`, {
-        source,
-      });
-    }
-    return resolvePath(source);
-  }
 }
 
 export interface SourceOptions {
   trackingUri?: string;
   tenant?: string;
+  /** Key for encrypted versions (default $SPOTML_MODEL_KEY), as evaluate's --key-file. */
+  keyFile?: string;
 }
 
 export function modelSource(uri: string, options: SourceOptions = {}): ModelSource {
-  const reference = parseModelsUri(uri);
-  if (reference === null) return new DirModelSource(uri, options.tenant ?? null);
-  return new RegistryModelSource(uri, reference, { trackingUri: options.trackingUri, tenant: options.tenant });
+  const keys: ResolveOptions = { keyFile: options.keyFile };
+  if (!uri.startsWith('models:/')) return new DirModelSource(uri, options.tenant ?? null, keys);
+  return new RegistryModelSource(uri, parseModelsUri(uri), { trackingUri: options.trackingUri, tenant: options.tenant }, undefined, keys);
 }

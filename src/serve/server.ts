@@ -25,7 +25,7 @@ import { modelSource, type ModelSource } from './model-source.js';
 import { DEFAULT_RUNTIME, type RuntimeChoice } from './runtime.js';
 
 export interface ServeOptions {
-  /** A package folder, models:/name@alias or models:/name/N. */
+  /** A package folder, models:/name@alias, models:/name/N, models:/name/<stage> or models:/name/latest. */
   model: string;
   host: string;
   /** 0 picks a free port. */
@@ -35,6 +35,8 @@ export interface ServeOptions {
   pollSeconds?: number;
   trackingUri?: string;
   tenant?: string;
+  /** Key for encrypted registry versions (default $SPOTML_MODEL_KEY). */
+  keyFile?: string;
   auth?: AuthOptions;
   limits?: Partial<ServeLimits>;
   /** Longest a request (headers and body) may take to arrive, in ms (Node answers 408 after it). */

@@ -8,18 +8,20 @@
  * built CLI would; without esbuild it runs under tsx. Every loop is bounded by a count or a deadline.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { randomBytes } from 'node:crypto';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMatrix } from '../../src/data/matrix.js';
 import { buildSpec, resolveSettings } from '../../src/audio/feature-spec.js';
 import { readModelPackage } from '../../src/registry/package.js';
-import { FileRegistry } from '../../src/registry/file-registry.js';
+import { register } from '../../src/api/registry.js';
+import { openStores } from '../../src/tracking/open-store.js';
 import { featuriseWav } from '../../src/serve/audio.js';
 import { forestPackage, linearSoftmaxOnnx, synthetic, tone, wavBytes } from '../unit/serve/fixtures.js';
 
@@ -91,6 +93,37 @@ async function serve(args: string[], env: Record<string, string> = {}): Promise<
 async function stop(server: Server): Promise<number | null> {
   server.child.kill('SIGTERM');
   return server.exited;
+}
+
+/** Runs `spotml serve` expecting it to refuse to start; its exit code and output. */
+async function serveRefused(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stderr: string; stdout: string }> {
+  const child = spawn(process.execPath, [...launcher, 'serve', ...args, '--port', '0'], { cwd: root, env: { ...process.env, CI: 'true', NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  running.add(child);
+  let stderr = '';
+  let stdout = '';
+  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
+  const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+  const code = await new Promise<number | null>((r) => child.once('exit', r));
+  clearTimeout(timer);
+  running.delete(child);
+  return { code, stderr, stdout };
+}
+
+/** A registered version's artifact folder in the file store (its source URI). */
+function artifactDir(source: string): string {
+  return source.startsWith('file:') ? fileURLToPath(source) : source;
+}
+
+async function tamper(file: string, from: string, to: string): Promise<void> {
+  const text = await readFile(file, 'utf8');
+  expect(text).toContain(from);
+  await writeFile(file, text.replace(from, to));
+}
+
+/** Private copies spotml made under a TMPDIR (verified, decrypted or downloaded artifacts). */
+function modelCopies(tmp: string): string[] {
+  return readdirSync(tmp).filter((name) => /^spotml-(model|download)-/.test(name));
 }
 
 function invoke(url: string, body: unknown, headers: Record<string, string> = {}, path = '/invocations'): Promise<Response> {
@@ -261,10 +294,10 @@ describe('spotml serve (real process)', () => {
     const v2 = join(root, 'swap-v2');
     await forestPackage({ dir: v1, trees: 20, classes: ['old-a', 'old-b'], seed: 1 });
     await forestPackage({ dir: v2, trees: 20, classes: ['new-a', 'new-b'], seed: 2 });
-    const registry = new FileRegistry(mlruns);
-    await registry.createRegisteredModel('birds');
-    await registry.createModelVersion('birds', v1);
-    await registry.createModelVersion('birds', v2);
+    const stores = openStores({ trackingUri: mlruns });
+    await register({ stores, source: v1, name: 'birds' });
+    await register({ stores, source: v2, name: 'birds' });
+    const registry = stores.registry;
     await registry.setAlias('birds', 'champion', 1);
     const server = await serve(['models:/birds@champion', '--tracking-uri', mlruns]);
     const seen = new Set<string>();
@@ -297,6 +330,117 @@ describe('spotml serve (real process)', () => {
     expect(metrics).toMatch(/^spotml_model_swaps_total 1$/m);
     expect(metrics).toMatch(/^spotml_model_version\{name="birds"\} 2$/m);
     expect(await stop(server)).toBe(0);
+  });
+
+  it('refuses to start on a tampered registry version, with one line naming the file', async () => {
+    const mlruns = join(root, 'mlruns-tampered');
+    const dir = join(root, 'tampered-pkg');
+    await forestPackage({ dir, trees: 3, classes: ['brass', 'wood'], seed: 4 });
+    const stores = openStores({ trackingUri: mlruns });
+    const registered = await register({ stores, source: dir, name: 'instruments' });
+    await stores.registry.setAlias('instruments', 'champion', 1);
+    await tamper(join(artifactDir(registered.source), 'model.json'), '"brass"', '"BRASS"');
+    for (const uri of ['models:/instruments/1', 'models:/instruments@champion']) {
+      const { code, stderr, stdout } = await serveRefused([uri, '--tracking-uri', mlruns]);
+      expect(code).toBe(7);
+      const lines = stderr.trim().split('\n');
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(/instruments version 1: file "model\.json" fails its sha256 check .*refusing to load/);
+      expect(stdout).not.toMatch(/"msg":"listening"/);
+    }
+  });
+
+  it('follows models:/name/Production under load: refuses a tampered version entering the stage (keeps serving, logs it), swaps to the next sound one, leaves no copies in TMPDIR', async () => {
+    const mlruns = join(root, 'mlruns-stage');
+    const tmp = await mkdtemp(join(root, 'tmp-stage-'));
+    const dirs = ['one', 'two', 'three'].map((n) => join(root, `stage-${n}`));
+    await forestPackage({ dir: dirs[0], trees: 10, classes: ['one-a', 'one-b'], seed: 1 });
+    await forestPackage({ dir: dirs[1], trees: 10, classes: ['two-a', 'two-b'], seed: 2 });
+    await forestPackage({ dir: dirs[2], trees: 10, classes: ['three-a', 'three-b'], seed: 3 });
+    const stores = openStores({ trackingUri: mlruns });
+    const versions = [];
+    for (const dir of dirs) versions.push(await register({ stores, source: dir, name: 'conc' }));
+    await tamper(join(artifactDir(versions[1].source), 'model.json'), '"two-a"', '"TWO-A"');
+    await stores.registry.transitionStage('conc', 1, 'Production', false);
+    const server = await serve(['models:/conc/Production', '--tracking-uri', mlruns], { TMPDIR: tmp });
+    const seen = new Set<string>();
+    const failures: string[] = [];
+    let sent = 0;
+    let phase = 'start';
+    const client = async (): Promise<void> => {
+      while (phase !== 'done' && sent < 20_000) {
+        sent++;
+        const response = await invoke(server.url, { instances: [[0.1, 0.2, 0.3, 0.4], [2, 2, 2, 2]] }).catch((err: Error) => err);
+        if (response instanceof Error) failures.push(response.message);
+        else if (response.status !== 200) failures.push(`${response.status} ${await response.text()}`);
+        else for (const p of ((await response.json()) as { predictions: string[] }).predictions) seen.add(p.split('-')[0]);
+      }
+    };
+    const waitFor = async (what: () => boolean, ms: number): Promise<void> => {
+      const deadline = Date.now() + ms;
+      while (!what() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    };
+    // The file store moves the stage one version file at a time, so a poll may also find the stage briefly empty.
+    const refusals = (): string[] => server.stdout().split('\n').filter((l) => l.includes('model refresh failed') && l.includes('conc version 2'));
+    const mover = (async () => {
+      await new Promise((r) => setTimeout(r, 500));
+      await stores.registry.transitionStage('conc', 2, 'Production', true);
+      await waitFor(() => refusals().length >= 3, 5000);
+      phase = 'tampered';
+      await new Promise((r) => setTimeout(r, 300));
+      await stores.registry.transitionStage('conc', 3, 'Production', true);
+      await waitFor(() => server.stdout().includes('"msg":"model swapped"'), 5000);
+      await new Promise((r) => setTimeout(r, 300));
+      phase = 'done';
+    })();
+    await Promise.all([client(), client(), client(), mover]);
+    expect(failures).toEqual([]);
+    expect(sent).toBeGreaterThan(50);
+    // Never "two"/"TWO": the tampered version was not served for a single request.
+    expect([...seen].sort()).toEqual(['one', 'three']);
+    const refusal = JSON.parse(refusals()[0]) as { level: string; error: string };
+    expect(refusal.level).toBe('warn');
+    expect(refusal.error).toMatch(/^conc version 2: file "model\.json" fails its sha256 check/);
+    const version = (await (await fetch(`${server.url}/version`)).json()) as { model: Record<string, unknown> };
+    expect(version.model).toMatchObject({ name: 'conc', version: 3, alias: null, uri: 'models:/conc/Production' });
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    expect(metrics).toMatch(/^spotml_model_swaps_total 1$/m);
+    expect(modelCopies(tmp)).toEqual([]);
+    expect(await stop(server)).toBe(0);
+    expect(modelCopies(tmp)).toEqual([]);
+  });
+
+  it('serves an encrypted version with --key-file (or SPOTML_MODEL_KEY), refuses without the key, leaves no decrypted files', async () => {
+    const mlruns = join(root, 'mlruns-encrypted');
+    const tmp = await mkdtemp(join(root, 'tmp-enc-'));
+    const key = randomBytes(32).toString('base64');
+    const keyFile = join(root, 'serve-model.key');
+    await writeFile(keyFile, key);
+    const stores = openStores({ trackingUri: mlruns });
+    await register({ stores, source: onnxDir, name: 'enc', encrypt: true, env: { SPOTML_MODEL_KEY: key } });
+    await stores.registry.setAlias('enc', 'champion', 1);
+    const body = { instances: [[0, 5, 1, 9], [3, 1, 2, 0]] };
+    const noKeyEnv = { SPOTML_MODEL_KEY: '', TMPDIR: tmp };
+
+    const refused = await serveRefused(['models:/enc@champion', '--tracking-uri', mlruns], noKeyEnv);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr.trim().split('\n')).toHaveLength(1);
+    expect(refused.stderr).toMatch(/enc version 1 is encrypted \(key [0-9a-f]{16}\): set SPOTML_MODEL_KEY or pass --key-file/);
+
+    // The ONNX graph is the identity on the first three features, so these are the decrypted package's own answers.
+    for (const [args, env] of [
+      [['models:/enc@champion', '--key-file', keyFile, '--runtime', 'onnx'], noKeyEnv],
+      [['models:/enc/latest', '--runtime', 'auto'], { SPOTML_MODEL_KEY: key, TMPDIR: tmp }],
+    ] as const) {
+      const server = await serve([...args, '--tracking-uri', mlruns], env);
+      const answer = (await (await invoke(server.url, body)).json()) as { predictions: string[] };
+      expect(answer.predictions).toEqual(['dog', 'cat']);
+      const version = (await (await fetch(`${server.url}/version`)).json()) as { model: Record<string, unknown> };
+      expect(version.model).toMatchObject({ name: 'enc', version: 1, runtime: 'onnx' });
+      expect(modelCopies(tmp)).toEqual([]);
+      expect(await stop(server)).toBe(0);
+    }
+    expect(modelCopies(tmp)).toEqual([]);
   });
 
   it('runs --workers 2 on one port, merges their metrics, and stops on SIGTERM', async () => {

@@ -42,37 +42,44 @@ export const evaluateCommand: CommandModule = {
     const keyFile = textOption(options, 'keyFile');
     const model = await resolveModel(modelRef, stores, { keyFile });
     const baselineRef = textOption(options, 'baseline');
-    const baseline = baselineRef ? await resolveModel(baselineRef, stores, { keyFile }) : undefined;
-    // Loaded on use: the report stack (vega, resvg) is heavy and other commands should not pay for it.
-    const { evaluate } = await import('../../api/evaluate.js');
-    const { formatEvaluationSummary } = await import('../../report/terminal.js');
-    const result = await evaluate({
-      modelDir: model.dir,
-      modelRef,
-      data,
-      framesDir: textOption(options, 'frames'),
-      target: textOption(options, 'target'),
-      failUnder: textOption(options, 'failUnder'),
-      baselineDir: baseline?.dir,
-      baselineRef,
-      failIfWorse: Boolean(options.failIfWorse),
-      reportDir: String(options.reportDir),
-      importance: options.importance !== false,
-      plots: options.plots !== false,
-      seed: context.seed ?? 0,
-      store: stores.tracking,
-    });
-    // With --json the one document on stdout carries the gate's failure too (a second error document would make
-    // stdout unparseable); the exit code still says it failed.
-    const failure = ui.json && result.failure ? result.failure.toJSON().error : undefined;
-    ui.result({ ...result.summary, report: result.reportPath, loggedToRun: result.loggedToRun, passed: result.failure === null, error: failure }, () =>
-      formatEvaluationSummary(
-        { evaluation: result.evaluation, intervals: result.document.intervals, gate: result.gate ?? undefined, comparison: result.comparison ?? undefined, reportPath: result.reportPath },
-        ui.color,
-      ),
-    );
-    if (result.failure && ui.json) return result.failure.exitCode;
-    if (result.failure) throw result.failure;
-    return 0;
+    let baseline: Awaited<ReturnType<typeof resolveModel>> | undefined;
+    // The verified (maybe decrypted) copies live in private temp folders: removed however evaluate ends.
+    try {
+      if (baselineRef) baseline = await resolveModel(baselineRef, stores, { keyFile });
+      // Loaded on use: the report stack (vega, resvg) is heavy and other commands should not pay for it.
+      const { evaluate } = await import('../../api/evaluate.js');
+      const { formatEvaluationSummary } = await import('../../report/terminal.js');
+      const result = await evaluate({
+        modelDir: model.dir,
+        modelRef,
+        data,
+        framesDir: textOption(options, 'frames'),
+        target: textOption(options, 'target'),
+        failUnder: textOption(options, 'failUnder'),
+        baselineDir: baseline?.dir,
+        baselineRef,
+        failIfWorse: Boolean(options.failIfWorse),
+        reportDir: String(options.reportDir),
+        importance: options.importance !== false,
+        plots: options.plots !== false,
+        seed: context.seed ?? 0,
+        store: stores.tracking,
+      });
+      // With --json the one document on stdout carries the gate's failure too (a second error document would make
+      // stdout unparseable); the exit code still says it failed.
+      const failure = ui.json && result.failure ? result.failure.toJSON().error : undefined;
+      ui.result({ ...result.summary, report: result.reportPath, loggedToRun: result.loggedToRun, passed: result.failure === null, error: failure }, () =>
+        formatEvaluationSummary(
+          { evaluation: result.evaluation, intervals: result.document.intervals, gate: result.gate ?? undefined, comparison: result.comparison ?? undefined, reportPath: result.reportPath },
+          ui.color,
+        ),
+      );
+      if (result.failure && ui.json) return result.failure.exitCode;
+      if (result.failure) throw result.failure;
+      return 0;
+    } finally {
+      await model.dispose();
+      await baseline?.dispose();
+    }
   },
 };

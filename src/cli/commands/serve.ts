@@ -17,15 +17,16 @@ function isLoopback(host: string): boolean {
 
 export const serveCommand: CommandModule = {
   name: 'serve',
-  summary: 'serve a model over HTTP: MLflow scoring protocol, audio endpoint, health, metrics, hot swap on alias moves',
+  summary: 'serve a model over HTTP: MLflow scoring protocol, audio endpoint, health, metrics, hot swap on alias or stage moves',
   examples: [
     'spotml serve out/model',
     'spotml serve models:/birds@champion --port 8080 --workers 2 --poll-interval 5',
+    'spotml serve models:/birds/Production --key-file model.key',
     'SPOTML_SERVE_TOKEN=s3cret spotml serve out/model --host 0.0.0.0 --runtime onnx',
   ],
   configure(command: Command): void {
     command
-      .argument('[model]', 'a model package folder, models:/name@alias or models:/name/<version>')
+      .argument('[model]', 'a model package folder, models:/name@alias, models:/name/<version>, models:/name/<stage> or models:/name/latest')
       .option('--host <address>', 'address to bind (loopback unless told otherwise)', '127.0.0.1')
       .option('--port <n>', 'port to listen on (0 picks a free one)', '8080')
       .option('--workers <n>', 'server processes sharing the port (Node cluster); "auto" = one per core', '1')
@@ -33,6 +34,7 @@ export const serveCommand: CommandModule = {
       .option('--poll-interval <seconds>', 'how often to check the model source for a new version (0 = never)', '10')
       .option('--tracking-uri <uri>', 'MLflow tracking URI for models:/ references (default MLFLOW_TRACKING_URI or ./mlruns)', process.env.MLFLOW_TRACKING_URI)
       .option('--tenant <name>', "the model's tenant: scopes registry names and is required in JWTs' tenant claim")
+      .option('--key-file <file>', 'key for encrypted registry artifacts (default $SPOTML_MODEL_KEY)')
       .addOption(new Option('--auth-token <token>', 'require "Authorization: Bearer <token>"').env('SPOTML_SERVE_TOKEN'))
       .option('--jwt-public-key <file>', 'accept JWTs signed by this public key (PEM or JWK)')
       .option('--jwks <file>', 'accept JWTs signed by a key in this JWKS file')
@@ -83,6 +85,7 @@ export const serveCommand: CommandModule = {
       pollSeconds: positive('--poll-interval', 'pollInterval', false),
       trackingUri: textOption(options, 'trackingUri'),
       tenant: textOption(options, 'tenant'),
+      keyFile: textOption(options, 'keyFile'),
       auth: {
         token: authToken,
         jwtPublicKeyFile: jwtPublicKey,

@@ -5,6 +5,7 @@
 import { cpus } from 'node:os';
 import type { Command } from 'commander';
 import type { LeaderboardRow, TrainResult } from '../../api/train.js';
+import { DEFAULT_SEARCH_BUDGET_SECONDS } from '../../search/budget.js';
 import { familyNames, frameFamilyNames, trainsInEpochs } from '../../learners/catalogue.js';
 import type { Task } from '../../learners/types.js';
 import { METRICS, type MetricName } from '../../metrics/index.js';
@@ -33,13 +34,14 @@ export const trainCommand: CommandModule = {
       .option('-p, --param <key=value>', 'a parameter for --model (repeatable)', collectOption)
       .option('--families <list>', 'families the search may use (comma-separated; default all that fit the task, plus cnn with --frames)')
       .option('--frames <dir>', 'the folder spotml extract --frames wrote for the table: cnn trains on its log-mel patches (rows matched by path)')
-      .option('--time-budget <seconds>', 'wall-clock budget for search and final refit', '60')
+      .option('--time-budget <seconds>', 'wall-clock budget for search and final refit (default 60 with --auto-optimize; one --model runs without a limit unless given)')
       .option('--max-trials <n>', 'stop after this many trials (makes a seeded search fully reproducible)')
       .option('--metric <name>', `metric to optimise: ${Object.keys(METRICS).join(', ')} (default accuracy or r2)`)
       .option('--task <task>', 'classification or regression (default: inferred from the target)')
       .option('--cv <folds>', 'cross-validation folds (stratified for classification)', '5')
       .option('--holdout <fraction>', 'use one holdout split of this fraction instead of k-fold')
       .option('--folds <file.json>', 'fixed folds: JSON {"fold": [test fold per row]}')
+      .option('--group-by <column>', "keep rows sharing this column's value in one fold (default: path when a file has several rows, e.g. segments; none: split rows freely)")
       .option('--no-ensemble', 'ship the best single model even when an ensemble scores higher')
       .option('-j, --jobs <n>', 'trials run in parallel on worker threads', String(Math.max(1, cpus().length)))
       .option('-o, --out <dir>', 'where to write the model package', 'out/model')
@@ -53,7 +55,9 @@ export const trainCommand: CommandModule = {
     const table = await context.require(args[0], '<table>', 'Feature table to train on:');
     const target = await context.require(textOption(options, 'target'), '--target', 'Column to predict:');
     const autoOptimize = Boolean(options.autoOptimize);
-    const timeBudget = parsePositiveOption('--time-budget', String(options.timeBudget));
+    const timeBudgetText = textOption(options, 'timeBudget');
+    const timeBudget = timeBudgetText === undefined ? undefined : parsePositiveOption('--time-budget', timeBudgetText);
+    const groupByText = textOption(options, 'groupBy');
     const metricText = textOption(options, 'metric');
     const taskText = textOption(options, 'task');
     const maxTrials = textOption(options, 'maxTrials');
@@ -79,7 +83,7 @@ export const trainCommand: CommandModule = {
     }
     // One neural model shows a bar of epochs per fit (train() makes them); a search shows its time budget.
     const epochBars = !autoOptimize && usesNetworks;
-    const progress = epochBars ? null : ui.progress('search', Math.round(timeBudget), 's');
+    const progress = epochBars ? null : ui.progress('search', Math.round(timeBudget ?? (autoOptimize ? DEFAULT_SEARCH_BUDGET_SECONDS : 0)), 's');
     let lastTick = performance.now();
     const { train } = await import('../../api/train.js');
     const result = await train({
@@ -98,6 +102,7 @@ export const trainCommand: CommandModule = {
       cv: parseNumberOption('--cv', String(options.cv), true),
       holdoutFraction: holdoutText === undefined ? undefined : parseNumberOption('--holdout', holdoutText),
       foldsFile: textOption(options, 'folds'),
+      groupBy: groupByText === undefined ? undefined : groupByText === 'none' ? null : groupByText,
       seed: context.seed ?? 0,
       jobs: parsePositiveOption('--jobs', String(options.jobs), true),
       out: String(options.out),
@@ -106,6 +111,7 @@ export const trainCommand: CommandModule = {
       ensemble: options.ensemble !== false,
       config,
       onStatus: (message) => ui.info(ui.color.dim(message)),
+      onWarning: (message) => ui.warn(message),
       onTrial: (trial, board) => {
         const now = performance.now();
         progress?.tick(Math.round((now - lastTick) / 1000), leaderLine(board[0]));
@@ -139,7 +145,7 @@ function renderResult(result: TrainResult, bold: (s: string) => string, good: (s
     formatTable(['#', 'family', 'params', `cv ${result.metric}`, 'time'], rows),
     '',
     `${bold('model')}   ${shipped}`,
-    `${bold('score')}   ${good(result.score.toFixed(4))} cv ${result.metric} (${result.folds.n} ${result.folds.kind} folds)`,
+    `${bold('score')}   ${good(result.score.toFixed(4))} cv ${result.metric} (${result.folds.n} ${result.folds.kind} folds${result.folds.groupedBy ? `, grouped by ${result.folds.groupedBy}` : ''})`,
     `${bold('trials')}  ${result.trials.complete} ok, ${result.trials.failed} failed in ${formatSeconds(result.elapsedSeconds)}`,
     `${bold('saved')}   ${result.out}  (run ${result.runId})`,
   ].join('\n');

@@ -93,6 +93,7 @@ export const tuneCommand: CommandModule = {
       .option('--storage <uri>', 'where studies live: a journal file path (default .spotml/studies.jsonl) or postgresql://user:pw@host/db')
       .option('-j, --jobs <n>', 'trials run at once by this process (default 1)')
       .option('--cv <k>', 'cross-validation folds (default 5)')
+      .option('--group-by <column>', "keep rows sharing this column's value in one fold (default: path when a file has several rows, e.g. segments; none: split rows freely)")
       .addOption(new Option('--metric <name>', 'metric to optimise (default accuracy / r2)').choices(Object.keys(METRICS)))
       .addOption(new Option('--task <task>', 'classification or regression (default: guessed from the target)').choices(['classification', 'regression']))
       .option('--out <dir>', 'folder for summary.json, trials.csv and plots (default tune-out/<study>)')
@@ -111,6 +112,7 @@ export const tuneCommand: CommandModule = {
     const table = await context.require(args[0], '<table>', 'Which feature table?');
     const target = await context.require(textOption(options, 'target'), '--target', 'Which column is the target?');
     const model = await context.require(textOption(options, 'model'), '--model', `Which model family (${familyNames().join(', ')})?`);
+    const groupBy = textOption(options, 'groupBy');
     const controller = new AbortController();
     const onSigint = (): void => {
       if (controller.signal.aborted) process.exit(130);
@@ -136,6 +138,7 @@ export const tuneCommand: CommandModule = {
         storage: textOption(options, 'storage'),
         jobs: parseNumber('--jobs', textOption(options, 'jobs'), true, 1),
         cv: parseNumber('--cv', textOption(options, 'cv'), true, 2),
+        groupBy: groupBy === undefined ? undefined : groupBy === 'none' ? null : groupBy,
         metric: textOption(options, 'metric') as MetricName | undefined,
         task: textOption(options, 'task') as Task | undefined,
         seed: context.seed,

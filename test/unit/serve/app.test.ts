@@ -4,16 +4,18 @@
  * Predictions are checked against the fitted model called directly (native), a hand-computed softmax (onnx),
  * and extractFile on the same WAV (audio).
  */
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { exportJWK, exportSPKI, generateKeyPair, SignJWT } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createMatrix, type Matrix } from '../../../src/data/matrix.js';
 import { extractFile, type SegmentRow } from '../../../src/audio/extract.js';
 import { buildSpec, resolveSettings, type FeatureSpec } from '../../../src/audio/feature-spec.js';
 import { readModelPackage } from '../../../src/registry/package.js';
-import { FileRegistry } from '../../../src/registry/file-registry.js';
+import { register } from '../../../src/api/registry.js';
+import { parseModelsUri } from '../../../src/registry/resolve.js';
 import { openStores } from '../../../src/tracking/open-store.js';
 import { AccessLog } from '../../../src/serve/access-log.js';
 import { createServeApp, type ServeAppOptions } from '../../../src/serve/app.js';
@@ -21,7 +23,7 @@ import { featuriseWav } from '../../../src/serve/audio.js';
 import { createAuthenticator, type AuthOptions } from '../../../src/serve/auth.js';
 import { ServeMetrics } from '../../../src/serve/metrics.js';
 import { ModelHolder } from '../../../src/serve/model-holder.js';
-import { DirModelSource, RegistryModelSource, parseModelsUri } from '../../../src/serve/model-source.js';
+import { DirModelSource, RegistryModelSource } from '../../../src/serve/model-source.js';
 import type { RuntimeName } from '../../../src/serve/runtime.js';
 import { forestPackage, linearSoftmaxOnnx, linearSoftmaxReference, synthetic, tone, wavBytes, type SyntheticData } from './fixtures.js';
 
@@ -48,6 +50,11 @@ async function harness(dir: string, options: { runtime?: RuntimeName; auth?: Aut
 
 function post(h: Harness, body: string, contentType = 'application/json', path = '/invocations', headers: Record<string, string> = {}): Promise<Response> {
   return Promise.resolve(h.app.request(path, { method: 'POST', headers: { 'content-type': contentType, ...headers }, body }));
+}
+
+/** A registered version's artifact folder in the file store (its source URI). */
+function artifactDir(source: string): string {
+  return source.startsWith('file:') ? fileURLToPath(source) : source;
 }
 
 function rowsOf(X: Matrix, count: number): number[][] {
@@ -376,16 +383,17 @@ describe('hot swap through the registry', () => {
     const v2 = join(root, 'v2');
     await forestPackage({ dir: v1, trees: 5, classes: ['a', 'b'], seed: 1 });
     await forestPackage({ dir: v2, trees: 5, classes: ['x', 'y'], seed: 2 });
-    const registry = new FileRegistry(mlruns);
-    await registry.createRegisteredModel('birds');
-    await registry.createModelVersion('birds', v1);
-    await registry.createModelVersion('birds', `file://${v2}`);
-    await registry.createModelVersion('birds', join(root, 'does-not-exist'));
+    const stores = openStores({ trackingUri: mlruns });
+    await register({ stores, source: v1, name: 'birds' });
+    await register({ stores, source: v2, name: 'birds' });
+    // A version whose artifacts vanished after registration.
+    const gone = await register({ stores, source: v2, name: 'birds' });
+    await rm(artifactDir(gone.source), { recursive: true });
+    const registry = stores.registry;
     await registry.setAlias('birds', 'prod', 1);
     const reference = parseModelsUri('models:/birds@prod');
-    expect(reference).toEqual({ name: 'birds', alias: 'prod', version: null });
-    expect(parseModelsUri('models:/birds/3')).toEqual({ name: 'birds', alias: null, version: 3 });
-    const source = new RegistryModelSource('models:/birds@prod', reference!, {}, openStores({ trackingUri: mlruns }));
+    expect(reference).toEqual({ kind: 'alias', name: 'birds', alias: 'prod' });
+    const source = new RegistryModelSource('models:/birds@prod', reference, {}, stores);
     const holder = new ModelHolder(source, { runtime: 'native' });
     await holder.start();
     const app = createServeApp({ holder, auth: await createAuthenticator({}), metrics: new ServeMetrics(), log: new AccessLog(null) });
@@ -406,7 +414,7 @@ describe('hot swap through the registry', () => {
 
     await registry.setAlias('birds', 'prod', 3);
     expect(await holder.refresh()).toBe('failed');
-    expect(holder.lastError?.message).toMatch(/does-not-exist/);
+    expect(holder.lastError?.message).toMatch(/has no artifact "model"/);
     expect(holder.current?.resolved.version).toBe(2);
     expect(['x', 'y']).toContain(await ask());
     await holder.close();
