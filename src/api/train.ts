@@ -60,8 +60,8 @@ export interface TrainOptions {
   params?: Record<string, string>;
   autoOptimize: boolean;
   /**
-   * Wall-clock seconds for the whole run (search + refit). Default: 60 s for a search (--auto-optimize);
-   * none for a single --model, which then runs to the end unless a budget is given.
+   * Wall-clock seconds for the whole run (search + refit). Default: 60 s for a search (--auto-optimize) without
+   * maxTrials; none for a single --model or a capped search, which then run to the end.
    */
   timeBudget?: number;
   maxTrials?: number;
@@ -142,7 +142,9 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     warnings.push(message);
     (options.onWarning ?? status)(message);
   };
-  const budget = options.timeBudget ?? (options.autoOptimize ? DEFAULT_SEARCH_BUDGET_SECONDS : Number.POSITIVE_INFINITY);
+  // A trial cap without a budget runs every trial to the end: no clock in the loop, so a seeded search gives the
+  // same result on any machine under any load.
+  const budget = options.timeBudget ?? (options.autoOptimize && options.maxTrials === undefined ? DEFAULT_SEARCH_BUDGET_SECONDS : Number.POSITIVE_INFINITY);
   if (!(budget > 0)) throw new SpotmlError('USAGE', `--time-budget must be a positive number of seconds, got ${budget}`, { flag: '--time-budget' });
   const table = await readTable(options.table, { stringColumns: [options.target] });
   const specPath = specPathFor(options.table);

@@ -30,7 +30,7 @@ export const serveCommand: CommandModule = {
       .option('--host <address>', 'address to bind (loopback unless told otherwise)', '127.0.0.1')
       .option('--port <n>', 'port to listen on (0 picks a free one)', '8080')
       .option('--workers <n>', 'server processes sharing the port (Node cluster); "auto" = one per core', '1')
-      .option('--runtime <name>', 'native (spotml predict; the faster in our benchmark), onnx (the package\'s model.onnx through onnxruntime-node) or auto (onnx when the package has one)', 'native')
+      .option('--runtime <name>', 'native (spotml predict, exactly as evaluate scored it; the faster in our benchmark), onnx (the package\'s model.onnx through onnxruntime-node, float32 input: values within float32 rounding of a split may differ) or auto (onnx when the package has one)', 'native')
       .option('--poll-interval <seconds>', 'how often to check the model source for a new version (0 = never)', '10')
       .option('--tracking-uri <uri>', 'MLflow tracking URI for models:/ references (default MLFLOW_TRACKING_URI or ./mlruns)', process.env.MLFLOW_TRACKING_URI)
       .option('--tenant <name>', "the model's tenant: scopes registry names and is required in JWTs' tenant claim")

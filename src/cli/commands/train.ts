@@ -34,8 +34,8 @@ export const trainCommand: CommandModule = {
       .option('-p, --param <key=value>', 'a parameter for --model (repeatable)', collectOption)
       .option('--families <list>', 'families the search may use (comma-separated; default all that fit the task, plus cnn with --frames)')
       .option('--frames <dir>', 'the folder spotml extract --frames wrote for the table: cnn trains on its log-mel patches (rows matched by path)')
-      .option('--time-budget <seconds>', 'wall-clock budget for search and final refit (default 60 with --auto-optimize; one --model runs without a limit unless given)')
-      .option('--max-trials <n>', 'stop after this many trials (makes a seeded search fully reproducible)')
+      .option('--time-budget <seconds>', 'wall-clock budget for search and final refit (default 60 with --auto-optimize; one --model or --max-trials runs without a limit unless given)')
+      .option('--max-trials <n>', 'stop after this many trials; without --time-budget no clock applies, so a seeded search gives the same model on any machine')
       .option('--metric <name>', `metric to optimise: ${Object.keys(METRICS).join(', ')} (default accuracy or r2)`)
       .option('--task <task>', 'classification or regression (default: inferred from the target)')
       .option('--cv <folds>', 'cross-validation folds (stratified for classification)', '5')
@@ -83,7 +83,7 @@ export const trainCommand: CommandModule = {
     }
     // One neural model shows a bar of epochs per fit (train() makes them); a search shows its time budget.
     const epochBars = !autoOptimize && usesNetworks;
-    const progress = epochBars ? null : ui.progress('search', Math.round(timeBudget ?? (autoOptimize ? DEFAULT_SEARCH_BUDGET_SECONDS : 0)), 's');
+    const progress = epochBars ? null : ui.progress('search', Math.round(timeBudget ?? (autoOptimize && maxTrials === undefined ? DEFAULT_SEARCH_BUDGET_SECONDS : 0)), 's');
     let lastTick = performance.now();
     const { train } = await import('../../api/train.js');
     const result = await train({
