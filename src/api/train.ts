@@ -78,6 +78,12 @@ export interface TrainOptions {
    * null turns grouping off.
    */
   groupBy?: string | null;
+  /**
+   * Trials logged as MLflow child runs: the first `logTrials`, then any later trial that enters the top
+   * `logTrials` (default 200). A short search on small data runs thousands of trials, and each child run is a
+   * folder of small files; every completed trial is in the run's leaderboard.json whatever this is.
+   */
+  logTrials?: number;
   seed: number;
   jobs: number;
   out: string;
@@ -217,6 +223,9 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     const epochs = neural ? new EpochSinks(options.epochProgress, plan.nFolds) : null;
     const executor: TrialExecutor = epochs ? new InProcessExecutor(data, epochs.hooks(log)) : createExecutor(data, Math.max(1, options.jobs));
     const trialRecords: TrialRecord[] = [];
+    const logTrials = options.logTrials ?? DEFAULT_LOGGED_TRIALS;
+    if (!Number.isInteger(logTrials) || logTrials < 0) throw new SpotmlError('USAGE', `--log-trials must be a whole number >= 0, got ${logTrials}`, { flag: '--log-trials' });
+    let trialsLogged = 0;
     let search: AutoMlResult;
     let composed: ComposedModel;
     let members: { trial: TrialRecord; weight: number }[];
@@ -244,7 +253,10 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         onTrial: async (trial, result) => {
           trialRecords.push(trial);
           await epochs?.endFold();
-          await logTrial(store, experiment.experimentId, run.runId, trial, metric, result);
+          if (worthLogging(trial, trialRecords, logTrials, trialsLogged)) {
+            await logTrial(store, experiment.experimentId, run.runId, trial, metric, result);
+            trialsLogged++;
+          }
           options.onTrial?.(trial, leaderboard(trialRecords, METRICS[metric].greaterIsBetter));
         },
         ...(options.autoOptimize ? {} : { initial: [{ family: families[0].name, params: fixedParams(families[0], options.params ?? {}, frames) }] }),
@@ -280,7 +292,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     const orient = (v: number): number => (METRICS[metric].greaterIsBetter ? v : -v);
     const score = orient(ensembleKept && search.ensemble ? search.ensemble.score : (search.best.value as number));
     const scoreStd = ensembleKept ? 0 : Number(search.best.attrs.std ?? 0);
-    const metrics: Record<string, number> = { [`cv_${metric}`]: score, [`cv_${metric}_std`]: scoreStd, trials: trialRecords.length };
+    const metrics: Record<string, number> = { [`cv_${metric}`]: score, [`cv_${metric}_std`]: scoreStd, trials: trialRecords.length, trials_logged: trialsLogged };
     await log.logMetrics(metrics);
     const modelSummary = {
       kind: (ensembleKept ? 'ensemble' : 'single') as 'single' | 'ensemble',
@@ -633,6 +645,18 @@ export function leaderboard(trials: readonly TrialRecord[], greaterIsBetter: boo
       std: Number(t.attrs.std ?? 0),
       seconds: Number(t.attrs.fitSeconds ?? 0) + Number(t.attrs.predictSeconds ?? 0),
     }));
+}
+
+/** Child runs logged per train run unless logTrials says otherwise. */
+const DEFAULT_LOGGED_TRIALS = 200;
+
+/** The first `cap` trials, then a completed trial only when it ranks within the top `cap` so far. */
+function worthLogging(trial: TrialRecord, trials: readonly TrialRecord[], cap: number, logged: number): boolean {
+  if (logged < cap) return true;
+  if (trial.state !== 'COMPLETE' || trial.value === null) return false;
+  let better = 0;
+  for (const other of trials) if (other !== trial && other.state === 'COMPLETE' && other.value !== null && other.value >= trial.value) better++;
+  return better < cap;
 }
 
 async function logTrial(store: TrackingStore, experimentId: string, parentRunId: string, trial: TrialRecord, metric: MetricName, result?: CrossValidationResult): Promise<void> {

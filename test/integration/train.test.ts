@@ -60,6 +60,40 @@ describe('train', () => {
     expect(await readFile(join(dir, 'model', 'MLmodel'), 'utf8')).toMatch(/spotml:/);
   });
 
+  it('logs the first --log-trials trials as child runs, then only trials that enter the top ones; leaderboard.json keeps all', async () => {
+    const dir = await workspace();
+    const store = new FileStore(join(dir, 'mlruns'));
+    const result = await train({
+      table: join(DATA, 'iris.csv'),
+      target: 'target',
+      autoOptimize: true,
+      maxTrials: 14,
+      logTrials: 3,
+      cv: 3,
+      seed: 3,
+      jobs: 1,
+      out: join(dir, 'model'),
+      experiment: 'capped',
+      store,
+      ensemble: false,
+    });
+    const children = (await store.listRuns(result.experimentId)).filter((r) => r.runId !== result.runId);
+    const logged = new Set(await Promise.all(children.map(async (c) => Number((await store.getRun(c.runId)).data.tags['spotml.trial']))));
+    expect([0, 1, 2].every((n) => logged.has(n))).toBe(true);
+    expect(logged.size).toBeLessThan(14);
+    // A later trial is logged exactly when fewer than three earlier trials scored at least as well.
+    const scores = new Map(result.leaderboard.map((r) => [r.trial, r.score]));
+    for (let n = 3; n < 14; n++) {
+      const own = scores.get(n);
+      const better = own === undefined ? Infinity : [...scores].filter(([t, v]) => t < n && v >= own).length;
+      expect(logged.has(n), `trial ${n}`).toBe(better < 3);
+    }
+    const parent = await store.getRun(result.runId);
+    expect(parent.data.metrics.find((m) => m.key === 'trials_logged')?.value).toBe(logged.size);
+    const board = JSON.parse(await readFile(join(dir, 'mlruns', result.experimentId, result.runId, 'artifacts', 'leaderboard.json'), 'utf8')) as unknown[];
+    expect(board).toHaveLength(result.trials.complete);
+  });
+
   it('is reproducible under a seed with a trial cap (no --time-budget: no clock in the search)', async () => {
     const run = async (): Promise<{ board: unknown; proba: number[] }> => {
       const dir = await workspace();

@@ -43,6 +43,7 @@ export const trainCommand: CommandModule = {
       .option('--folds <file.json>', 'fixed folds: JSON {"fold": [test fold per row]}')
       .option('--group-by <column>', "keep rows sharing this column's value in one fold (default: path when a file has several rows, e.g. segments; none: split rows freely)")
       .option('--no-ensemble', 'ship the best single model even when an ensemble scores higher')
+      .option('--log-trials <n>', 'trials logged as MLflow child runs: the first n, then any that enters the top n (every trial is in leaderboard.json)', '200')
       .option('-j, --jobs <n>', 'trials run in parallel on worker threads', String(Math.max(1, cpus().length)))
       .option('-o, --out <dir>', 'where to write the model package', 'out/model')
       .option('--experiment <name>', 'MLflow experiment to log to', 'spotml')
@@ -109,6 +110,7 @@ export const trainCommand: CommandModule = {
       experiment: String(options.experiment),
       store: openStores({ trackingUri, tenant: textOption(options, 'tenant') }).tracking,
       ensemble: options.ensemble !== false,
+      logTrials: parseNumberOption('--log-trials', String(options.logTrials), true),
       config,
       onStatus: (message) => ui.info(ui.color.dim(message)),
       onWarning: (message) => ui.warn(message),
