@@ -95,13 +95,17 @@ export async function register(options: RegisterOptions): Promise<RegisterResult
     if (key.startsWith('spotml.')) throw new SpotmlError('USAGE', `tag "${key}": the "spotml." prefix is reserved for tags spotml writes; rename it`, { key });
   }
   const key = options.encrypt ? await requireModelKey(options, '--encrypt') : undefined;
-  const ref = parseModelRef(options.source);
-  if (ref.kind !== 'run' && ref.kind !== 'dir') {
+  const given = parseModelRef(options.source);
+  if (given.kind !== 'run' && given.kind !== 'dir') {
     throw new SpotmlError('USAGE', `register takes a run id, runs:/<id>/<path> or a package folder, not ${options.source}; to copy a version, register its run`, {});
   }
 
   const staging = await mkdtemp(join(tmpdir(), 'spotml-register-'));
   try {
+    // `train --out` writes the folder and logs the same files to its run: register that run's copy, so the
+    // version's lineage reaches the training run (as `register <run id>` does).
+    const twin = given.kind === 'dir' ? await trainingRunTwin(stores, given.dir, join(staging, 'twin')) : null;
+    const ref = twin !== null ? { kind: 'run' as const, runId: twin, path: 'model' } : given;
     let runId: string;
     let artifactPath: string;
     let digest: string;
@@ -157,6 +161,33 @@ export async function register(options: RegisterOptions): Promise<RegisterResult
     };
   } finally {
     await rm(staging, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The training run whose logged `model` artifact holds exactly the files of the package folder `dir` (the run
+ * its model.json names, in this store), or null: another store, a deleted run, an edited or retrained folder.
+ */
+async function trainingRunTwin(stores: Stores, dir: string, downloadTo: string): Promise<string | null> {
+  let runId: unknown;
+  try {
+    runId = (JSON.parse(await readFile(join(dir, 'model.json'), 'utf8')) as { training?: { runId?: unknown } }).training?.runId;
+  } catch {
+    return null; // packageFiles below reports a missing or damaged model.json
+  }
+  if (typeof runId !== 'string' || !/^[0-9a-f]{32}$/.test(runId)) return null;
+  try {
+    await stores.tracking.getRun(runId);
+    const logged = await stores.tracking.downloadArtifact(runId, 'model', stores.kind === 'file' ? undefined : downloadTo);
+    const [mine, theirs] = await Promise.all([listArtifactFiles(dir), listArtifactFiles(logged)]);
+    if (mine.length === 0 || mine.join('\n') !== theirs.join('\n')) return null;
+    for (const file of mine) {
+      const [a, b] = await Promise.all([readFile(join(dir, file)), readFile(join(logged, file))]);
+      if (!a.equals(b)) return null;
+    }
+    return runId;
+  } catch {
+    return null; // not in this store, or not readable here: register the folder itself
   }
 }
 

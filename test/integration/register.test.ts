@@ -4,7 +4,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, readdir, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, readdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -121,18 +121,29 @@ describe('register', () => {
     expect(existsSync(resolved.dir)).toBe(false);
   });
 
-  it('gives a folder its own run and never reuses a deleted version number', async () => {
+  it('registers a train --out folder as its training run\'s logged copy, an edited one under its own run, and never reuses a deleted version number', async () => {
     const stores = storesAt();
+    // The folder train wrote holds the same files as the model its run logged: lineage reaches that run.
     const r2 = await register({ stores, source: weak.out, name: 'iris' });
     expect(r2.version).toBe(2);
-    expect(r2.runId).not.toBe(weak.runId);
-    const run = await stores.tracking.getRun(r2.runId);
-    expect(run.data.tags['spotml.command']).toBe('register');
-    expect(r2.source).toBe(`${run.info.artifactUri}/model`);
+    expect(r2.runId).toBe(weak.runId);
+    const trainingRun = await stores.tracking.getRun(weak.runId);
+    expect(trainingRun.data.tags['spotml.command']).toBe('train');
+    expect(r2.source).toBe(`${trainingRun.info.artifactUri}/model`);
+    expect((await showModel(stores, 'iris', 2)).version?.lineage.run?.runName).toBe(trainingRun.info.runName);
     await deleteVersion(stores, 'iris', 2);
     await expect(stores.registry.getModelVersion('iris', 2)).rejects.toMatchObject({ code: 'NOT_FOUND' });
-    const r3 = await register({ stores, source: weak.out, name: 'iris' });
+    // A folder that differs from what the run logged (here one extra file) is registered as it is, under a run of its own.
+    const edited = await mkdtemp(join(tmpdir(), 'spotml-register-edited-'));
+    await cp(weak.out, edited, { recursive: true });
+    await writeFile(join(edited, 'NOTES.txt'), 'tuned by hand\n');
+    const r3 = await register({ stores, source: edited, name: 'iris' });
     expect(r3.version).toBe(3);
+    expect(r3.runId).not.toBe(weak.runId);
+    const run = await stores.tracking.getRun(r3.runId);
+    expect(run.data.tags['spotml.command']).toBe('register');
+    expect(r3.source).toBe(`${run.info.artifactUri}/model`);
+    expect(r3.files).toContain('NOTES.txt');
   });
 
   it('refuses bad names and reserved tags before writing anything', async () => {
