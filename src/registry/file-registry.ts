@@ -350,7 +350,7 @@ export class FileRegistry implements RegistryStore {
     await this.readModelMeta(name);
     const version = (await this.readAliases(name))[alias];
     if (version === undefined) {
-      throw new SpotmlError('NOT_FOUND', `registered model "${name}" has no alias "${alias}"; set it with setAlias`, { name, alias });
+      throw new SpotmlError('NOT_FOUND', `registered model "${name}" has no alias "${alias}"; set it with spotml promote ${name} --version <n> --alias ${alias}`, { name, alias });
     }
     return this.readVersion(name, version);
   }
@@ -404,7 +404,7 @@ export class FileRegistry implements RegistryStore {
     try {
       text = await readFile(file, 'utf8');
     } catch {
-      throw new SpotmlError('NOT_FOUND', `registered model "${name}" does not exist in ${this.modelsDir}; create it first`, { name });
+      throw new SpotmlError('NOT_FOUND', `registered model "${name}" does not exist in ${this.modelsDir}; register a version with spotml register <run id or folder> --name ${name} (spotml models list shows the names)`, { name });
     }
     return loadYaml(text, file);
   }

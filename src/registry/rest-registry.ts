@@ -196,7 +196,7 @@ export class RestRegistry implements RegistryStore {
     } catch (err) {
       // MLflow answers an unknown alias with 400 INVALID_PARAMETER_VALUE; the alias itself was validated above.
       if (err instanceof SpotmlError && err.details.errorCode === 'INVALID_PARAMETER_VALUE') {
-        throw new SpotmlError('NOT_FOUND', `registered model "${name}" has no alias "${alias}"; set it with setAlias`, { name, alias });
+        throw new SpotmlError('NOT_FOUND', `registered model "${name}" has no alias "${alias}"; set it with spotml promote ${name} --version <n> --alias ${alias}`, { name, alias });
       }
       throw err;
     }

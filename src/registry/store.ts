@@ -148,6 +148,7 @@ export function validateModelName(name: string): void {
     throw new SpotmlError('INVALID_INPUT', `invalid registered model name "${name}": ${why}`, { name });
   };
   if (name.trim() === '') bad('it is empty');
+  if (name.trim() !== name) bad('it starts or ends with white space (a name that differs by a space would look the same); trim it');
   if (name.length > 256) bad('longer than 256 characters');
   if (/[/\\%]/.test(name)) bad('it must not contain "/", "\\" or "%"');
   if (name === '.' || name === '..') bad('"." and ".." are not names');

@@ -140,7 +140,8 @@ export function registryStoreCases(name: string, makeFixture: () => Promise<Regi
       }
       await registry.setAlias('bats', 'v1beta', 1); // only v<digits> is reserved
       await expect(registry.setAlias('bats', 'ghost', 7)).rejects.toMatchObject({ code: 'NOT_FOUND' });
-      await expect(registry.getModelVersionByAlias('bats', 'nope')).rejects.toMatchObject({ code: 'NOT_FOUND' });
+      // The hint is the command that sets it, not a store method.
+      await expect(registry.getModelVersionByAlias('bats', 'nope')).rejects.toMatchObject({ code: 'NOT_FOUND', message: expect.stringMatching(/spotml promote bats --version <n> --alias nope$/) });
       await expect(registry.getModelVersionByAlias('nobody', 'champion')).rejects.toMatchObject({ code: 'NOT_FOUND' });
 
       await registry.deleteAlias('bats', 'challenger');

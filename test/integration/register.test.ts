@@ -148,7 +148,7 @@ describe('register', () => {
 
   it('refuses bad names and reserved tags before writing anything', async () => {
     const stores = storesAt();
-    for (const name of ['../evil', 'a/b', 'a\\b', '100%', '', '..']) {
+    for (const name of ['../evil', 'a/b', 'a\\b', '100%', '', '..', ' spaced ', 'trailing ']) {
       await expect(register({ stores, source: good.runId, name }), name).rejects.toMatchObject({ code: 'INVALID_INPUT' });
     }
     await expect(register({ stores, source: good.runId, name: 'x', tags: { 'spotml.checksums_sha256': 'forged' } })).rejects.toMatchObject({ code: 'USAGE' });
