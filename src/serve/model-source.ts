@@ -84,7 +84,8 @@ export class DirModelSource implements ModelSource {
         dir: this.dir,
       });
     }
-    return { key: `${this.dir}@${mtime}`, name: basename(this.dir), version: null, alias: null, tenant: this.tenant };
+    // The key changes when the package is rewritten (a swap); it shows in logs, so the time is readable.
+    return { key: `${this.dir}@${new Date(mtime).toISOString()}`, name: basename(this.dir), version: null, alias: null, tenant: this.tenant };
   }
 
   async fetch(location: ModelLocation): Promise<ResolvedModel> {

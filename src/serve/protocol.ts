@@ -224,9 +224,8 @@ function parseRecords(value: unknown, schema: InputSchema, limits: ParseLimits):
   return fromRecordRows(value, schema, field);
 }
 
-/** TF-serving row format: records, rows as arrays, or (one-feature models) bare scalars. */
-function parseInstances(value: unknown, schema: InputSchema, limits: ParseLimits): Matrix {
-  const field = 'instances';
+/** TF-serving row format: records, rows as arrays, or (one-feature models) bare scalars; `field` names it in errors. */
+function parseInstances(value: unknown, schema: InputSchema, limits: ParseLimits, field: 'instances' | 'inputs' = 'instances'): Matrix {
   if (!Array.isArray(value)) throw bad(`${field} must be an array of rows, got ${typeName(value)}`, { field });
   checkRowCount(value.length, limits, field);
   const first = value[0];
@@ -245,7 +244,7 @@ function scalarColumn(values: readonly unknown[], schema: InputSchema, field: st
 /** TF-serving columnar format: {name: [values…]}, or a tensor (array of rows). */
 function parseInputs(value: unknown, schema: InputSchema, limits: ParseLimits): Matrix {
   const field = 'inputs';
-  if (Array.isArray(value)) return parseInstances(value, schema, limits);
+  if (Array.isArray(value)) return parseInstances(value, schema, limits, field);
   if (!isRecord(value)) throw bad(`${field} must be an object of column → values or an array of rows, got ${typeName(value)}`, { field });
   const p = schema.featureNames.length;
   const names = schema.featureNames;

@@ -76,6 +76,8 @@ describe('scoring protocol', () => {
     const wrongType = refusal(() => json({ instances: [[1, 2, 3], [1, 'x', 3]] }));
     expect(wrongType.message).toBe('instances: row 1, column "b": expected a number or null, got a string ("x")');
     expect(wrongType.details).toEqual({ field: 'instances', row: 1, column: 'b' });
+    // Rows sent under "inputs" are named as such.
+    expect(refusal(() => json({ inputs: [[1, 2, 3], [1, 'x', 3]] })).message).toBe('inputs: row 1, column "b": expected a number or null, got a string ("x")');
     expect(refusal(() => parseJsonInput('{"instances": [[1, 2, 1e999]]}', schema, limits)).message).toMatch(/column "c": the number is out of range/);
     expect(refusal(() => json({ dataframe_records: [{ a: 1, b: 2 }] })).message).toBe('dataframe_records: row 0 lacks feature "c"');
     expect(refusal(() => json({ dataframe_split: { columns: ['a', 'b'], data: [[1, 2]] } })).message).toMatch(/missing feature column "c"/);
