@@ -1,6 +1,6 @@
 /**
- * Uncertainty and model comparison: percentile bootstrap confidence intervals (seeded, stratified by class for
- * classification), McNemar's exact test for two classifiers on the same rows, and a paired bootstrap on a
+ * Uncertainty and model comparison: percentile bootstrap confidence intervals (seeded; stratified on request),
+ * McNemar's exact test for two classifiers on the same rows, and a paired bootstrap on a
  * metric difference for regressors. `compareModels` turns either into a decision at a chosen alpha.
  */
 import { SpotmlError } from '../errors.js';
@@ -109,7 +109,12 @@ function checkResampleOptions(nResamples: number, confidence: number): void {
   if (!(confidence > 0 && confidence < 1)) throw new SpotmlError('USAGE', `confidence must be between 0 and 1 (e.g. 0.95), got ${confidence}`);
 }
 
-/** Bootstrap intervals for named report metrics (stratified by class for classification). */
+/**
+ * Bootstrap intervals for named report metrics. Rows are resampled freely, classes included: the test set's
+ * class mix is itself a sample, and holding it fixed (stratifying) would give, say, a one-class predictor an
+ * accuracy interval of zero width. A resample that leaves a metric undefined (e.g. ROC-AUC without one of the
+ * classes) is left out of the percentiles, and too many such resamples give no interval (see bootstrapCi).
+ */
 export function metricIntervals(input: EvalInput, names: readonly string[], options: Omit<BootstrapOptions, 'strata'> = {}): Record<string, ConfidenceInterval> {
   const nClasses = input.task === 'classification' ? input.labels.length : 0;
   const proba = input.task === 'classification' ? input.proba : undefined;
@@ -131,11 +136,8 @@ export function metricIntervals(input: EvalInput, names: readonly string[], opti
       }
       return definition.compute(yTrue, yPred, sampledProba, nClasses);
     };
-    out[name] = bootstrapCi(n, statistic, {
-      ...options,
-      // Every metric gets the same resamples (same seed and stream), so intervals are mutually consistent.
-      strata: input.task === 'classification' ? input.yTrue : undefined,
-    });
+    // Every metric gets the same resamples (same seed and stream), so intervals are mutually consistent.
+    out[name] = bootstrapCi(n, statistic, options);
   }
   return out;
 }

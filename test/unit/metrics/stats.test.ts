@@ -154,6 +154,18 @@ describe('bootstrap confidence intervals', () => {
     expect(() => metricIntervals({ task: 'classification', yTrue, yPred, labels: ['a', 'b', 'c'] }, ['rmse'])).toThrow(/not available/);
   });
 
+  it('metric intervals resample the class mix too: a one-class predictor gets the binomial width, not zero', () => {
+    // 100 rows of 5 balanced classes, every prediction class 0: accuracy 0.2 on this sample, and its sampling
+    // spread is a proportion's, 2 · 1.96 · sqrt(0.2 · 0.8 / 100) ≈ 0.157 wide (within 25%).
+    const n = 100;
+    const yTrue = Float64Array.from({ length: n }, (_, i) => i % 5);
+    const yPred = new Float64Array(n);
+    const ci = metricIntervals({ task: 'classification', yTrue, yPred, labels: ['a', 'b', 'c', 'd', 'e'] }, ['accuracy'], { seed: 4 });
+    expect(ci.accuracy.estimate).toBe(0.2);
+    const expectedWidth = 2 * 1.959964 * Math.sqrt((0.2 * 0.8) / n);
+    expect(Math.abs(ci.accuracy.upper - ci.accuracy.lower - expectedWidth) / expectedWidth).toBeLessThan(0.25);
+  });
+
   it('reports no interval when most resamples leave the statistic undefined', () => {
     const ci = bootstrapCi(10, () => Number.NaN, { seed: 1, nResamples: 20 });
     expect(ci.nValid).toBe(0);
