@@ -291,7 +291,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     const board = leaderboard(trialRecords, METRICS[metric].greaterIsBetter);
     const orient = (v: number): number => (METRICS[metric].greaterIsBetter ? v : -v);
     const score = orient(ensembleKept && search.ensemble ? search.ensemble.score : (search.best.value as number));
-    const scoreStd = ensembleKept ? 0 : Number(search.best.attrs.std ?? 0);
+    const scoreStd = ensembleKept && search.ensemble ? search.ensemble.std : Number(search.best.attrs.std ?? 0);
     const metrics: Record<string, number> = { [`cv_${metric}`]: score, [`cv_${metric}_std`]: scoreStd, trials: trialRecords.length, trials_logged: trialsLogged };
     await log.logMetrics(metrics);
     const modelSummary = {

@@ -64,7 +64,8 @@ export interface TrialOutcome {
 export interface AutoMlResult {
   trials: TrialRecord[];
   best: TrialRecord;
-  ensemble: { members: { trial: TrialRecord; weight: number }[]; score: number } | null;
+  /** `foldScores`: the ensemble's metric on each fold (as the metric reads); `std` their spread, as a trial's. */
+  ensemble: { members: { trial: TrialRecord; weight: number }[]; score: number; foldScores: number[]; std: number } | null;
   /** The score of what will be shipped (the ensemble's when kept, else the best trial's). */
   score: number;
   elapsedSeconds: number;
@@ -210,7 +211,7 @@ export async function runAutoMl(executor: TrialExecutor, options: AutoMlOptions)
     const members = [...selection.weights].map(([id, weight]) => ({ trial: candidates.find((c) => c.record.number === id)!.record, weight }));
     // Keep the ensemble only when it is strictly better and truly an ensemble.
     if (members.length > 1 && selection.score > (best.value as number) + 1e-12) {
-      ensemble = { members, score: selection.score };
+      ensemble = { members, score: selection.score, foldScores: selection.foldScores, std: standardDeviation(selection.foldScores) };
     }
   }
   return {

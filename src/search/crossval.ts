@@ -105,6 +105,21 @@ export function scoreOutOfFold(
 ): number {
   const metric = METRICS[metricName];
   let total = 0;
+  for (const value of outOfFoldFoldScores(oof, y, task, nClasses, plan, metricName)) total += metric.greaterIsBetter ? value : -value;
+  return total / plan.nFolds;
+}
+
+/** The metric on each fold's out-of-fold predictions (as the metric reads, not oriented). */
+export function outOfFoldFoldScores(
+  oof: Float64Array,
+  y: Float64Array,
+  task: Task,
+  nClasses: number,
+  plan: FoldPlan,
+  metricName: MetricName,
+): number[] {
+  const metric = METRICS[metricName];
+  const scores: number[] = [];
   for (let f = 0; f < plan.nFolds; f++) {
     const { test } = splitIndices(plan, f);
     const yTest = Float64Array.from(test, (i) => y[i]);
@@ -125,9 +140,9 @@ export function scoreOutOfFold(
     } else {
       value = metric.compute(yTest, { predicted: Float64Array.from(test, (i) => oof[i]) }, nClasses);
     }
-    total += metric.greaterIsBetter ? value : -value;
+    scores.push(value);
   }
-  return total / plan.nFolds;
+  return scores;
 }
 
 export { createMatrix };

@@ -6,7 +6,7 @@
 import type { Task } from '../learners/types.js';
 import type { MetricName } from '../metrics/index.js';
 import type { FoldPlan } from './cv.js';
-import { scoreOutOfFold } from './crossval.js';
+import { outOfFoldFoldScores, scoreOutOfFold } from './crossval.js';
 
 export interface EnsembleCandidate {
   id: number;
@@ -17,6 +17,8 @@ export interface EnsembleSelection {
   /** Candidate id → weight (sums to 1). */
   weights: Map<number, number>;
   score: number;
+  /** The chosen ensemble's metric on each fold (as the metric reads), for its spread. */
+  foldScores: number[];
   /** Score after each selection round, for the log. */
   history: number[];
 }
@@ -39,6 +41,7 @@ export function selectEnsemble(
   let bestScore = Number.NEGATIVE_INFINITY;
   let bestCounts = new Map<number, number>();
   const history: number[] = [];
+  const picks: number[] = [];
   for (let round = 0; round < rounds; round++) {
     let roundBest = -1;
     let roundScore = Number.NEGATIVE_INFINITY;
@@ -53,6 +56,7 @@ export function selectEnsemble(
       }
     }
     const chosen = candidates[roundBest];
+    picks.push(roundBest);
     for (let i = 0; i < length; i++) sum[i] += chosen.oof[i];
     members++;
     counts.set(chosen.id, (counts.get(chosen.id) ?? 0) + 1);
@@ -63,5 +67,11 @@ export function selectEnsemble(
     }
   }
   const total = [...bestCounts.values()].reduce((a, b) => a + b, 0);
-  return { weights: new Map([...bestCounts].map(([id, n]) => [id, n / total])), score: bestScore, history };
+  // The chosen ensemble's out-of-fold predictions again (its picks summed in selection order, as scored), for
+  // its per-fold scores.
+  sum.fill(0);
+  for (const c of picks.slice(0, total)) for (let i = 0; i < length; i++) sum[i] += candidates[c].oof[i];
+  for (let i = 0; i < length; i++) trial[i] = sum[i] / total;
+  const foldScores = outOfFoldFoldScores(trial, y, task, nClasses, plan, metric);
+  return { weights: new Map([...bestCounts].map(([id, n]) => [id, n / total])), score: bestScore, foldScores, history };
 }
