@@ -14,8 +14,8 @@ import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { SpotmlError } from '../errors.js';
-import { createMatrix, type Matrix } from '../data/matrix.js';
-import { columnIndex, parseNumberCell, readTable, type Table } from '../data/table.js';
+import { ID_COLUMNS, featureColumnsMatrix, splitFeatureColumns, textColumnsWarning } from '../data/feature-columns.js';
+import { columnIndex, readTable, type Table } from '../data/table.js';
 import { firstInfinite } from '../learners/validate.js';
 import { readFeatureSpec, specPathFor, type FeatureSpec } from '../audio/feature-spec.js';
 import type { Progress } from '../cli/ui/index.js';
@@ -136,9 +136,6 @@ export interface TrainResult {
   stoppedBecause: AutoMlResult['stoppedBecause'] | 'single-model';
 }
 
-/** Extract's metadata columns: never features, left out without a word. */
-const ID_COLUMNS = new Set(['path', 'segment', 'start_s', 'end_s']);
-
 export async function train(options: TrainOptions): Promise<TrainResult> {
   const started = performance.now();
   const elapsed = (): number => (performance.now() - started) / 1000;
@@ -160,7 +157,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const targetIndex = columnIndex(table, options.target);
   const groups = chooseRowGroups(table, options.target, options.groupBy);
   const featureNames = chooseFeatures(table, options.target, spec, options.table, groups?.column ?? null, warn);
-  const X = buildMatrix(table, featureNames);
+  const X = featureColumnsMatrix(table, featureNames);
   refuseInfinite(X.data, featureNames, options.table);
   const rawTarget = table.columns[targetIndex];
   const task = options.task ?? inferTask(rawTarget);
@@ -501,63 +498,10 @@ function chooseFeatures(table: Table, target: string, spec: FeatureSpec | null, 
     }
   }
   const candidates = spec ? spec.columns.features.filter((c) => c !== target) : table.names.filter((name) => name !== target && !ID_COLUMNS.has(name) && name !== groupColumn);
-  const names: string[] = [];
-  const text: string[] = [];
-  for (const name of candidates) {
-    const column = table.columns[columnIndex(table, name)];
-    if (column instanceof Float64Array) {
-      names.push(name);
-      continue;
-    }
-    const bad = nonNumericCells(column);
-    if (bad.count === 0) {
-      // Numbers stored as text (e.g. quoted in JSON lines): buildMatrix parses them.
-      names.push(name);
-      continue;
-    }
-    if (bad.count < (column.length - bad.missing) / 2 || spec) {
-      throw new SpotmlError(
-        'INVALID_INPUT',
-        `${tableName}: column "${name}" is numeric but row ${bad.first + 1} holds "${column[bad.first]}"${bad.count > 1 ? ` (and ${bad.count - 1} more such cells)` : ''}: fix the value, or leave the cell empty to mark it missing`,
-        { column: name, row: bad.first + 1, value: column[bad.first] },
-      );
-    }
-    text.push(name);
-  }
-  if (text.length > 0) {
-    warn(`${tableName}: text columns are not features and were left out: ${text.slice(0, 6).map((n) => `"${n}"`).join(', ')}${text.length > 6 ? `, … (${text.length} in all)` : ''}`);
-  }
+  const { names, text } = splitFeatureColumns(table, candidates, tableName, spec !== null);
+  if (text.length > 0) warn(textColumnsWarning(tableName, text));
   if (names.length === 0) throw new SpotmlError('INVALID_INPUT', `${tableName} has no numeric feature columns besides the target "${target}"`, {});
   return names;
-}
-
-/** Cells the table reader could not read as numbers (missing cells are counted apart). */
-function nonNumericCells(column: readonly string[]): { count: number; first: number; missing: number } {
-  let count = 0;
-  let first = -1;
-  let missing = 0;
-  column.forEach((cell, i) => {
-    const value = parseNumberCell(cell);
-    if (value === undefined) {
-      count++;
-      if (first < 0) first = i;
-    } else if (Number.isNaN(value)) missing++;
-  });
-  return { count, first, missing };
-}
-
-function buildMatrix(table: Table, names: readonly string[]): Matrix {
-  const data = new Float64Array(table.nRows * names.length);
-  names.forEach((name, j) => {
-    const column = table.columns[columnIndex(table, name)];
-    for (let i = 0; i < table.nRows; i++) data[i * names.length + j] = column instanceof Float64Array ? column[i] : textCellValue(column[i]);
-  });
-  return createMatrix(table.nRows, names.length, data);
-}
-
-/** A numeric cell kept as text: missing → NaN, otherwise its number (chooseFeatures checked it is one). */
-function textCellValue(cell: string): number {
-  return parseNumberCell(cell) ?? Number.NaN;
 }
 
 /** Text or few distinct whole numbers → classification; otherwise regression. */

@@ -15,7 +15,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { SpotmlError } from '../errors.js';
-import { createMatrix } from '../data/matrix.js';
+import { ID_COLUMNS, featureColumnsMatrix, splitFeatureColumns, textColumnsWarning } from '../data/feature-columns.js';
 import { type Table, numericColumn, readTable, stringColumn } from '../data/table.js';
 import { getFamily } from '../learners/catalogue.js';
 import { LabelEncoder } from '../learners/label-encoder.js';
@@ -138,29 +138,22 @@ interface PreparedData {
 }
 
 const MAX_CLASSES_FOR_NUMERIC_TARGET = 20;
-/** Extract's metadata columns: never features, left out without a word. */
-const ID_COLUMNS = new Set(['path', 'segment', 'start_s', 'end_s']);
 
 /**
- * Numeric columns other than the target (and extract's metadata, and `exclude`) become features; text
- * columns are skipped (named in a warning).
+ * Numeric columns other than the target (and extract's metadata, and `exclude`) become features, as train
+ * reads them (src/data/feature-columns.ts): a column numeric but for a few cells is refused; text columns are
+ * skipped (named in a warning).
  */
-export function prepareData(table: Table, target: string, task: Task | undefined, exclude: readonly string[] = []): PreparedData {
+export function prepareData(table: Table, target: string, task: Task | undefined, exclude: readonly string[] = [], tableName = 'the table'): PreparedData {
   const targetIndex = table.names.indexOf(target);
   if (targetIndex < 0) {
     throw new SpotmlError('INVALID_INPUT', `the table has no target column "${target}" (columns: ${table.names.slice(0, 8).join(', ')}${table.names.length > 8 ? ', …' : ''}): check --target`, {
       flag: '--target',
     });
   }
-  const featureNames: string[] = [];
-  const skipped: string[] = [];
-  table.names.forEach((name, i) => {
-    if (i === targetIndex || ID_COLUMNS.has(name) || exclude.includes(name)) return;
-    if (table.columns[i] instanceof Float64Array) featureNames.push(name);
-    else skipped.push(name);
-  });
+  const candidates = table.names.filter((name, i) => i !== targetIndex && !ID_COLUMNS.has(name) && !exclude.includes(name));
+  const { names: featureNames, text: skipped } = splitFeatureColumns(table, candidates, tableName, false);
   if (featureNames.length === 0) throw new SpotmlError('INVALID_INPUT', 'the table has no numeric feature column besides the target', {});
-  const n = table.nRows;
   const column = table.columns[targetIndex];
   const numeric = column instanceof Float64Array;
   let resolvedTask = task;
@@ -188,13 +181,7 @@ export function prepareData(table: Table, target: string, task: Task | undefined
     if (!numeric) throw new SpotmlError('INVALID_INPUT', `target "${target}" holds text; regression needs numbers (or pass --task classification)`, {});
     y = Float64Array.from(column as Float64Array);
   }
-  const p = featureNames.length;
-  const data = new Float64Array(n * p);
-  featureNames.forEach((name, j) => {
-    const col = numericColumn(table, name);
-    for (let i = 0; i < n; i++) data[i * p + j] = col[i];
-  });
-  return { X: createMatrix(n, p, data), y, task: resolvedTask, nClasses, labels, featureNames, skipped };
+  return { X: featureColumnsMatrix(table, featureNames), y, task: resolvedTask, nClasses, labels, featureNames, skipped };
 }
 
 function makeSampler(name: SamplerName, seed: number, options: TuneOptions): Sampler {
@@ -276,11 +263,11 @@ export async function tune(options: TuneOptions): Promise<TuneSummary> {
   const tablePath = resolve(cwd, options.table);
   const table = await readTable(tablePath);
   const groups = chooseRowGroups(table, options.target, options.groupBy);
-  const data = prepareData(table, options.target, options.task, groups ? [groups.column] : []);
+  const data = prepareData(table, options.target, options.task, groups ? [groups.column] : [], options.table);
   if (!family.tasks.includes(data.task)) {
     throw new SpotmlError('USAGE', `${family.name} does not do ${data.task} (it does ${family.tasks.join(', ')}); pick another --model or --task`, { flag: '--model' });
   }
-  if (data.skipped.length > 0) warn(`text columns are not features and were skipped: ${data.skipped.slice(0, 6).join(', ')}${data.skipped.length > 6 ? ', …' : ''}`);
+  if (data.skipped.length > 0) warn(textColumnsWarning(options.table, data.skipped));
   const metric = options.metric ?? defaultMetric(data.task);
   const metricDef = METRICS[metric];
   if (!metricDef) throw new SpotmlError('USAGE', `unknown metric "${metric}"; known: ${Object.keys(METRICS).join(', ')}`, { flag: '--metric' });
