@@ -211,7 +211,10 @@ export async function extract(options: ExtractOptions): Promise<ExtractSummary> 
   showWarnings(warnings.filter((w) => w.source === 'features'), MAX_FEATURE_WARNINGS_SHOWN, 'files with feature warnings', warn);
   if (successes.length === 0) {
     const first = failures[0];
-    throw new SpotmlError('DECODE', `none of the ${total} files could be read (first: ${first.path}: ${first.reason})`, {
+    // Every file failing on its label (e.g. conflicting --labels rows) is a labels problem, not a decoding one.
+    const labelsOnly = failures.every((f) => f.code === 'INVALID_INPUT');
+    const what = labelsOnly ? 'has a usable label' : 'could be read';
+    throw new SpotmlError(labelsOnly ? 'INVALID_INPUT' : 'DECODE', `none of the ${total} files ${what} (first: ${first.path}: ${first.reason})`, {
       failures: failures.map((f) => ({ path: f.path, reason: f.reason })),
     });
   }

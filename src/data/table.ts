@@ -109,14 +109,10 @@ export async function readTable(path: string, options: ReadTableOptions = {}): P
     if (code === 'ENOENT') throw new SpotmlError('NOT_FOUND', `table ${path} does not exist: check the path`, { file: path });
     throw new SpotmlError('INVALID_INPUT', `table ${path} cannot be read (${(err as Error).message})`, { file: path }, { cause: err });
   }
-  switch (format) {
-    case 'csv':
-      return parseCsvTable(bytes.toString('utf8'), keepText, path);
-    case 'jsonl':
-      return parseJsonlTable(bytes.toString('utf8'), keepText, path);
-    case 'parquet':
-      return readParquetTable(bytes, keepText, path);
-  }
+  const table = format === 'csv' ? parseCsvTable(bytes.toString('utf8'), keepText, path) : format === 'jsonl' ? parseJsonlTable(bytes.toString('utf8'), keepText, path) : await readParquetTable(bytes, keepText, path);
+  // Every reader (train, tune, evaluate, promote --if-better) needs rows; say so before "no numeric columns" would.
+  if (table.nRows === 0) throw new SpotmlError('INVALID_INPUT', `table ${path} has no rows (only a header): check that the file is complete`, { file: path });
+  return table;
 }
 
 // ---------------------------------------------------------------- CSV

@@ -199,6 +199,12 @@ describe('extract(): damaged files are warnings, or failures with strict', () =>
     expect(warned.map((w) => w.message)).toEqual(['piped/stream.wav: data size 0xFFFFFFFF (streaming writer): read to end of file']);
   });
 
+  it('when every file fails on its label, the error says labels (INVALID_INPUT), not decoding', async () => {
+    put('api/labels.csv', new TextEncoder().encode('path,label\nclean/a.wav,x\nclean/a.wav,y\nclean/b.wav,x\nclean/b.wav,z\n'));
+    const err = await extract({ inputs: ['clean'], out: 'o7/f.csv', cwd: root, jobs: 1, cache: false, settings: RMS, labels: { kind: 'csv', path: join(root, 'labels.csv') } }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'INVALID_INPUT', message: expect.stringMatching(/^none of the 2 files has a usable label \(first: clean\/a\.wav: .*labels\.csv gives clean\/a\.wav more than one label\)$/) });
+  });
+
   it('strict passes clean files; no warnings for clean files', async () => {
     const { summary, warned } = await run(['clean'], 'o4/f.csv', { strict: true });
     expect(summary.files).toMatchObject({ ok: 2, failed: 0, withWarnings: 0 });

@@ -176,6 +176,11 @@ describe('table helpers', () => {
     expect(() => formatFromPath('x.csv', 'xlsx')).toThrow(SpotmlError);
   });
 
+  it('a table with a header and no rows is refused as such', async () => {
+    writeFileSync(join(dir, 'header-only.csv'), 'a,b,label\n');
+    await expect(readTable(join(dir, 'header-only.csv'))).rejects.toMatchObject({ code: 'INVALID_INPUT', message: `table ${join(dir, 'header-only.csv')} has no rows (only a header): check that the file is complete` });
+  });
+
   it('reading a folder as a table says it is a folder', async () => {
     const err = await readTable(dir).catch((e: unknown) => e);
     expect((err as SpotmlError).code).toBe('USAGE');
