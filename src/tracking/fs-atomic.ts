@@ -1,6 +1,6 @@
 /** Atomic file writes (temp + rename) and a lock file for writers that must not interleave. */
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { link, mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { hostname } from 'node:os';
 import { SpotmlError } from '../errors.js';
@@ -44,10 +44,9 @@ export async function withLock<T>(lockPath: string, fn: () => Promise<T>, option
       break;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      if (await isStale(lockPath, staleMs)) {
-        await rm(lockPath, { force: true });
-        continue;
-      }
+      const seen = await staleLock(lockPath, staleMs);
+      if (seen === 'gone') continue; // released meanwhile: try again at once
+      if (seen !== null && (await breakLock(lockPath, seen))) continue;
       if (Date.now() - started > timeoutMs) {
         throw new SpotmlError('STORE', `timed out waiting for the lock ${lockPath}; if no spotml process is running, delete that file`, {
           lock: lockPath,
@@ -64,21 +63,52 @@ export async function withLock<T>(lockPath: string, fn: () => Promise<T>, option
   }
 }
 
-async function isStale(lockPath: string, staleMs: number): Promise<boolean> {
+/**
+ * The lock file's content when its holder is gone (same host, pid dead) or it is older than `staleMs`; null
+ * when it is live; 'gone' when it no longer exists (its holder released it between our create and this read).
+ * Never "stale" for a missing file: a lock that vanished was released, and removing whatever is at the path now
+ * could remove a lock another process has just taken.
+ */
+export async function staleLock(lockPath: string, staleMs: number): Promise<string | null | 'gone'> {
+  let text: string;
   try {
-    const text = await readFile(lockPath, 'utf8');
-    const holder = JSON.parse(text) as { pid?: number; host?: string; time?: number };
-    if (holder.host === hostname() && typeof holder.pid === 'number' && !processAlive(holder.pid)) return true;
-    return typeof holder.time === 'number' && Date.now() - holder.time > staleMs;
+    text = await readFile(lockPath, 'utf8');
   } catch {
-    // Unreadable or half-written lock: judge by its age.
+    return 'gone';
+  }
+  try {
+    const holder = JSON.parse(text) as { pid?: number; host?: string; time?: number };
+    if (holder.host === hostname() && typeof holder.pid === 'number' && !processAlive(holder.pid)) return text;
+    return typeof holder.time === 'number' && Date.now() - holder.time > staleMs ? text : null;
+  } catch {
+    // Half-written (created, content not yet written) or damaged: judge by its age.
     try {
       const info = await stat(lockPath);
-      return Date.now() - info.mtimeMs > Math.min(staleMs, 5_000);
+      return Date.now() - info.mtimeMs > Math.min(staleMs, 5_000) ? text : null;
     } catch {
-      return true;
+      return 'gone';
     }
   }
+}
+
+/**
+ * Removes the stale lock whose content was `seen`, and only that one: it is first renamed aside (atomic), then
+ * compared; a lock taken afresh in between is put back. Returns whether the stale lock is gone.
+ */
+export async function breakLock(lockPath: string, seen: string): Promise<boolean> {
+  const aside = `${lockPath}.stale-${process.pid}-${randomBytes(4).toString('hex')}`;
+  try {
+    await rename(lockPath, aside);
+  } catch {
+    return true; // someone else broke or released it first
+  }
+  const moved = await readFile(aside, 'utf8').catch(() => null);
+  if (moved !== seen) {
+    // A fresh lock replaced the stale one before our rename: give it back to its holder.
+    await link(aside, lockPath).catch(() => undefined);
+  }
+  await rm(aside, { force: true });
+  return moved === seen;
 }
 
 function processAlive(pid: number): boolean {

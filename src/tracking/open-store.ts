@@ -168,6 +168,31 @@ class TenantNames {
   forbidden(what: string): SpotmlError {
     return new SpotmlError('FORBIDDEN', `${what} belongs to another tenant; tenant "${this.tenant}" cannot use it`, { tenant: this.tenant });
   }
+
+  /** An inner store's error in the tenant's terms: a stored name ("acme.bats") as the tenant knows it ("bats"). */
+  translate(err: unknown): unknown {
+    if (!(err instanceof SpotmlError) || !err.message.includes(this.prefix)) return err;
+    const stored = new RegExp(`(^|["'\\s(])${this.prefix.replace('.', '\\.')}`, 'g');
+    return new SpotmlError(err.code, err.message.replace(stored, '$1'), err.details, { cause: err });
+  }
+
+  /** `store` whose async methods reject in the tenant's terms (see translate). */
+  speaking<T extends object>(store: T): T {
+    return new Proxy(store, {
+      get: (target, key) => {
+        const value: unknown = Reflect.get(target, key, target);
+        if (typeof value !== 'function') return value;
+        return (...args: unknown[]): unknown => {
+          const result: unknown = (value as (...a: unknown[]) => unknown).apply(target, args);
+          return result instanceof Promise
+            ? result.catch((err: unknown) => {
+                throw this.translate(err);
+              })
+            : result;
+        };
+      },
+    });
+  }
 }
 
 /** A TrackingStore restricted to one tenant's experiments (and their runs). */
@@ -178,11 +203,14 @@ export class TenantTrackingStore implements TrackingStore {
   private readonly ownedExperiments = new Map<string, boolean>();
   private readonly runExperiments = new Map<string, string>();
 
+  readonly inner: TrackingStore;
+
   constructor(
-    readonly inner: TrackingStore,
+    inner: TrackingStore,
     readonly tenant: string,
   ) {
     this.names = new TenantNames(tenant);
+    this.inner = this.names.speaking(inner);
     this.location = `${inner.location} (tenant ${tenant})`;
   }
 
@@ -299,12 +327,16 @@ export class TenantRegistryStore implements RegistryStore {
   private readonly names: TenantNames;
 
   /** `checkRun` refuses runs outside the tenant (versions may only point at the tenant's own runs). */
+  readonly inner: RegistryStore;
+
   constructor(
-    readonly inner: RegistryStore,
+    inner: RegistryStore,
     readonly tenant: string,
     private readonly checkRun: (runId: string) => Promise<void>,
   ) {
     this.names = new TenantNames(tenant);
+    // The inner store names models as stored ("acme.bats"); its errors reach the tenant with their own names.
+    this.inner = this.names.speaking(inner);
     this.location = `${inner.location} (tenant ${tenant})`;
   }
 
