@@ -4,7 +4,8 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { JournalFileStorage, acquireLock } from '../../src/search/storage/journal.js';
+import { JournalFileStorage } from '../../src/search/storage/journal.js';
+import { acquireLock } from '../../src/runtime/lock.js';
 import type { WorkerIdentity } from '../../src/search/storage/types.js';
 import { studyStorageCases } from './study-storage.cases.js';
 
