@@ -694,10 +694,22 @@ export interface DeleteResult {
   aliasesRemoved: string[];
 }
 
-export async function deleteVersion(stores: Stores, name: string, version: number): Promise<DeleteResult> {
+/**
+ * Deletes a version. One that is in use (holds an alias, or is in Production) is refused unless `force`: its
+ * aliases would vanish with it (MLflow's rule) and a server following them would lose its model.
+ */
+export async function deleteVersion(stores: Stores, name: string, version: number, force = false): Promise<DeleteResult> {
   validateModelName(name);
   validateVersion(version);
   const before = await stores.registry.getModelVersion(name, version);
+  const inUse = [...before.aliases.map((a) => `@${a}`), ...(before.currentStage === 'Production' ? ['stage Production'] : [])];
+  if (inUse.length > 0 && !force) {
+    throw new SpotmlError(
+      'USAGE',
+      `version ${version} of "${name}" is in use (${inUse.join(', ')}): promote another version first (spotml promote ${name} --version <n> …), or pass --force to delete it and its aliases`,
+      { name, version, inUse },
+    );
+  }
   await stores.registry.deleteModelVersion(name, version);
   return { name, version, deleted: true, aliasesRemoved: before.aliases };
 }

@@ -342,7 +342,14 @@ describe('CLI', () => {
     const show = await cli(['models', 'show', 'cli-model', '--version', '2', '--tracking-uri', uri]);
     expect(show.code).toBe(0);
     expect(JSON.parse(show.stdout).version.integrity.ok).toBe(true);
-    const del = await cli(['models', 'delete', 'cli-model', '--version', '1', '--tracking-uri', uri]);
+    // The champion is in use: refused without --force, naming the alias and both ways out.
+    const inUse = await cli(['models', 'delete', 'cli-model', '--version', '1', '--tracking-uri', uri]);
+    expect(inUse.code).toBe(2);
+    expect(JSON.parse(inUse.stdout).error.message).toBe(
+      'version 1 of "cli-model" is in use (@champion): promote another version first (spotml promote cli-model --version <n> …), or pass --force to delete it and its aliases',
+    );
+    expect((await cli(['models', 'show', 'cli-model', '--version', '1', '--tracking-uri', uri])).code).toBe(0);
+    const del = await cli(['models', 'delete', 'cli-model', '--version', '1', '--force', '--tracking-uri', uri]);
     expect(JSON.parse(del.stdout)).toMatchObject({ deleted: true, aliasesRemoved: ['champion'] });
     const bad = await cli(['register', good.out, '--name', '../x', '--tracking-uri', uri]);
     expect(bad.code).toBe(3);

@@ -27,6 +27,7 @@ export const modelsCommand: CommandModule = {
       .argument('[action]', `one of ${ACTIONS.join(', ')}`, 'list')
       .argument('[name]', 'registered model name (show, delete)')
       .option('-v, --version <n>', 'the version to show or delete')
+      .option('--force', 'delete a version even when it holds an alias or is in Production (its aliases go with it)')
       .option('--tracking-uri <uri>', 'MLflow store: a path, file:…, or http(s):// for an MLflow server (default $MLFLOW_TRACKING_URI or ./mlruns)')
       .option('--tenant <name>', 'namespace experiments and models for one tenant');
   },
@@ -48,7 +49,7 @@ export const modelsCommand: CommandModule = {
       return shown.version !== null && !shown.version.integrity.ok ? 1 : 0;
     }
     if (version === undefined) throw new SpotmlError('USAGE', 'models delete needs --version <n> (deleting a whole model is not offered here)', { flag: '--version' });
-    const deleted = await deleteVersion(stores, name, version);
+    const deleted = await deleteVersion(stores, name, version, options.force === true);
     ui.result(deleted, () =>
       `deleted ${deleted.name} version ${deleted.version}${deleted.aliasesRemoved.length > 0 ? ` (removed aliases: ${deleted.aliasesRemoved.join(', ')})` : ''}; its number stays taken`,
     );
