@@ -5,11 +5,12 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { analyzeSignal, type ClipAnalysis } from '../../../src/audio/analyze.js';
-import { extractFile, framesFolder, npyFloat32, SegmentCutter, type ExtractTask, type FileSuccess } from '../../../src/audio/extract.js';
-import { featureColumns, featureOptionsFor, resolveSettings, specHash, type FeatureSettingsInput } from '../../../src/audio/feature-spec.js';
+import { extractFile, framesFolder, npyFloat32, SegmentCutter, type ExtractTask } from '../../../src/audio/extract.js';
+import { featureColumns, featureOptionsFor, resolveSettings, type FeatureSettingsInput } from '../../../src/audio/feature-spec.js';
 import { Resampler } from '../../../src/audio/resample.js';
 import { decodeWavToMono } from '../../../src/audio/wav.js';
 import { extract } from '../../../src/api/extract.js';
+import { extractOk, extractTask } from '../../helpers/extract-task.js';
 import { readTable, stringColumn, numericColumn } from '../../../src/data/table.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'spotml-extract-'));
@@ -59,15 +60,10 @@ function writeWav(name: string, samples: Float64Array, sampleRate: number, chann
 }
 
 function task(absolutePath: string, input: FeatureSettingsInput = {}, extra: Partial<ExtractTask> = {}): ExtractTask {
-  const settings = resolveSettings(input);
-  return { absolutePath, path: absolutePath.slice(dir.length + 1), settings, specHash: specHash(settings), framesDir: null, cacheDir: null, ...extra };
+  return extractTask(dir, absolutePath, input, extra);
 }
 
-async function ok(t: ExtractTask): Promise<FileSuccess> {
-  const result = await extractFile(t);
-  if (!result.ok) throw new Error(`expected success, got ${result.reason}`);
-  return result;
-}
+const ok = extractOk;
 
 /** Independent aggregation: naive mean and population std of one matrix row. */
 function naiveMeanStd(analysis: ClipAnalysis, feature: keyof ClipAnalysis['matrices'], row: number): [number, number] {

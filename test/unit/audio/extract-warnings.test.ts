@@ -10,9 +10,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cacheKey } from '../../../src/audio/cache.js';
-import { extractFile, sha256File, type ExtractTask, type FileSuccess } from '../../../src/audio/extract.js';
+import { extractFile, sha256File, type ExtractTask } from '../../../src/audio/extract.js';
 import { resolveSettings, specHash, type FeatureSettingsInput } from '../../../src/audio/feature-spec.js';
 import { extract } from '../../../src/api/extract.js';
+import { extractOk, extractTask } from '../../helpers/extract-task.js';
 import { readTable, stringColumn } from '../../../src/data/table.js';
 import { asciiBytes, writeWav, type WavSpec } from '../../helpers/wav-writer.js';
 
@@ -45,15 +46,10 @@ function put(rel: string, bytes: Uint8Array): string {
 }
 
 function task(absolutePath: string, extra: Partial<ExtractTask> = {}): ExtractTask {
-  const settings = resolveSettings(RMS);
-  return { absolutePath, path: absolutePath.slice(dir.length + 1), settings, specHash: specHash(settings), framesDir: null, cacheDir: null, ...extra };
+  return extractTask(dir, absolutePath, RMS, extra);
 }
 
-async function ok(t: ExtractTask): Promise<FileSuccess> {
-  const result = await extractFile(t);
-  if (!result.ok) throw new Error(`expected success, got ${result.reason}`);
-  return result;
-}
+const ok = extractOk;
 
 const codes = toneCodes(SR); // 1 s
 const clean = pcm16(codes);
