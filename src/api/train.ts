@@ -8,12 +8,12 @@
  * reads frames records their shape (dl/frame-input.ts). Neural families report epochs: a single neural
  * model streams them to a progress bar and logs the refit's to the run; trials log theirs to their child run.
  */
-import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { SpotmlError } from '../errors.js';
+import { tableDataHash } from '../data/table-hash.js';
 import { ID_COLUMNS, featureColumnsMatrix, splitFeatureColumns, textColumnsWarning } from '../data/feature-columns.js';
 import { columnIndex, readTable, type Table } from '../data/table.js';
 import { firstInfinite } from '../learners/validate.js';
@@ -152,7 +152,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const table = await readTable(options.table, { stringColumns: [options.target] });
   const specPath = specPathFor(options.table);
   const spec: FeatureSpec | null = existsSync(specPath) ? await readFeatureSpec(specPath) : null;
-  const dataHash = createHash('sha256').update(await readFile(options.table)).digest('hex');
+  const dataHash = await tableDataHash(options.table);
 
   const targetIndex = columnIndex(table, options.target);
   const groups = chooseRowGroups(table, options.target, options.groupBy);

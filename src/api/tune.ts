@@ -17,7 +17,8 @@ import { basename, join, resolve } from 'node:path';
 import { SpotmlError } from '../errors.js';
 import { ID_COLUMNS, featureColumnsMatrix, splitFeatureColumns, textColumnsWarning } from '../data/feature-columns.js';
 import { type Table, numericColumn, readTable, stringColumn } from '../data/table.js';
-import { getFamily } from '../learners/catalogue.js';
+import { tableDataHash } from '../data/table-hash.js';
+import { getFamily, takesFrames } from '../learners/catalogue.js';
 import { LabelEncoder } from '../learners/label-encoder.js';
 import { fitPipeline } from '../learners/preprocess.js';
 import { hashSeed } from '../learners/rng.js';
@@ -28,7 +29,7 @@ import { type FoldPlan, type RowGroups, chooseRowGroups, givenFolds, groupKFold,
 import { IMPORTANCE_METHOD, type ParamImportance, parameterImportance } from '../search/importance.js';
 import { type PrunerName, makePruner } from '../search/pruners.js';
 import { GridSampler, RandomSampler, type Sampler } from '../search/sampler.js';
-import { type SpaceFile, resolveSpace } from '../search/space.js';
+import { type SpaceFile, fitSpaceToRows, resolveSpace } from '../search/space.js';
 import { openStudyStorage } from '../search/storage/index.js';
 import { checkStudyName } from '../search/storage/journal.js';
 import type { StudyStorage } from '../search/storage/types.js';
@@ -52,6 +53,7 @@ export interface TuneOptions {
   /** Stop starting trials after this many seconds. */
   timeBudget?: number;
   sampler?: SamplerName;
+  /** Default median, or none with the grid sampler (a grid point is one configuration to score, not to cut short). */
   pruner?: PrunerName;
   /** Study name; default `<model>-<table name>-<target>`. The same name resumes (or joins) the study. */
   study?: string;
@@ -256,9 +258,12 @@ export async function tune(options: TuneOptions): Promise<TuneSummary> {
   if (!Number.isInteger(jobs) || jobs < 1) throw new SpotmlError('USAGE', `--jobs must be a whole number >= 1, got ${jobs}`, { flag: '--jobs' });
   const seed = options.seed ?? 0;
   const samplerName = options.sampler ?? 'tpe';
-  const prunerName = options.pruner ?? 'median';
+  const prunerName = options.pruner ?? (samplerName === 'grid' ? 'none' : 'median');
 
   const family: LearnerFamily = getFamily(options.model);
+  if (takesFrames(family.name)) {
+    throw new SpotmlError('USAGE', `${family.name} trains on frame patches, which tune cannot load: use spotml train --frames <dir> --model ${family.name}`, { flag: '--model' });
+  }
   const spaceFile = resolveSpace(family, options.space === undefined ? undefined : resolve(cwd, options.space));
   const tablePath = resolve(cwd, options.table);
   const table = await readTable(tablePath);
@@ -271,9 +276,18 @@ export async function tune(options: TuneOptions): Promise<TuneSummary> {
   const metric = options.metric ?? defaultMetric(data.task);
   const metricDef = METRICS[metric];
   if (!metricDef) throw new SpotmlError('USAGE', `unknown metric "${metric}"; known: ${Object.keys(METRICS).join(', ')}`, { flag: '--metric' });
+  if (metricDef.task !== data.task) {
+    throw new SpotmlError('USAGE', `--metric ${metric} is for ${metricDef.task}, but the target "${options.target}" makes this ${data.task}`, { flag: '--metric' });
+  }
   const greaterIsBetter = metricDef.greaterIsBetter;
   const plan = makePlan(options, data, groups, seed, warn);
   const fingerprint = dataFingerprint(data);
+  // Sampled from the space fitted to the folds; the study records the space as declared (the data is fingerprinted).
+  const fitted = fitSpaceToRows(spaceFile.space, family.name, smallestTrainingFold(plan));
+  if (options.space !== undefined) {
+    for (const b of fitted.lowered) warn(`search space ${spaceFile.source}: ${b.param} is searched up to ${b.lowered}, not ${b.high}: the smallest training fold has ${b.lowered} rows`);
+  }
+  const space = fitted.space;
 
   const studyName = options.study ?? `${family.name}-${basename(tablePath).replace(/\.[^.]*$/, '')}-${options.target}`.replace(/[^\w.-]/g, '_');
   checkStudyName(studyName);
@@ -287,7 +301,7 @@ export async function tune(options: TuneOptions): Promise<TuneSummary> {
     const study = await Study.open({
       storage,
       name: studyName,
-      space: spaceFile.space,
+      space,
       sampler,
       pruner,
       seed,
@@ -356,6 +370,7 @@ export async function tune(options: TuneOptions): Promise<TuneSummary> {
       onWarning: warn,
       onTrialFinish: async (trial) => {
         if (trial.state === 'COMPLETE' && (!best || (trial.value as number) > (best.value as number))) best = trial;
+        if (trial.state === 'FAIL' && trial.attrs.crashed !== true) warn(`trial ${trial.number} failed: ${failReason(trial)}`);
         options.onTrial?.(trial, best);
         if (tracking && parentRunId) {
           await logTrialRun(tracking, parentRunId, studyName, trial, metric, greaterIsBetter).catch((err: unknown) => warn(`trial ${trial.number} was not logged: ${(err as Error).message}`));
@@ -365,7 +380,8 @@ export async function tune(options: TuneOptions): Promise<TuneSummary> {
 
     const trials = await study.trials();
     const finalBest = bestTrial(trials);
-    const importance = parameterImportance(spaceFile.space, trials);
+    // Importance compares complete trials' scores: with fewer than two there is nothing to compare.
+    const importance = completedTrials(trials).length >= 2 ? parameterImportance(space, trials) : [];
     const top = options.top ?? 10;
     const leaderboard: LeaderboardRow[] = completedTrials(trials)
       .sort((a, b) => (b.value as number) - (a.value as number) || a.number - b.number)
@@ -399,7 +415,7 @@ export async function tune(options: TuneOptions): Promise<TuneSummary> {
         const oriented = trials.map((t) => (greaterIsBetter || t.value === null ? t : { ...t, value: -t.value }));
         plots = await writeTunePlots(outDir, {
           study: studyName,
-          space: spaceFile.space,
+          space,
           trials: oriented,
           importance,
           scoreLabel: metric,
@@ -413,8 +429,6 @@ export async function tune(options: TuneOptions): Promise<TuneSummary> {
     if (options.saveModel !== undefined && finalBest) {
       modelDir = resolve(cwd, options.saveModel);
       await saveBestModel({ dir: modelDir, family, fixed: spaceFile.fixed, best: finalBest, data, target: options.target, tablePath, metric, greaterIsBetter, seed, studyName, runId: parentRunId });
-    } else if (options.saveModel !== undefined) {
-      warn('no trial is complete, so no model was saved');
     }
 
     const result: TuneSummary = {
@@ -444,11 +458,40 @@ export async function tune(options: TuneOptions): Promise<TuneSummary> {
     };
     await writeFile(result.outputs.summary, `${JSON.stringify(result, null, 2)}\n`);
     if (tracking && parentRunId) await finishStudyRun(tracking, parentRunId, result).catch((err: unknown) => warn(`the study run was not updated: ${(err as Error).message}`));
+    if (!finalBest && result.stoppedBecause !== 'aborted') {
+      const failed = trials.filter((t) => t.state === 'FAIL' && t.attrs.crashed !== true).sort((a, b) => a.number - b.number);
+      if (failed.length > 0) {
+        throw new SpotmlError(
+          'INVALID_INPUT',
+          `every trial failed (first: trial ${failed[0].number}: ${failReason(failed[0])}); check the space ${spaceFile.source} against the data (reasons in ${trialsPath})`,
+          { study: studyName, trials: trialsPath },
+        );
+      }
+      if (options.saveModel !== undefined) {
+        throw new SpotmlError('INVALID_INPUT', `no trial is complete (stopped: ${result.stoppedBecause}), so no model was saved: raise --trials or --time-budget and run again to resume`, {
+          study: studyName,
+          flag: '--save-model',
+        });
+      }
+    }
     return result;
   } finally {
     await runner.close();
     await storage.close();
   }
+}
+
+/** The reason a failed trial recorded, on one line. */
+function failReason(trial: TrialRecord): string {
+  const reason = typeof trial.attrs.reason === 'string' ? trial.attrs.reason : 'no reason recorded';
+  return reason.split('\n')[0];
+}
+
+/** Rows the smallest training set of the plan fits on (a row in fold −1 trains in every fold). */
+function smallestTrainingFold(plan: FoldPlan): number {
+  const testRows = new Int32Array(plan.nFolds);
+  for (const f of plan.fold) if (f >= 0) testRows[f]++;
+  return plan.fold.length - Math.max(...testRows);
 }
 
 function makePlan(options: TuneOptions, data: PreparedData, groups: RowGroups | null, seed: number, warn: (message: string) => void): FoldPlan {
@@ -626,7 +669,7 @@ async function saveBestModel(args: {
     labels: args.data.labels,
     featureNames: args.data.featureNames,
     spec,
-    dataHash: null,
+    dataHash: await tableDataHash(args.tablePath),
     metrics: { [`cv_${args.metric}`]: toScore(args.best.value as number, args.greaterIsBetter) },
     training: { command: 'tune', study: args.studyName, trial: args.best.number, params, seed: args.seed },
     runId: args.runId ?? undefined,

@@ -310,6 +310,39 @@ export function resolveSpace(family: LearnerFamily, path?: string): SpaceFile {
   return { family: family.name, space: spaceFromFamily(family), fixed: {}, source: `${family.name} parameter table` };
 }
 
+/**
+ * Parameters a family's fit refuses above its training rows (family → parameters). Values past the rows can
+ * only fail, so a space is fitted to the data before searching (`fitSpaceToRows`) instead of spending trials on them.
+ */
+const ROW_BOUNDED_PARAMS: Readonly<Record<string, readonly string[]>> = { knn: ['n_neighbors'] };
+
+/** A numeric range whose upper end `fitSpaceToRows` lowered to the training rows. */
+export interface LoweredBound {
+  param: string;
+  high: number;
+  lowered: number;
+}
+
+/**
+ * The space with every row-bounded parameter's upper end lowered to `trainingRows` (the smallest training
+ * fold). A range wholly above the rows is left as it is: its trials fail and say why.
+ */
+export function fitSpaceToRows(space: SearchSpace, family: string, trainingRows: number): { space: SearchSpace; lowered: LoweredBound[] } {
+  const lowered: LoweredBound[] = [];
+  const fitted: Record<string, SpaceEntry> = { ...space };
+  for (const name of ROW_BOUNDED_PARAMS[family] ?? []) {
+    const entry = space[name];
+    const d = entry?.distribution;
+    if (!d || d.kind === 'categorical' || d.high <= trainingRows || d.low > trainingRows) continue;
+    // Stay on the range's grid: the largest low + k·step not above the rows.
+    const step = d.step ?? 0;
+    const high = step > 0 ? d.low + Math.floor((trainingRows - d.low) / step) * step : trainingRows;
+    fitted[name] = { ...entry, distribution: { ...d, high } };
+    lowered.push({ param: name, high: d.high, lowered: high });
+  }
+  return { space: fitted, lowered };
+}
+
 function isRecord(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
 }

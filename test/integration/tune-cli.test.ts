@@ -1,5 +1,5 @@
 /** `spotml tune` end to end through the built CLI: results, plots, tracking child runs, model package, resume. */
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FileStore } from '../../src/tracking/file-store/index.js';
@@ -82,5 +82,17 @@ describe('spotml tune (CLI)', () => {
     expect(other.code).toBe(2);
     expect(other.stderr).toMatch(/study "g" .* different family .* pick a new --study name/);
     expect(readdirSync(dir)).toContain('.spotml');
+  }, 60_000);
+
+  it('exits non-zero with one line naming the first failure when every trial fails, warning each failure', async () => {
+    requireBuild();
+    const dir = tempDir('spotml-tune-cli-');
+    writeFileSync(join(dir, 'big-k.yaml'), 'family: knn\nparams:\n  n_neighbors: { type: int, low: 200, high: 300 }\n');
+    const run = await runCli(['tune', IRIS, '--target', 'target', '--model', 'knn', '--space', 'big-k.yaml', '--trials', '2', '--save-model', 'm', '--no-track', '--no-plots'], dir);
+    expect(run.code).toBe(3);
+    const lines = run.stderr.split('\n');
+    expect(lines.filter((l) => /trial \d failed: knn parameter n_neighbors=\d+ exceeds the 120 training rows/.test(l))).toHaveLength(2);
+    expect(lines.filter((l) => l.includes('every trial failed (first: trial 0: knn parameter n_neighbors='))).toHaveLength(1);
+    expect(existsSync(join(dir, 'm'))).toBe(false);
   }, 60_000);
 });

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FAMILIES, getFamily } from '../../../src/learners/catalogue.js';
-import { checkSpaceForFamily, defaultSpacePath, loadSpaceFile, parseSpace, resolveSpace } from '../../../src/search/space.js';
+import { checkSpaceForFamily, defaultSpacePath, fitSpaceToRows, loadSpaceFile, parseSpace, resolveSpace } from '../../../src/search/space.js';
 import { existsSync } from 'node:fs';
 
 const dir = mkdtempSync(join(tmpdir(), 'spotml-space-'));
@@ -93,5 +93,39 @@ fixed:
       expect(Object.keys(file.space).length, family.name).toBeGreaterThan(0);
       expect(file.source).toBe(defaultSpacePath(family.name));
     }
+  });
+});
+
+describe('fitting a space to the training rows', () => {
+  const space = parseSpace(
+    {
+      params: {
+        n_neighbors: { type: 'int', low: 1, high: 50, log: true },
+        weights: { choices: ['uniform', 'distance'] },
+      },
+    },
+    'test',
+  ).space;
+
+  it("lowers knn's n_neighbors upper end to the rows, keeping the rest of the space", () => {
+    const { space: fitted, lowered } = fitSpaceToRows(space, 'knn', 40);
+    expect(fitted.n_neighbors.distribution).toEqual({ kind: 'int', low: 1, high: 40, log: true, step: 1 });
+    expect(fitted.weights).toBe(space.weights);
+    expect(lowered).toEqual([{ param: 'n_neighbors', high: 50, lowered: 40 }]);
+    // The declared space is left as it was.
+    expect(space.n_neighbors.distribution).toMatchObject({ high: 50 });
+  });
+
+  it('stays on a stepped range: the largest low + k·step not above the rows', () => {
+    const stepped = parseSpace({ params: { n_neighbors: { type: 'int', low: 3, high: 63, step: 4 } } }, 'test').space;
+    // 3, 7, …, 39 ≤ 41 < 43.
+    expect(fitSpaceToRows(stepped, 'knn', 41).space.n_neighbors.distribution).toMatchObject({ low: 3, high: 39, step: 4 });
+  });
+
+  it('leaves a range alone when it fits the rows, lies wholly above them, or belongs to a family without row bounds', () => {
+    expect(fitSpaceToRows(space, 'knn', 50)).toEqual({ space, lowered: [] });
+    const above = parseSpace({ params: { n_neighbors: { type: 'int', low: 100, high: 200 } } }, 'test').space;
+    expect(fitSpaceToRows(above, 'knn', 40).lowered).toEqual([]);
+    expect(fitSpaceToRows(space, 'svm', 10).lowered).toEqual([]);
   });
 });
