@@ -16,6 +16,9 @@ import { writePlotFiles, type RenderedPlot } from './plots.js';
 
 export type Facts = Readonly<Record<string, string | number | boolean>>;
 
+/** A paired comparison with the baseline it was made against, as the user named it (e.g. models:/birds@champion). */
+export type BaselineComparison = ComparisonResult & { baseline: string };
+
 export interface ReportDocument {
   /** Page title, e.g. "Evaluation of models:/birds/3 on test.csv". */
   title: string;
@@ -27,7 +30,8 @@ export interface ReportDocument {
   /** Bootstrap intervals by metric name (at least the headline metric). */
   intervals?: Readonly<Record<string, ConfidenceInterval>>;
   gate?: GateResult;
-  comparison?: ComparisonResult;
+  /** With `baseline`, the report names what the candidate was compared against. */
+  comparison?: ComparisonResult & { baseline?: string };
   importance?: PermutationImportanceResult;
   plots: readonly RenderedPlot[];
 }
@@ -73,7 +77,8 @@ export function renderHtmlReport(doc: ReportDocument, options: { linkPlotFiles?:
   if (e.task === 'classification') sections.push(perClassSection(doc));
   sections.push(plotSection(doc.plots, options.linkPlotFiles === true));
   const first = firstInterval(doc);
-  sections.push(`<footer>Intervals: percentile bootstrap${first ? `, ${first.nResamples} resamples` : ''}${e.task === 'classification' ? ', stratified by class' : ''}. Curves are one-vs-rest for multi-class tasks. Residual = actual − predicted.</footer>`);
+  const notes = e.task === 'classification' ? ', stratified by class. Curves are one-vs-rest for multi-class tasks.' : '. Residual = actual − predicted.';
+  sections.push(`<footer>Intervals: percentile bootstrap${first ? `, ${first.nResamples} resamples` : ''}${notes}</footer>`);
   return `<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -121,7 +126,7 @@ function outcomeSection(doc: ReportDocument): string {
         ? `<p class="detail">${Math.round((1 - c.alpha) * 100)}% interval of Δ: [${formatMetricValue(c.interval.lower)}, ${formatMetricValue(c.interval.upper)}].</p>`
         : '';
     parts.push(
-      `<div id="comparison" class="banner ${cls}" data-decision="${esc(c.decision)}" data-p-value="${c.pValue}" data-test="${esc(c.test)}"><strong>Against baseline: ${esc(c.decision)}</strong><span>${esc(describeComparison(c))}</span>${counts}</div>`,
+      `<div id="comparison" class="banner ${cls}" data-decision="${esc(c.decision)}" data-p-value="${c.pValue}" data-test="${esc(c.test)}"${c.baseline ? ` data-baseline="${esc(c.baseline)}"` : ''}><strong>Against baseline${c.baseline ? ` <code>${esc(c.baseline)}</code>` : ''}: ${esc(c.decision)}</strong><span>${esc(describeComparison(c))}</span>${counts}</div>`,
     );
   }
   return parts.length > 0 ? `<section class="outcome">${parts.join('')}</section>` : '';

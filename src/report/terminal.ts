@@ -13,7 +13,7 @@ import { formatMetricValue } from './html.js';
 /** The metrics shown by default, in order, when the evaluation has them. */
 export const SUMMARY_METRICS = {
   classification: ['accuracy', 'balanced_accuracy', 'f1_macro', 'precision_macro', 'recall_macro', 'matthews_corrcoef', 'roc_auc', 'log_loss'],
-  regression: ['r2', 'rmse', 'mae', 'mape', 'median_absolute_error'],
+  regression: ['r2', 'explained_variance', 'rmse', 'mae', 'mape', 'median_absolute_error'],
 } as const;
 
 /** Per-class rows are shown up to this many classes (the HTML report always has them). */
@@ -23,7 +23,8 @@ export interface SummaryInput {
   evaluation: EvaluationMetrics;
   intervals?: Readonly<Record<string, ConfidenceInterval>>;
   gate?: GateResult;
-  comparison?: ComparisonResult;
+  /** With `baseline`, the line names what the candidate was compared against. */
+  comparison?: ComparisonResult & { baseline?: string };
   /** Written as the last line, e.g. the report's path. */
   reportPath?: string;
 }
@@ -62,7 +63,7 @@ export function formatEvaluationSummary(input: SummaryInput, color: ChalkInstanc
   if (input.gate) lines.push('', input.gate.passed ? color.green(`✓ ${input.gate.summary}`) : color.red(`✗ ${input.gate.summary}`));
   if (input.comparison) {
     const c = input.comparison;
-    const text = describeComparison(c);
+    const text = c.baseline ? `against baseline ${c.baseline}: ${describeComparison(c)}` : describeComparison(c);
     lines.push(input.gate ? text : `\n${text}`);
     const last = lines.length - 1;
     lines[last] = c.decision === 'better' ? color.green(lines[last]) : c.decision === 'worse' ? color.red(lines[last]) : lines[last];

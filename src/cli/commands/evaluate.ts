@@ -31,6 +31,7 @@ export const evaluateCommand: CommandModule = {
       .option('--no-importance', 'skip permutation feature importance')
       .option('--no-plots', 'skip the plots (metrics and report table only)')
       .option('--tracking-uri <uri>', 'MLflow store for registry references and run logging (default $MLFLOW_TRACKING_URI or ./mlruns)')
+      .option('--no-track', 'log no run (by default each evaluation is its own run: a child of the model\'s training run when it is in the store, else in the spotml-evaluate experiment)')
       .option('--tenant <name>', 'tenant namespace for registry references')
       .option('--key-file <file>', 'key for encrypted registry artifacts (default $SPOTML_MODEL_KEY)');
   },
@@ -63,16 +64,31 @@ export const evaluateCommand: CommandModule = {
         importance: options.importance !== false,
         plots: options.plots !== false,
         seed: context.seed ?? 0,
-        store: stores.tracking,
+        store: options.track === false ? undefined : stores.tracking,
       });
       // With --json the one document on stdout carries the gate's failure too (a second error document would make
       // stdout unparseable); the exit code still says it failed.
       const failure = ui.json && result.failure ? result.failure.toJSON().error : undefined;
-      ui.result({ ...result.summary, report: result.reportPath, loggedToRun: result.loggedToRun, passed: result.failure === null, error: failure }, () =>
-        formatEvaluationSummary(
-          { evaluation: result.evaluation, intervals: result.document.intervals, gate: result.gate ?? undefined, comparison: result.comparison ?? undefined, reportPath: result.reportPath },
-          ui.color,
-        ),
+      const run = result.run;
+      ui.result(
+        {
+          ...result.summary,
+          report: result.reportPath,
+          loggedToRun: result.loggedToRun,
+          experimentId: run?.experimentId ?? null,
+          parentRunId: run?.parentRunId ?? null,
+          passed: result.failure === null,
+          error: failure,
+        },
+        () => {
+          const summary = formatEvaluationSummary(
+            { evaluation: result.evaluation, intervals: result.document.intervals, gate: result.gate ?? undefined, comparison: result.comparison ?? undefined, reportPath: result.reportPath },
+            ui.color,
+          );
+          if (!run) return summary;
+          const where = run.parentRunId ? `child of training run ${run.parentRunId}` : `experiment ${run.experimentId}`;
+          return `${summary}\n${ui.color.dim(`logged to run ${run.runId} (${where})`)}`;
+        },
       );
       if (result.failure && ui.json) return result.failure.exitCode;
       if (result.failure) throw result.failure;

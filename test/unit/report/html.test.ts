@@ -78,6 +78,30 @@ describe('renderHtmlReport', () => {
     expect(html).toMatch(/id="comparison" class="banner fail" data-decision="worse"/);
   });
 
+  it('names the baseline in the comparison banner and in the JSON summary when it is known', () => {
+    const named = doc();
+    const baseline = 'models:/inst@"champion"';
+    if (!named.comparison) throw new Error('doc() has a comparison');
+    named.comparison = { ...named.comparison, baseline };
+    const text = renderHtmlReport(named);
+    expect(text).toContain(`data-baseline="${esc(baseline)}"><strong>Against baseline <code>${esc(baseline)}</code>: worse</strong>`);
+    expect((reportSummary(named).comparison as { baseline: string }).baseline).toBe(baseline);
+    // Without a name the banner still reads, and claims no baseline it does not know.
+    expect(html).toContain('<strong>Against baseline: worse</strong>');
+    expect(html).not.toContain('data-baseline=');
+  });
+
+  it('notes one-vs-rest curves only for classification, and the residual sign only for regression', () => {
+    const footer = (text: string): string => /<footer>(.*)<\/footer>/.exec(text)?.[1] ?? '';
+    expect(footer(html)).toContain('Curves are one-vs-rest for multi-class tasks');
+    expect(footer(html)).not.toContain('Residual');
+    const y = Float64Array.from({ length: 20 }, (_, i) => i);
+    const regression: ReportDocument = { title: 'r', model: {}, data: {}, evaluation: computeReportMetrics({ task: 'regression', yTrue: y, yPred: y.map((v) => v + 1) }), plots: [] };
+    const text = footer(renderHtmlReport(regression));
+    expect(text).not.toContain('one-vs-rest');
+    expect(text).toContain('Residual = actual − predicted');
+  });
+
   it('escapes every label and fact', () => {
     expect(html).not.toContain('<b>brass</b>');
     expect(html).toContain('&lt;b&gt;brass&lt;/b&gt;');

@@ -64,5 +64,12 @@ describe('formatEvaluationSummary', () => {
     // Closed form: SS_res = 30 · 0.25, SS_tot of 0..29 = 30 · (30² − 1) / 12 = 2247.5.
     expect(lines[3]).toMatch(new RegExp(`^r2\\s+${(1 - 7.5 / 2247.5).toFixed(4)}$`));
     expect(lines.find((l) => l.startsWith('rmse'))).toMatch(/0\.5000$/);
+    // A constant residual has zero variance: explained variance is exactly 1 while r2 is not.
+    expect(lines.find((l) => l.startsWith('explained_variance'))).toMatch(/^explained_variance\s+1\.0000$/);
+  });
+
+  it('names the baseline the comparison was made against', () => {
+    const text = formatEvaluationSummary({ evaluation, comparison: { ...comparison, baseline: 'models:/inst@champion' } }, plain);
+    expect(text).toContain('against baseline models:/inst@champion: no significant difference from baseline: accuracy 0.8000 vs 0.8000');
   });
 });
