@@ -317,8 +317,12 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         folds: { kind: plan.kind, n: plan.nFolds, ...(plan.groups ? { groupedBy: plan.groups.column } : {}) },
       },
       runId: run.runId,
-      // A frame model's row is thousands of patch values: no input example for it.
-      ...(composed.frameInput ? {} : { exampleRow: Array.from(X.data.subarray(0, X.cols)) }),
+      // The first row as the model reads it: its features, then (frame models) its patch, so the package's
+      // serving example is real data.
+      exampleRow: [
+        ...(composed.usesFeatures ? Array.from(X.data.subarray(0, X.cols)) : []),
+        ...(composed.frameInput && frames ? Array.from(frames.X.data.subarray(0, frames.X.cols)) : []),
+      ],
     });
     await store.logArtifact(run.runId, options.out, 'model');
     const history = await logModelHistoryTag(options.out, run.runId);

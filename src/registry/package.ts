@@ -9,6 +9,8 @@
  * A model that reads frame-level input (the cnn, alone or in an ensemble) records `frameInput`: its input
  * row is the `featureNames` columns (none for a cnn alone) followed by one n_bands × frames patch of the
  * `extract --frames` matrices, band-major (src/learners/dl/frame-input.ts). Scoring it needs that folder.
+ * Its input example names the patch columns as serve does (`<feature>[band][frame]`), so the serving example
+ * is a body /invocations accepts; without a real row to show (`exampleRow`) it is a row of zeros of that shape.
  */
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -27,6 +29,7 @@ import { concatColumns, type FrameInput } from '../learners/dl/frame-input.js';
 import { framesSpecHash, loadTableFrames } from '../learners/dl/frames.js';
 import type { FittedModel, SerializedModel, Task } from '../learners/types.js';
 import { writeFileAtomic } from '../tracking/fs-atomic.js';
+import { inputSchema } from '../serve/protocol.js';
 
 export const PACKAGE_FORMAT = 'spotml.model-package';
 export const PACKAGE_FORMAT_VERSION = 1;
@@ -74,6 +77,7 @@ export interface WritePackageInput {
   /** The frame input the model reads after `featureNames`, if any. */
   frameInput?: FrameInput | null;
   runId?: string;
+  /** One input row: the feature columns, then (for a frame model) its patch; a frame model's row may stop after the features. */
   exampleRow?: readonly number[];
   /** Write model.onnx (and its flavors) when the model exports; default true. */
   onnx?: boolean;
@@ -98,8 +102,8 @@ export async function writeModelPackage(input: WritePackageInput): Promise<Packa
   };
   await writeFileAtomic(join(input.dir, 'model.json'), JSON.stringify(document));
   if (input.spec) await writeFileAtomic(join(input.dir, 'feature-spec.json'), `${JSON.stringify(input.spec, null, 2)}\n`);
-  if (input.exampleRow) {
-    const example = { columns: input.featureNames, data: [input.exampleRow] };
+  const example = inputExample(input);
+  if (example) {
     await writeFileAtomic(join(input.dir, 'input_example.json'), JSON.stringify(example));
     // What `mlflow models serve` (and spotml serve) accepts as a request body, as MLflow 2.x writes it.
     await writeFileAtomic(join(input.dir, 'serving_input_example.json'), JSON.stringify({ dataframe_split: example }));
@@ -107,6 +111,24 @@ export async function writeModelPackage(input: WritePackageInput): Promise<Packa
   const onnx = await writeOnnxFiles(input.dir, input.onnx === false ? null : input.model);
   await writeFileAtomic(join(input.dir, 'MLmodel'), mlmodelYaml(input, document, onnx));
   return document;
+}
+
+/**
+ * The package's input example in pandas "split" orientation, columns named as serve matches them. A frame
+ * model always gets one (the README's `curl -d @serving_input_example.json` must work for it too): its patch
+ * columns follow the features, zeros where no real values were given.
+ */
+function inputExample(input: WritePackageInput): { columns: string[]; data: number[][] } | null {
+  const frameInput = input.frameInput ?? null;
+  if (!frameInput) return input.exampleRow ? { columns: [...input.featureNames], data: [[...input.exampleRow]] } : null;
+  const columns = inputSchema(input.featureNames, frameInput).featureNames;
+  const given = input.exampleRow ?? [];
+  if (given.length !== 0 && given.length !== input.featureNames.length && given.length !== columns.length) {
+    throw new SpotmlError('INTERNAL', `the input example has ${given.length} values but the model's row has ${input.featureNames.length} features then ${columns.length - input.featureNames.length} patch values`);
+  }
+  const row = new Array<number>(columns.length).fill(0);
+  given.forEach((v, j) => (row[j] = v));
+  return { columns: [...columns], data: [row] };
 }
 
 export const ONNX_MODEL_FILE = 'model.onnx';
@@ -179,7 +201,7 @@ function mlmodelYaml(input: WritePackageInput, document: PackageDocument, onnx: 
     signature,
   };
   if (input.runId) mlmodel.run_id = input.runId;
-  if (input.exampleRow) mlmodel.saved_input_example_info = { artifact_path: 'input_example.json', pandas_orient: 'split', type: 'dataframe' };
+  if (input.exampleRow || input.frameInput) mlmodel.saved_input_example_info = { artifact_path: 'input_example.json', pandas_orient: 'split', type: 'dataframe' };
   return stringifyYaml(mlmodel, { sortMapEntries: true, lineWidth: 0 });
 }
 

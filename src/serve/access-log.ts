@@ -18,6 +18,8 @@ export interface AccessEntry {
   rows?: number;
   model?: string;
   error?: string;
+  /** /predict/audio: what was wrong with the audio that still got an answer. */
+  warnings?: string[];
 }
 
 export interface LogSink {

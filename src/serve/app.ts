@@ -23,7 +23,7 @@ import { SpotmlError } from '../errors.js';
 import { SPOTML_VERSION } from '../version.js';
 import type { Matrix } from '../data/matrix.js';
 import { AccessLog, RequestIds } from './access-log.js';
-import { audioMatrix, featuriseWav, frameFeatureOf, specColumnMap } from './audio.js';
+import { audioMatrix, featuriseWav, frameFeatureOf, frameWindows, specColumnMap, type AudioFeatures } from './audio.js';
 import type { Authenticator } from './auth.js';
 import { renderMetrics, type MetricsSnapshot, type ServeMetrics } from './metrics.js';
 import type { LoadedModel, ModelHolder } from './model-holder.js';
@@ -60,7 +60,7 @@ export interface ServeAppOptions {
   requestIds?: RequestIds;
 }
 
-type Env = { Variables: { requestId: string; rows: number; model: LoadedModel | null } };
+type Env = { Variables: { requestId: string; rows: number; model: LoadedModel | null; warnings: string[] } };
 
 const NEWLINE_BODY = '\n';
 const WAV_TYPES = new Set(['audio/wav', 'audio/x-wav', 'audio/wave', 'audio/vnd.wave', 'application/octet-stream']);
@@ -120,6 +120,7 @@ export function createServeApp(options: ServeAppOptions): Hono<Env> {
     c.set('requestId', requestId);
     c.set('rows', 0);
     c.set('model', null);
+    c.set('warnings', []);
     metrics.inflight++;
     try {
       await next();
@@ -138,6 +139,7 @@ export function createServeApp(options: ServeAppOptions): Hono<Env> {
       rows: c.get('rows'),
       modelKey: c.get('model')?.resolved.key,
       errorCode: error === undefined ? undefined : error instanceof SpotmlError ? error.code : 'INTERNAL',
+      warnings: c.get('warnings'),
     });
   });
 
@@ -180,7 +182,8 @@ export function createServeApp(options: ServeAppOptions): Hono<Env> {
       const type = header.split(';')[0].trim().toLowerCase();
       const multipart = type === 'multipart/form-data';
       if (!multipart && !WAV_TYPES.has(type)) {
-        throw new HttpRefusal(415, `Content-Type must be audio/wav (or multipart/form-data with a "file" part), got "${header.slice(0, 80) || 'none'}"`, true);
+        // JSON like every other spotml error: MLflow's plain-text 415 is kept only where MLflow defines it (/invocations).
+        throw new HttpRefusal(415, `Content-Type must be audio/wav (or multipart/form-data with a "file" part), got "${header.slice(0, 80) || 'none'}"`);
       }
       const spec = model.pkg.spec;
       if (spec === null) {
@@ -200,11 +203,15 @@ export function createServeApp(options: ServeAppOptions): Hono<Env> {
       let bytes = await readBody(c, limits.maxAudioBytes, false);
       let name = 'the request body';
       if (multipart) ({ bytes, name } = await multipartFile(bytes, header));
-      const features = featuriseWav(bytes, spec, name, frameFeature);
+      const clip = featuriseWav(bytes, spec, name, frameFeature);
+      // A frame model on a whole clip longer than its patch predicts every patch-length window, not only the first.
+      const features = frameInput && spec.settings.segment === null ? frameWindows(clip, frameInput.frames) : clip;
       const X = audioMatrix(features, extra.audioMap, frameInput);
       const prediction = await model.predictor.predict(X, model.predictor.hasProba);
       c.set('rows', X.rows);
+      c.set('warnings', features.warnings);
       metrics.rowsPredicted += X.rows;
+      metrics.audioWarnings += features.warnings.length;
       return c.body(audioResponseJson(model, features, prediction.values, prediction.proba), 200, { 'Content-Type': JSON_TYPE });
     });
   });
@@ -307,8 +314,9 @@ async function multipartFile(bytes: Uint8Array, contentType: string): Promise<{ 
 }
 
 /** Per-segment predictions plus one for the whole file: mean probabilities' argmax (classifiers with
- * probabilities), the most frequent class (ties → lowest class index) or the mean value (regression). */
-function audioResponseJson(model: LoadedModel, features: ReturnType<typeof featuriseWav>, values: Float64Array, proba: Matrix | null): string {
+ * probabilities), the most frequent class (ties → lowest class index) or the mean value (regression).
+ * `warnings` (only when there are any) says the audio was damaged or degenerate, as extract would. */
+function audioResponseJson(model: LoadedModel, features: AudioFeatures, values: Float64Array, proba: Matrix | null): string {
   const classes = model.classes;
   const segments = features.rows.map((row, i) => ({
     segment: row.segment,
@@ -338,5 +346,6 @@ function audioResponseJson(model: LoadedModel, features: ReturnType<typeof featu
     classes,
     audio: { sample_rate: features.sampleRate, channels: features.channels, seconds: features.seconds },
     spec_hash: model.pkg.spec?.specHash ?? null,
+    ...(features.warnings.length > 0 ? { warnings: features.warnings } : {}),
   });
 }

@@ -11,6 +11,11 @@
  * For a model that reads frame-level input it also keeps, per row, the frame matrix `extract --frames` would
  * write for that clip or segment (each segment's own analysis, as extract writes segment_NNNN/<feature>.npy),
  * rounded to float32 as the .npy stores it, and fits it to the model's frame count with training's `fitFrames`.
+ * A whole clip longer than that frame count is cut into consecutive patch-length windows (`frameWindows`), so the
+ * model sees all of it rather than its first patch.
+ *
+ * What extract would warn about comes back in `warnings`: the WAV reader's notes (a truncated or malformed
+ * file that still decodes) and the analysis caveats extract reports (MFCC deltas refused on a short clip).
  */
 import { SpotmlError } from '../errors.js';
 import { createMatrix, type Matrix } from '../data/matrix.js';
@@ -33,6 +38,10 @@ export interface AudioFeatures {
   columns: string[];
   /** With a frame feature asked for: each row's matrix of it, in float32 as extract --frames writes it; else null. */
   frames: NpyMatrix[] | null;
+  /** Seconds between analysis frames (hop length / analysis rate): places frame windows in time. */
+  frameSeconds: number;
+  /** What extract would warn about for this file (decode notes, then analysis caveats); empty when nothing. */
+  warnings: string[];
 }
 
 /**
@@ -71,7 +80,13 @@ export function featuriseWav(bytes: Uint8Array, spec: FeatureSpec, name = 'the u
   const startS = startFrame / info.sampleRate;
   const rows: SegmentRow[] = [];
   const frames: NpyMatrix[] | null = frameFeature === null ? null : [];
-  const keepFrames = (analysis: ClipAnalysis, segment: number): void => {
+  const warnings = [...info.notes];
+  const noteAnalysis = (analysis: ClipAnalysis): void => {
+    // The same caveat, once per file, as extract's analyzeFile reports it.
+    if (analysis.deltaError !== null && !warnings.some((w) => w.startsWith('MFCC deltas'))) warnings.push(`${analysis.deltaError}; the delta columns are empty`);
+  };
+  const finishClip = (analysis: ClipAnalysis, segment: number): void => {
+    noteAnalysis(analysis);
     if (frameFeature === null || frames === null) return;
     const matrix = analysis.matrices[frameFeature];
     if (!matrix) {
@@ -83,7 +98,7 @@ export function featuriseWav(bytes: Uint8Array, spec: FeatureSpec, name = 'the u
   if (settings.segment === null) {
     const analysis = analyzeSignal(signal, options);
     rows.push({ segment: 0, startS, endS: startS + analysis.nSamples / analysisRate, values: rowValues(analysis, columns) });
-    keepFrames(analysis, 0);
+    finishClip(analysis, 0);
   } else {
     const length = Math.max(1, Math.round(settings.segment.length * analysisRate));
     const hop = Math.max(1, Math.round(settings.segment.hop * analysisRate));
@@ -91,10 +106,14 @@ export function featuriseWav(bytes: Uint8Array, spec: FeatureSpec, name = 'the u
       const segStart = startS + start / analysisRate;
       const analysis = analyzeSignal(samples, options);
       rows.push({ segment: index, startS: segStart, endS: segStart + samples.length / analysisRate, values: rowValues(analysis, columns) });
-      keepFrames(analysis, index);
+      finishClip(analysis, index);
     });
     cutter.push(signal);
     cutter.end();
+  }
+  if (signal.length < options.nFft) {
+    // extract does not flag this, but a client should know the answer rests on zero padding.
+    warnings.push(`the analysed audio is ${signal.length} samples at ${analysisRate} Hz, shorter than one analysis window (n_fft ${options.nFft}); its features describe mostly padding`);
   }
   return {
     sampleRate: info.sampleRate,
@@ -103,7 +122,35 @@ export function featuriseWav(bytes: Uint8Array, spec: FeatureSpec, name = 'the u
     rows,
     columns: columns.map((c) => c.name),
     frames,
+    frameSeconds: options.hopLength / analysisRate,
+    warnings,
   };
+}
+
+/**
+ * A frame model's view of a whole clip longer than its patch: consecutive windows of `frames` frames (hop = the
+ * patch), each a row of its own with its true start/end seconds and the clip's summary values. The last window
+ * keeps only its own frames, so audioMatrix pads it with its own floor, as training pads a short clip. Only for
+ * a whole-clip spec (the caller checks): segments are cropped or padded as training did. A clip that fits in one
+ * patch is returned unchanged.
+ */
+export function frameWindows(features: AudioFeatures, frames: number): AudioFeatures {
+  const whole = features.frames;
+  if (whole === null || whole.length !== 1 || features.rows.length !== 1 || whole[0].cols <= frames) return features;
+  const matrix = whole[0];
+  const clip = features.rows[0];
+  const rows: SegmentRow[] = [];
+  const windows: NpyMatrix[] = [];
+  for (let start = 0, index = 0; start < matrix.cols; start += frames, index++) {
+    const cols = Math.min(frames, matrix.cols - start);
+    const data = new Float32Array(matrix.rows * cols);
+    for (let b = 0; b < matrix.rows; b++) data.set(matrix.data.subarray(b * matrix.cols + start, b * matrix.cols + start + cols), b * cols);
+    windows.push({ rows: matrix.rows, cols, data });
+    const startS = clip.startS + start * features.frameSeconds;
+    const endS = start + frames >= matrix.cols ? clip.endS : Math.min(clip.endS, clip.startS + (start + frames) * features.frameSeconds);
+    rows.push({ segment: index, startS, endS, values: clip.values });
+  }
+  return { ...features, rows, frames: windows };
 }
 
 /** Indices into the spec's feature columns for each model feature; throws when the model needs a column the spec does not make. */

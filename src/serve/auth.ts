@@ -33,6 +33,8 @@ export interface Principal {
   kind: 'token' | 'jwt';
   subject: string | null;
   tenant: string | null;
+  /** A JWT whose tenant claim is present but not a string (e.g. an array): refused by name rather than as missing. */
+  tenantClaimType?: string;
 }
 
 export interface Authenticator {
@@ -114,6 +116,7 @@ export async function createAuthenticator(options: AuthOptions): Promise<Authent
     }
     const claim = payload[tenantClaim];
     const principal: Principal = { kind: 'jwt', subject: typeof payload.sub === 'string' ? payload.sub : null, tenant: typeof claim === 'string' ? claim : null };
+    if (claim !== undefined && typeof claim !== 'string') principal.tenantClaimType = Array.isArray(claim) ? 'an array' : claim === null ? 'null' : `a ${typeof claim}`;
     if (cache.size >= CACHE_LIMIT) cache.clear();
     cache.set(jwt, { until: typeof payload.exp === 'number' ? payload.exp * 1000 : now + CACHE_NO_EXP_MS, principal });
     return principal;
@@ -134,9 +137,11 @@ export async function createAuthenticator(options: AuthOptions): Promise<Authent
       if (modelTenant !== null && principal.tenant !== modelTenant) {
         throw new SpotmlError(
           'FORBIDDEN',
-          principal.tenant === null
-            ? `this model belongs to a tenant; the token has no "${tenantClaim}" claim`
-            : `the token's tenant "${principal.tenant}" may not use this model`,
+          principal.tenantClaimType !== undefined
+            ? `this model belongs to a tenant; the token's "${tenantClaim}" claim must be a string naming one tenant, got ${principal.tenantClaimType}`
+            : principal.tenant === null
+              ? `this model belongs to a tenant; the token has no "${tenantClaim}" claim`
+              : `the token's tenant "${principal.tenant}" may not use this model`,
         );
       }
       return principal;

@@ -20,6 +20,8 @@ export interface MetricsSnapshot {
   requests: [string, number, number][];
   latency: Record<string, HistogramSnapshot>;
   rowsPredicted: number;
+  /** Warnings attached to /predict/audio answers (damaged or degenerate audio). Absent in an older worker's snapshot. */
+  audioWarnings?: number;
   modelSwaps: number;
   modelLoadFailures: number;
   inflight: number;
@@ -38,6 +40,7 @@ export class ServeMetrics {
   private readonly requests = new Map<string, number>();
   private readonly latency = new Map<string, HistogramSnapshot>();
   rowsPredicted = 0;
+  audioWarnings = 0;
   modelSwaps = 0;
   modelLoadFailures = 0;
   inflight = 0;
@@ -69,6 +72,7 @@ export class ServeMetrics {
       requests,
       latency,
       rowsPredicted: this.rowsPredicted,
+      audioWarnings: this.audioWarnings,
       modelSwaps: this.modelSwaps,
       modelLoadFailures: this.modelLoadFailures,
       inflight: this.inflight,
@@ -80,7 +84,7 @@ export class ServeMetrics {
 export function mergeSnapshots(snapshots: readonly MetricsSnapshot[]): MetricsSnapshot {
   const requests = new Map<string, [string, number, number]>();
   const latency: Record<string, HistogramSnapshot> = {};
-  const total: MetricsSnapshot = { requests: [], latency, rowsPredicted: 0, modelSwaps: 0, modelLoadFailures: 0, inflight: 0 };
+  const total: MetricsSnapshot = { requests: [], latency, rowsPredicted: 0, audioWarnings: 0, modelSwaps: 0, modelLoadFailures: 0, inflight: 0 };
   for (const s of snapshots) {
     for (const [route, status, count] of s.requests) {
       const key = `${route} ${status}`;
@@ -95,6 +99,7 @@ export function mergeSnapshots(snapshots: readonly MetricsSnapshot[]): MetricsSn
       into.count += h.count;
     }
     total.rowsPredicted += s.rowsPredicted;
+    total.audioWarnings = (total.audioWarnings ?? 0) + (s.audioWarnings ?? 0);
     total.modelSwaps += s.modelSwaps;
     total.modelLoadFailures += s.modelLoadFailures;
     total.inflight += s.inflight;
@@ -135,6 +140,8 @@ export function renderMetrics(s: MetricsSnapshot, model: ModelInfoLabels | null,
 
   lines.push('# HELP spotml_rows_predicted_total Rows (or audio segments) predicted.', '# TYPE spotml_rows_predicted_total counter');
   lines.push(`spotml_rows_predicted_total ${s.rowsPredicted}`);
+  lines.push('# HELP spotml_audio_warnings_total Warnings attached to /predict/audio answers (damaged or degenerate audio).', '# TYPE spotml_audio_warnings_total counter');
+  lines.push(`spotml_audio_warnings_total ${s.audioWarnings ?? 0}`);
   lines.push('# HELP spotml_model_swaps_total Hot swaps to another model version.', '# TYPE spotml_model_swaps_total counter');
   lines.push(`spotml_model_swaps_total ${s.modelSwaps}`);
   lines.push('# HELP spotml_model_load_failures_total Model versions that failed to load or self-check.', '# TYPE spotml_model_load_failures_total counter');

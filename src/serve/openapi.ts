@@ -134,7 +134,8 @@ export function openApiDocument(model: OpenApiModel | null, authEnabled: boolean
       },
       '/predict/audio': {
         post: {
-          summary: "featurise a WAV with the model's FeatureSpec and predict (one prediction per segment plus an aggregate); a model that reads frames also gets each clip's or segment's frame patch, as extract --frames writes it",
+          summary:
+            "featurise a WAV with the model's FeatureSpec and predict (one prediction per segment plus an aggregate); a model that reads frames also gets each clip's or segment's frame patch, as extract --frames writes it, and a whole clip longer than its patch is predicted window by window",
           security,
           requestBody: {
             required: true,
@@ -144,10 +145,13 @@ export function openApiDocument(model: OpenApiModel | null, authEnabled: boolean
             },
           },
           responses: {
-            200: { description: 'predictions per segment and for the whole file' },
+            200: { description: 'predictions per segment and for the whole file; "warnings" (when present) lists what was wrong with audio that still decoded (truncated, malformed, too short)' },
             400: errorResponse('not a WAV upload'),
+            401: errorResponse('no or bad credentials'),
+            403: errorResponse("the token's tenant does not own the model"),
             409: errorResponse('the model has no FeatureSpec'),
             413: errorResponse('upload too large'),
+            415: errorResponse('content type other than audio/wav or multipart/form-data'),
             422: errorResponse('the WAV cannot be decoded'),
           },
         },

@@ -236,6 +236,8 @@ export interface RequestRecord {
   rows: number;
   modelKey: string | undefined;
   errorCode: string | undefined;
+  /** Warnings the answer carried (damaged or degenerate audio), logged with the request. */
+  warnings?: readonly string[];
 }
 
 /** One metrics sample and one access-log line per request, whichever front end answered it. */
@@ -257,5 +259,6 @@ export function recordRequest(metrics: ServeMetrics, log: AccessLog, r: RequestR
   if (r.rows > 0) entry.rows = r.rows;
   if (r.modelKey !== undefined) entry.model = r.modelKey;
   if (r.errorCode !== undefined) entry.error = r.errorCode;
+  if (r.warnings !== undefined && r.warnings.length > 0) entry.warnings = [...r.warnings];
   log.write(entry);
 }

@@ -5,8 +5,10 @@
  * The reference for every audio answer is what `evaluate --frames` scores: the request WAVs are run through
  * `spotml extract --frames`, their patches read back with loadFrameTable (packageInput for the mixed model, which
  * adds the summary columns), and the package's model predicts them. The server must agree exactly (probabilities
- * compared as doubles, no tolerance) — whole clips shorter (padded) and longer (cropped) than the model's frame
- * count, a 44.1 kHz clip (resampled), and overlapping segments. /invocations gets the same rows in every input
+ * compared as doubles, no tolerance) — whole clips shorter than the model's frame count (padded), a 44.1 kHz clip
+ * (resampled), and overlapping segments (cropped, as training crops them). A whole clip longer than the patch is
+ * predicted window by window: the reference cuts its .npy into patch-length windows here (the last padded with its
+ * own floor, as training pads a short clip) and aggregates their probabilities by the mean. /invocations gets the same rows in every input
  * form, and the ONNX runtime is checked against native within the exporter's float32 tolerance.
  */
 import { copyFile, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
@@ -60,7 +62,22 @@ async function harness(dir: string, runtime: RuntimeName = 'native'): Promise<Ha
 
 interface AudioAnswer {
   predictions: string[];
-  segments: { segment: number; prediction: string; probabilities: number[] }[];
+  segments: { segment: number; start_s: number; end_s: number; prediction: string; probabilities: number[] }[];
+  aggregate: { prediction: string; method: string; probabilities: number[] };
+  audio: { seconds: number };
+}
+
+/** A bands × cols matrix cut into windows of `frames` columns, each padded with its own minimum (naive reference). */
+function windowRows(matrix: { rows: number; cols: number; data: Float32Array }, frames: number): number[][] {
+  const out: number[][] = [];
+  for (let start = 0; start < matrix.cols; start += frames) {
+    const width = Math.min(frames, matrix.cols - start);
+    const bands: number[][] = [];
+    for (let b = 0; b < matrix.rows; b++) bands.push(Array.from(matrix.data.subarray(b * matrix.cols + start, b * matrix.cols + start + width)));
+    const floor = Math.min(...bands.flat());
+    out.push(bands.flatMap((band) => [...band, ...new Array<number>(frames - width).fill(floor)]));
+  }
+  return out;
 }
 
 async function postWav(h: Harness, bytes: Uint8Array): Promise<AudioAnswer> {
@@ -168,16 +185,37 @@ describe('serve a cnn package (frame input only)', () => {
     const { X } = await loadFrameTable({ framesDir, paths, feature: frameInput.feature, frames: frameInput.frames });
     const expected = probaRows(pkg, X);
     const expectedLabels = pkg.labels!.decode(pkg.model.predict(X));
-    // The requests cover both sides of fitFrames: fewer frames than the model's (padded) and more (cropped).
-    const lengths = await Promise.all(paths.map(async (p) => (await readNpy(join(framesFolder(framesDir, p, null), 'melspectrogram_db.npy'))).cols));
-    expect(Math.min(...lengths)).toBeLessThan(frameInput.frames);
-    expect(Math.max(...lengths)).toBeGreaterThan(frameInput.frames);
+    // The requests cover both sides: fewer frames than the model's (padded) and more (predicted window by window).
+    const matrices = await Promise.all(paths.map((p) => readNpy(join(framesFolder(framesDir, p, null), 'melspectrogram_db.npy'))));
+    expect(Math.min(...matrices.map((m) => m.cols))).toBeLessThan(frameInput.frames);
+    expect(Math.max(...matrices.map((m) => m.cols))).toBeGreaterThan(frameInput.frames);
+    const hopSeconds = 512 / 22050;
 
     for (const [i, path] of paths.entries()) {
       const answer = await postWav(h, new Uint8Array(await readFile(join(dir, path))));
-      expect(answer.segments).toHaveLength(1);
-      expect(answer.segments[0].probabilities).toEqual(expected[i]);
-      expect(answer.predictions).toEqual([expectedLabels[i]]);
+      if (matrices[i].cols <= frameInput.frames) {
+        expect(answer.segments).toHaveLength(1);
+        expect(answer.segments[0].probabilities).toEqual(expected[i]);
+        expect(answer.predictions).toEqual([expectedLabels[i]]);
+        continue;
+      }
+      // The 2.6 s clip: every patch-length window, at its own time, then the mean of their probabilities.
+      const windows = windowRows(matrices[i], frameInput.frames);
+      expect(windows.length).toBe(Math.ceil(matrices[i].cols / frameInput.frames));
+      expect(windows.length).toBeGreaterThanOrEqual(2);
+      const W = createMatrix(windows.length, windows[0].length, Float64Array.from(windows.flat()));
+      const windowProba = probaRows(pkg, W);
+      expect(answer.segments.map((s) => s.probabilities)).toEqual(windowProba);
+      expect(answer.predictions).toEqual(pkg.labels!.decode(pkg.model.predict(W)));
+      answer.segments.forEach((s, w) => {
+        expect(s.segment).toBe(w);
+        expect(s.start_s).toBeCloseTo(w * frameInput.frames * hopSeconds, 12);
+        expect(s.end_s).toBeCloseTo(w === windows.length - 1 ? 2.6 : (w + 1) * frameInput.frames * hopSeconds, 12);
+      });
+      expect(answer.audio.seconds).toBeCloseTo(2.6, 12);
+      const mean = CLASSES.map((_, k) => windowProba.reduce((sum, p) => sum + p[k], 0) / windowProba.length);
+      answer.aggregate.probabilities.forEach((p, k) => expect(p).toBeCloseTo(mean[k], 12));
+      expect(answer.aggregate).toMatchObject({ method: 'mean_probability', prediction: CLASSES[mean.indexOf(Math.max(...mean))] });
     }
     await h.holder.close();
   });
@@ -237,13 +275,16 @@ describe('serve a cnn package (frame input only)', () => {
     for (const path of requests) {
       const bytes = new Uint8Array(await readFile(join(dir, path)));
       const [a, b] = [await postWav(native, bytes), await postWav(onnx, bytes)];
-      const p = a.segments[0].probabilities;
-      const q = b.segments[0].probabilities;
-      expect(q).toHaveLength(p.length);
-      for (let k = 0; k < p.length; k++) expect(Math.abs(p[k] - q[k])).toBeLessThan(1e-4);
-      // Labels agree unless the top two classes are within the tolerance.
-      const sorted = [...p].sort((x, y) => y - x);
-      if (sorted[0] - sorted[1] > 2e-4) expect(b.predictions).toEqual(a.predictions);
+      expect(b.segments).toHaveLength(a.segments.length);
+      a.segments.forEach((segment, s) => {
+        const p = segment.probabilities;
+        const q = b.segments[s].probabilities;
+        expect(q).toHaveLength(p.length);
+        for (let k = 0; k < p.length; k++) expect(Math.abs(p[k] - q[k])).toBeLessThan(1e-4);
+        // Labels agree unless the top two classes are within the tolerance.
+        const sorted = [...p].sort((x, y) => y - x);
+        if (sorted[0] - sorted[1] > 2e-4) expect(b.predictions[s]).toEqual(a.predictions[s]);
+      });
     }
     await native.holder.close();
     await onnx.holder.close();

@@ -229,6 +229,12 @@ describe('auth', () => {
       expect(await as(await sign({ tenant: 'acme', sub: 'alice' }))).toBe(200);
       expect(await as(await sign({ tenant: 'globex' }))).toBe(403);
       expect(await as(await sign({ sub: 'no-tenant' }))).toBe(403);
+      // A tenant claim that is not a string is named as such, not reported missing.
+      const listed = await post(h, body, 'application/json', '/invocations', { authorization: `Bearer ${await sign({ tenant: ['acme'] })}` });
+      expect(listed.status).toBe(403);
+      expect(((await listed.json()) as { message: string }).message).toBe('this model belongs to a tenant; the token\'s "tenant" claim must be a string naming one tenant, got an array');
+      const missing = await post(h, body, 'application/json', '/invocations', { authorization: `Bearer ${await sign({ sub: 'no-tenant' })}` });
+      expect(((await missing.json()) as { message: string }).message).toBe('this model belongs to a tenant; the token has no "tenant" claim');
       expect(await as(await sign({ tenant: 'acme' }, other.privateKey))).toBe(401);
       expect(await as(await sign({ tenant: 'acme' }, privateKey, '-1m'))).toBe(401);
       expect(await as('not.a.jwt')).toBe(401);
@@ -363,7 +369,10 @@ describe('POST /predict/audio', () => {
     const notWav = await h.app.request('/predict/audio', { method: 'POST', headers: { 'content-type': 'audio/wav' }, body: 'RIFF....WAVEjunk' });
     expect(notWav.status).toBe(422);
     expect(((await notWav.json()) as { message: string }).message.length).toBeGreaterThan(10);
-    expect((await h.app.request('/predict/audio', { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'x' })).status).toBe(415);
+    const wrongType = await h.app.request('/predict/audio', { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'x' });
+    expect(wrongType.status).toBe(415);
+    expect(wrongType.headers.get('content-type')).toMatch(/^application\/json/);
+    expect((await wrongType.json()) as Record<string, unknown>).toMatchObject({ error_code: 'BAD_REQUEST', message: 'Content-Type must be audio/wav (or multipart/form-data with a "file" part), got "text/plain"' });
     const noFile = new FormData();
     noFile.append('note', 'no file here');
     expect((await h.app.request('/predict/audio', { method: 'POST', body: noFile })).status).toBe(400);
@@ -373,6 +382,81 @@ describe('POST /predict/audio', () => {
     const noSpec = await plain.app.request('/predict/audio', { method: 'POST', headers: { 'content-type': 'audio/wav' }, body: wavBytes(tone(220, 1, SR), SR) });
     expect(noSpec.status).toBe(409);
     expect(((await noSpec.json()) as { message: string }).message).toMatch(/no FeatureSpec/);
+  });
+});
+
+describe('POST /predict/audio warnings (damaged or degenerate audio)', () => {
+  const SR = 16000;
+
+  function deltaSpec(): FeatureSpec {
+    const settings = resolveSettings({ sampleRate: 22050, features: ['mfcc', 'mfcc_delta', 'rms'], aggregates: ['mean'], segment: null, options: { nMfcc: 8 } });
+    return buildSpec({ settings, labels: null, table: { file: 'features.csv', format: 'csv', rows: 0 }, files: [], failures: [] });
+  }
+
+  /** A WAV whose data chunk declares `seconds` of audio but holds only the first `keep` of it. */
+  function truncatedWav(seconds: number, keep: number): Uint8Array {
+    const whole = wavBytes(tone(440, seconds, SR, 4), SR);
+    return whole.subarray(0, 44 + 2 * Math.round(keep * SR));
+  }
+
+  it('reports what extract reports for the same file: its decode notes and analysis warnings', async () => {
+    const spec = deltaSpec();
+    const cases: [string, Uint8Array][] = [
+      ['truncated.wav', truncatedWav(3, 1)],
+      // 0.1 s: a full analysis window, but fewer frames than the delta width.
+      ['short.wav', wavBytes(tone(440, 0.1, SR, 5), SR)],
+      ['clean.wav', wavBytes(tone(440, 1, SR, 6), SR)],
+    ];
+    for (const [name, bytes] of cases) {
+      const file = join(root, name);
+      await writeFile(file, bytes);
+      const result = await extractFile({ absolutePath: file, path: file, settings: spec.settings, specHash: spec.specHash, framesDir: null, cacheDir: null });
+      if (!result.ok) throw new Error(result.reason);
+      expect(featuriseWav(bytes, spec).warnings, name).toEqual([...result.decodeNotes, ...result.warnings]);
+    }
+    const truncated = featuriseWav(truncatedWav(3, 1), spec).warnings;
+    expect(truncated.some((w) => w.startsWith('truncated: data chunk declares 96000 bytes but only 32000 are present'))).toBe(true);
+    expect(featuriseWav(wavBytes(tone(440, 0.1, SR, 5), SR), spec).warnings.some((w) => w.startsWith('MFCC deltas need at least'))).toBe(true);
+  });
+
+  it('says so for a clip shorter than one analysis window, which extract does not flag', () => {
+    // Native rate, so the sample counts are the file's own.
+    const settings = resolveSettings({ sampleRate: 'native', features: ['rms'], aggregates: ['mean'], segment: null });
+    const native = buildSpec({ settings, labels: null, table: { file: 'features.csv', format: 'csv', rows: 0 }, files: [], failures: [] });
+    expect(featuriseWav(wavBytes([0.25], SR), native).warnings).toEqual([
+      'the analysed audio is 1 samples at 16000 Hz, shorter than one analysis window (n_fft 2048); its features describe mostly padding',
+    ]);
+    // The edge: n_fft samples are enough.
+    expect(featuriseWav(wavBytes(new Float64Array(2048).fill(0.1), SR), native).warnings).toEqual([]);
+    expect(featuriseWav(wavBytes(new Float64Array(2047).fill(0.1), SR), native).warnings).toHaveLength(1);
+  });
+
+  it('adds them to the answer, the access log line and /metrics; a clean file has none', async () => {
+    const dir = join(root, 'audio-warn');
+    const settings = resolveSettings({ sampleRate: 22050, features: ['rms', 'zero_crossing_rate'], aggregates: ['mean', 'std'], segment: null });
+    const spec = buildSpec({ settings, labels: null, table: { file: 'features.csv', format: 'csv', rows: 0 }, files: [], failures: [] });
+    await forestPackage({ dir, trees: 3, features: 4, featureNames: spec.columns.features, spec });
+    const h = await harness(dir);
+    const send = async (bytes: Uint8Array, id: string): Promise<{ warnings?: string[] }> => {
+      const response = await h.app.request('/predict/audio', { method: 'POST', headers: { 'content-type': 'audio/wav', 'x-request-id': id }, body: bytes });
+      expect(response.status).toBe(200);
+      return (await response.json()) as { warnings?: string[] };
+    };
+    const damaged = truncatedWav(20, 6.67);
+    const expected = featuriseWav(damaged, spec).warnings;
+    expect(expected.length).toBeGreaterThanOrEqual(1);
+    expect((await send(damaged, 'req-damaged')).warnings).toEqual(expected);
+    const clean = await send(wavBytes(tone(440, 1, SR, 8), SR), 'req-clean');
+    expect('warnings' in clean).toBe(false);
+    const tiny = await send(wavBytes([0.5], SR), 'req-tiny');
+    expect(tiny.warnings).toHaveLength(1);
+
+    await new Promise((resolve) => setImmediate(resolve));
+    const lines = h.logged.join('').trim().split('\n').map((l) => JSON.parse(l) as { id: string; warnings?: string[] });
+    expect(lines.find((l) => l.id === 'req-damaged')?.warnings).toEqual(expected);
+    expect(lines.find((l) => l.id === 'req-clean')).not.toHaveProperty('warnings');
+    const metrics = await (await h.app.request('/metrics')).text();
+    expect(metrics).toContain(`spotml_audio_warnings_total ${expected.length + 1}\n`);
   });
 });
 
