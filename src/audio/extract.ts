@@ -189,9 +189,7 @@ async function analyzeFile(task: ExtractTask, sha256: string): Promise<CachedVal
     const rows: SegmentRow[] = [];
     const frameJobs: Promise<void>[] = [];
     const onClip = (segment: number, analysis: ClipAnalysis, segStartS: number, segEndS: number): void => {
-      if (analysis.deltaError !== null && !warnings.some((w) => w.startsWith('MFCC deltas'))) {
-        warnings.push(`${analysis.deltaError}; the delta columns are empty`);
-      }
+      noteAnalysisWarning(analysis, warnings);
       rows.push({ segment, startS: segStartS, endS: segEndS, values: rowValues(analysis, columns) });
       if (task.framesDir !== null) frameJobs.push(writeFrames(task.framesDir, task.path, settings.segment ? segment : null, analysis, settings.features));
     };
@@ -244,6 +242,11 @@ async function analyzeStreaming(path: string, reader: WavFileReader, range: Sign
     }
   }
   return analyzer.finish();
+}
+
+/** A clip's analysis caveat (MFCC deltas of a clip too short for them), added once per file to `warnings`. */
+export function noteAnalysisWarning(analysis: ClipAnalysis, warnings: string[]): void {
+  if (analysis.deltaError !== null && !warnings.some((w) => w.startsWith('MFCC deltas'))) warnings.push(`${analysis.deltaError}; the delta columns are empty`);
 }
 
 /** Aggregates a clip's matrices into one row, in column order; missing matrices (refused deltas) give NaN. */

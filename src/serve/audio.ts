@@ -20,7 +20,7 @@
 import { SpotmlError } from '../errors.js';
 import { createMatrix, type Matrix } from '../data/matrix.js';
 import { analyzeSignal, type ClipAnalysis, type FrameMatrix } from '../audio/analyze.js';
-import { rowValues, SegmentCutter, type SegmentRow } from '../audio/extract.js';
+import { noteAnalysisWarning, rowValues, SegmentCutter, type SegmentRow } from '../audio/extract.js';
 import { featureColumns, featureOptionsFor, type FeatureSpec } from '../audio/feature-spec.js';
 import { isFeatureName, type FeatureName } from '../audio/feature-names.js';
 import type { FrameInput } from '../learners/dl/frame-input.js';
@@ -81,10 +81,8 @@ export function featuriseWav(bytes: Uint8Array, spec: FeatureSpec, name = 'the u
   const rows: SegmentRow[] = [];
   const frames: NpyMatrix[] | null = frameFeature === null ? null : [];
   const warnings = [...info.notes];
-  const noteAnalysis = (analysis: ClipAnalysis): void => {
-    // The same caveat, once per file, as extract's analyzeFile reports it.
-    if (analysis.deltaError !== null && !warnings.some((w) => w.startsWith('MFCC deltas'))) warnings.push(`${analysis.deltaError}; the delta columns are empty`);
-  };
+  // The same caveat, once per file, as extract reports it.
+  const noteAnalysis = (analysis: ClipAnalysis): void => noteAnalysisWarning(analysis, warnings);
   const finishClip = (analysis: ClipAnalysis, segment: number): void => {
     noteAnalysis(analysis);
     if (frameFeature === null || frames === null) return;
