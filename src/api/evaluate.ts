@@ -5,9 +5,8 @@
  * (the cnn) also needs the `extract --frames` folder of the data (`framesDir`). Each evaluation is logged as
  * its own tracking run (see logEvaluationRun), never into the model's training run.
  */
-import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { tableDataHash } from '../data/table-hash.js';
 import { basename, resolve } from 'node:path';
 import { SpotmlError } from '../errors.js';
 import { columnIndex, readTable } from '../data/table.js';
@@ -212,7 +211,7 @@ async function logEvaluationRun(store: TrackingStore, pkg: ModelPackage, options
   try {
     await log.logParams({
       data: dataPath,
-      data_sha256: createHash('sha256').update(await readFile(dataPath)).digest('hex'),
+      data_sha256: await tableDataHash(dataPath),
       model: options.modelRef ?? resolve(options.modelDir),
       ...(trainingRunId ? { model_run_id: trainingRunId } : {}),
       ...(outcome.comparison ? { baseline: outcome.comparison.baseline } : {}),
