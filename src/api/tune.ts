@@ -25,7 +25,7 @@ import { hashSeed } from '../learners/rng.js';
 import type { LearnerFamily, ParamValue, Params, Task } from '../learners/types.js';
 import { METRICS, type MetricName, defaultMetric } from '../metrics/index.js';
 import { WorkerPool, workerAvailable } from '../runtime/pool.js';
-import { type FoldPlan, type RowGroups, chooseRowGroups, givenFolds, groupKFold, kFold, splitGroupCount, stratifiedGroupKFold, stratifiedKFold } from '../search/cv.js';
+import { type FoldPlan, type RowGroups, chooseRowGroups, givenFolds, smallestTrainingFold, groupKFold, kFold, splitGroupCount, stratifiedGroupKFold, stratifiedKFold } from '../search/cv.js';
 import { IMPORTANCE_METHOD, type ParamImportance, parameterImportance } from '../search/importance.js';
 import { type PrunerName, makePruner } from '../search/pruners.js';
 import { GridSampler, RandomSampler, type Sampler } from '../search/sampler.js';
@@ -283,7 +283,7 @@ export async function tune(options: TuneOptions): Promise<TuneSummary> {
   const plan = makePlan(options, data, groups, seed, warn);
   const fingerprint = dataFingerprint(data);
   // Sampled from the space fitted to the folds; the study records the space as declared (the data is fingerprinted).
-  const fitted = fitSpaceToRows(spaceFile.space, family.name, smallestTrainingFold(plan));
+  const fitted = fitSpaceToRows(spaceFile.space, family, smallestTrainingFold(plan));
   if (options.space !== undefined) {
     for (const b of fitted.lowered) warn(`search space ${spaceFile.source}: ${b.param} is searched up to ${b.lowered}, not ${b.high}: the smallest training fold has ${b.lowered} rows`);
   }
@@ -488,11 +488,6 @@ function failReason(trial: TrialRecord): string {
 }
 
 /** Rows the smallest training set of the plan fits on (a row in fold −1 trains in every fold). */
-function smallestTrainingFold(plan: FoldPlan): number {
-  const testRows = new Int32Array(plan.nFolds);
-  for (const f of plan.fold) if (f >= 0) testRows[f]++;
-  return plan.fold.length - Math.max(...testRows);
-}
 
 function makePlan(options: TuneOptions, data: PreparedData, groups: RowGroups | null, seed: number, warn: (message: string) => void): FoldPlan {
   const k = options.cv ?? 5;
@@ -505,7 +500,6 @@ function makePlan(options: TuneOptions, data: PreparedData, groups: RowGroups | 
   if (data.task === 'classification') return groups ? stratifiedGroupKFold(data.y, data.nClasses, groups, k, seed) : stratifiedKFold(data.y, data.nClasses, k, seed);
   return groups ? groupKFold(groups, k, seed) : kFold(data.y.length, k, seed);
 }
-
 
 /**
  * What the study is fitted on: feature names, the feature matrix and the encoded target (with the class

@@ -22,7 +22,7 @@ const FAMILY = 'knn';
 const TASKS: readonly Task[] = ['classification', 'regression'];
 
 const KNN_PARAMS = {
-  n_neighbors: { type: 'int', default: 5, low: 1, high: 10_000, description: 'Number of neighbours that vote.', search: { low: 1, high: 50, log: true } },
+  n_neighbors: { type: 'int', default: 5, low: 1, high: 10_000, description: 'Number of neighbours that vote.', search: { low: 1, high: 50, log: true }, atMostTrainingRows: true },
   weights: {
     type: 'categorical',
     default: 'uniform',

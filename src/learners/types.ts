@@ -13,7 +13,17 @@ export type Params = Readonly<Record<string, ParamValue>>;
 
 /** One row of a family's constraint table. */
 export type ParamSpec =
-  | { type: 'int'; default: number; low: number; high: number; log?: boolean; description: string; search?: { low: number; high: number; log?: boolean } | false }
+  | {
+      type: 'int';
+      default: number;
+      low: number;
+      high: number;
+      log?: boolean;
+      description: string;
+      search?: { low: number; high: number; log?: boolean } | false;
+      /** Fit refuses values above the training rows (knn's n_neighbors): searches fit the range to the folds. */
+      atMostTrainingRows?: boolean;
+    }
   | { type: 'float'; default: number; low: number; high: number; log?: boolean; description: string; search?: { low: number; high: number; log?: boolean } | false }
   | { type: 'categorical'; default: string; choices: readonly string[]; description: string; search?: readonly string[] | false }
   | { type: 'bool'; default: boolean; description: string; search?: boolean };

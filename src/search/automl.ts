@@ -16,9 +16,9 @@ import { Rng, hashSeed } from '../learners/rng.js';
 import type { LearnerFamily, ParamValue, Params, SerializedModel, Task } from '../learners/types.js';
 import type { MetricName } from '../metrics/index.js';
 import type { CrossValidationResult } from './crossval.js';
-import type { FoldPlan } from './cv.js';
+import { smallestTrainingFold, type FoldPlan } from './cv.js';
 import { selectEnsemble } from './ensemble.js';
-import { spaceFromFamily } from './space.js';
+import { fitSpaceToRows, spaceFromFamily, type SearchSpace } from './space.js';
 import { TpeSampler } from './tpe.js';
 import { RandomSampler } from './sampler.js';
 import { type TrialRecord, finishTrial, startTrial } from './trial.js';
@@ -86,6 +86,9 @@ export async function runAutoMl(executor: TrialExecutor, options: AutoMlOptions)
   const outcomes: TrialOutcome[] = [];
   const queue: { family: string; params: Params }[] = options.initial ? [...options.initial] : families.map((f) => ({ family: f.name, params: searchStart(f) }));
   const trialLimit = options.trialTimeLimitSeconds ?? Math.max(1, options.budgetSeconds / 3);
+  // Each family's space, fitted to the data: values a fit refuses above the training rows are never proposed.
+  const trainingRows = smallestTrainingFold(options.plan);
+  const spaces = new Map(families.map((f) => [f.name, fitSpaceToRows(spaceFromFamily(f), f, trainingRows).space]));
   let stoppedBecause: AutoMlResult['stoppedBecause'] = 'exhausted';
   const seen = new Set<string>();
 
@@ -124,7 +127,7 @@ export async function runAutoMl(executor: TrialExecutor, options: AutoMlOptions)
       const number = outcomes.length + round.length;
       const proposal =
         queue.shift() ??
-        proposeNext(families, outcomes, pending, setAside, tpe, hashSeed(options.seed, 'trial', number, attempt), remaining, repeats.get('*') ?? 0);
+        proposeNext(families, spaces, outcomes, pending, setAside, tpe, hashSeed(options.seed, 'trial', number, attempt), remaining, repeats.get('*') ?? 0);
       if (!proposal) break;
       pending.set(proposal.family, (pending.get(proposal.family) ?? 0) + 1);
       const key = `${proposal.family}:${JSON.stringify(proposal.params)}`;
@@ -231,6 +234,7 @@ export async function runAutoMl(executor: TrialExecutor, options: AutoMlOptions)
  */
 function proposeNext(
   families: readonly LearnerFamily[],
+  spaces: ReadonlyMap<string, SearchSpace>,
   outcomes: readonly TrialOutcome[],
   pending: Map<string, number>,
   setAside: ReadonlySet<string>,
@@ -258,7 +262,7 @@ function proposeNext(
     if (!Number.isFinite(s.bestScore) || setAside.has(s.family.name)) continue;
     if (s.failures > 3 && s.failures > s.ok.length) continue;
     if (s.seconds > remainingSeconds * 0.8) continue;
-    const space = spaceFromFamily(s.family);
+    const space = spaces.get(s.family.name) ?? {};
     if (Object.keys(space).length === 0 && s.tried > 0) continue;
     // The cost term uses the family's declared cost class, not measured seconds, so that with a trial cap the
     // sequence of proposals does not depend on machine load (measured time only decides what still fits).
@@ -269,7 +273,7 @@ function proposeNext(
     }
   }
   if (!chosen) return undefined;
-  const space = spaceFromFamily(chosen.family);
+  const space = spaces.get(chosen.family.name) ?? {};
   // A retry after a duplicate draws uniformly: on a small discrete space TPE tends to repeat its favourite.
   const params = attempt === 0 ? tpe.sample(space, chosen.own.map((o) => o.record), rng) : new RandomSampler().sample(space, [], rng);
   return { family: chosen.family.name, params };

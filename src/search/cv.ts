@@ -253,6 +253,13 @@ export function givenFolds(fold: ArrayLike<number>, n: number, source = 'the fol
   return { fold: Int32Array.from(fold), nFolds: max + 1, kind: 'given' };
 }
 
+/** Rows in the smallest training side of a plan (all rows less the largest test fold). */
+export function smallestTrainingFold(plan: FoldPlan): number {
+  const testRows = new Int32Array(plan.nFolds);
+  for (const f of plan.fold) if (f >= 0) testRows[f]++;
+  return plan.fold.length - Math.max(...testRows);
+}
+
 /** How many groups a plan splits across folds (a given plan may; the grouped planners never do). */
 export function splitGroupCount(plan: FoldPlan, groups: RowGroups): number {
   const first = new Int32Array(groups.count).fill(-2);

@@ -310,12 +310,6 @@ export function resolveSpace(family: LearnerFamily, path?: string): SpaceFile {
   return { family: family.name, space: spaceFromFamily(family), fixed: {}, source: `${family.name} parameter table` };
 }
 
-/**
- * Parameters a family's fit refuses above its training rows (family → parameters). Values past the rows can
- * only fail, so a space is fitted to the data before searching (`fitSpaceToRows`) instead of spending trials on them.
- */
-const ROW_BOUNDED_PARAMS: Readonly<Record<string, readonly string[]>> = { knn: ['n_neighbors'] };
-
 /** A numeric range whose upper end `fitSpaceToRows` lowered to the training rows. */
 export interface LoweredBound {
   param: string;
@@ -324,13 +318,15 @@ export interface LoweredBound {
 }
 
 /**
- * The space with every row-bounded parameter's upper end lowered to `trainingRows` (the smallest training
- * fold). A range wholly above the rows is left as it is: its trials fail and say why.
+ * The space with the upper end of every parameter its family marks `atMostTrainingRows` lowered to
+ * `trainingRows` (the smallest training fold): values past the rows can only fail, so no trial is spent on
+ * them. A range wholly above the rows is left as it is: its trials fail and say why.
  */
-export function fitSpaceToRows(space: SearchSpace, family: string, trainingRows: number): { space: SearchSpace; lowered: LoweredBound[] } {
+export function fitSpaceToRows(space: SearchSpace, family: LearnerFamily, trainingRows: number): { space: SearchSpace; lowered: LoweredBound[] } {
   const lowered: LoweredBound[] = [];
   const fitted: Record<string, SpaceEntry> = { ...space };
-  for (const name of ROW_BOUNDED_PARAMS[family] ?? []) {
+  const bounded = Object.entries(family.params).filter(([, spec]) => spec.type === 'int' && spec.atMostTrainingRows === true);
+  for (const [name] of bounded) {
     const entry = space[name];
     const d = entry?.distribution;
     if (!d || d.kind === 'categorical' || d.high <= trainingRows || d.low > trainingRows) continue;

@@ -108,7 +108,7 @@ describe('fitting a space to the training rows', () => {
   ).space;
 
   it("lowers knn's n_neighbors upper end to the rows, keeping the rest of the space", () => {
-    const { space: fitted, lowered } = fitSpaceToRows(space, 'knn', 40);
+    const { space: fitted, lowered } = fitSpaceToRows(space, getFamily('knn'), 40);
     expect(fitted.n_neighbors.distribution).toEqual({ kind: 'int', low: 1, high: 40, log: true, step: 1 });
     expect(fitted.weights).toBe(space.weights);
     expect(lowered).toEqual([{ param: 'n_neighbors', high: 50, lowered: 40 }]);
@@ -119,13 +119,13 @@ describe('fitting a space to the training rows', () => {
   it('stays on a stepped range: the largest low + k·step not above the rows', () => {
     const stepped = parseSpace({ params: { n_neighbors: { type: 'int', low: 3, high: 63, step: 4 } } }, 'test').space;
     // 3, 7, …, 39 ≤ 41 < 43.
-    expect(fitSpaceToRows(stepped, 'knn', 41).space.n_neighbors.distribution).toMatchObject({ low: 3, high: 39, step: 4 });
+    expect(fitSpaceToRows(stepped, getFamily('knn'), 41).space.n_neighbors.distribution).toMatchObject({ low: 3, high: 39, step: 4 });
   });
 
   it('leaves a range alone when it fits the rows, lies wholly above them, or belongs to a family without row bounds', () => {
-    expect(fitSpaceToRows(space, 'knn', 50)).toEqual({ space, lowered: [] });
+    expect(fitSpaceToRows(space, getFamily('knn'), 50)).toEqual({ space, lowered: [] });
     const above = parseSpace({ params: { n_neighbors: { type: 'int', low: 100, high: 200 } } }, 'test').space;
-    expect(fitSpaceToRows(above, 'knn', 40).lowered).toEqual([]);
-    expect(fitSpaceToRows(space, 'svm', 10).lowered).toEqual([]);
+    expect(fitSpaceToRows(above, getFamily('knn'), 40).lowered).toEqual([]);
+    expect(fitSpaceToRows(space, getFamily('svm'), 10).lowered).toEqual([]);
   });
 });
