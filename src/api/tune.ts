@@ -87,7 +87,8 @@ export interface TuneOptions {
   top?: number;
   cwd?: string;
   signal?: AbortSignal;
-  onStart?: (event: { study: string; resumed: boolean; existingTrials: number; jobs: number; workers: boolean; storage: string; metric: MetricName; greaterIsBetter: boolean }) => void;
+  /** `space`: where the search space came from (a YAML file, or the family's parameter table). */
+  onStart?: (event: { study: string; resumed: boolean; existingTrials: number; jobs: number; workers: boolean; storage: string; metric: MetricName; greaterIsBetter: boolean; space: string }) => void;
   onTrial?: (trial: TrialRecord, best: TrialRecord | undefined) => void;
   onWarning?: (message: string) => void;
 }
@@ -327,7 +328,7 @@ export async function tune(options: TuneOptions): Promise<TuneSummary> {
     });
     if (!study.created) checkSameData(study, studyName, storage.location, fingerprint, plan, warn);
     const existing = await study.trials();
-    options.onStart?.({ study: studyName, resumed: !study.created, existingTrials: existing.length, jobs, workers: runner.usesWorkers, storage: storage.location, metric, greaterIsBetter });
+    options.onStart?.({ study: studyName, resumed: !study.created, existingTrials: existing.length, jobs, workers: runner.usesWorkers, storage: storage.location, metric, greaterIsBetter, space: spaceFile.source });
 
     // Tracking: one parent run per study (first writer wins), one child run per trial.
     let parentRunId: string | null = null;

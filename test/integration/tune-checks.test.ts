@@ -39,6 +39,16 @@ describe('tune refuses what cannot work', () => {
     );
   });
 
+  it('says where its search space came from when it starts', async () => {
+    const dir = tempDir('spotml-tune-checks-');
+    const space = join(dir, 'small-k.yaml');
+    writeFileSync(space, 'family: knn\nparams:\n  n_neighbors: { type: int, low: 1, high: 9 }\n');
+    const sources: string[] = [];
+    await tune({ ...base(dir), table: smallIris(dir), model: 'knn', space, trials: 1, onStart: (e) => sources.push(e.space) });
+    expect(sources).toHaveLength(1);
+    expect(sources[0]).toMatch(/small-k\.yaml$/);
+  });
+
   it('refuses a frame family, pointing at train --frames', async () => {
     const dir = tempDir('spotml-tune-checks-');
     await expect(tune({ ...base(dir), table: smallIris(dir), model: 'cnn', trials: 1 })).rejects.toThrow(

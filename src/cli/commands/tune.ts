@@ -156,7 +156,7 @@ export const tuneCommand: CommandModule = {
           sign = e.greaterIsBetter ? 1 : -1;
           metricName = e.metric;
           ui.info(
-            `${e.resumed ? 'resuming' : 'starting'} study ${e.study} (${e.existingTrials} trials so far) in ${e.storage}, ${e.jobs} at a time${e.jobs > 1 && !e.workers ? ' (in this thread: build first for worker threads)' : ''}`,
+            `${e.resumed ? 'resuming' : 'starting'} study ${e.study} (${e.existingTrials} trials so far) in ${e.storage}, ${e.jobs} at a time${e.jobs > 1 && !e.workers ? ' (in this thread: build first for worker threads)' : ''}; space: ${e.space}`,
           );
           progress = ui.progress('tune', 0, 'trials');
         },
