@@ -32,19 +32,7 @@ import type { FitProgress, FittedModel, LearnerFamily, Params, Task } from '../l
 import { METRICS, defaultMetric, type MetricName } from '../metrics/index.js';
 import { runAutoMl, type AutoMlResult, type TrialExecutor } from '../search/automl.js';
 import type { CrossValidationResult } from '../search/crossval.js';
-import {
-  givenFolds,
-  groupHoldout,
-  groupKFold,
-  holdout,
-  kFold,
-  chooseRowGroups,
-  splitGroupCount,
-  stratifiedGroupKFold,
-  stratifiedKFold,
-  type FoldPlan,
-  type RowGroups,
-} from '../search/cv.js';
+import { chooseRowGroups, givenFolds, groupHoldout, holdout, kFoldPlan, splitGroupsWarning, type FoldPlan, type RowGroups } from '../search/cv.js';
 import { createExecutor, InProcessExecutor, type FrameData, type SearchData } from '../search/executor.js';
 import type { TrialRecord } from '../search/trial.js';
 import { writeModelPackage } from '../registry/package.js';
@@ -529,11 +517,8 @@ async function makePlan(options: TrainOptions, y: Float64Array, task: Task, nCla
     const fold = (parsed as { fold?: unknown } | null)?.fold;
     if (!Array.isArray(fold)) throw new SpotmlError('INVALID_INPUT', `--folds ${options.foldsFile} must hold {"fold": [fold id per row]}`, { flag: '--folds' });
     const plan = givenFolds(fold.map(Number), y.length, `--folds ${options.foldsFile}`);
-    // The user's folds are used as given, but a split group inflates the score: say so.
-    const split = groups ? splitGroupCount(plan, groups) : 0;
-    if (groups && split > 0) {
-      warn(`--folds ${options.foldsFile} splits ${split} of ${groups.count} "${groups.column}" groups across folds: their rows score each other, so the cv score is optimistic`);
-    }
+    const splitWarning = splitGroupsWarning(plan, groups, `--folds ${options.foldsFile}`);
+    if (splitWarning !== null) warn(splitWarning);
     return plan;
   }
   if (options.holdoutFraction !== undefined) {
@@ -546,9 +531,8 @@ async function makePlan(options: TrainOptions, y: Float64Array, task: Task, nCla
     if (smallest < options.cv) {
       throw new SpotmlError('INVALID_INPUT', `the smallest class has ${smallest} rows, fewer than --cv ${options.cv} folds: lower --cv or add data`, { flag: '--cv' });
     }
-    return groups ? stratifiedGroupKFold(y, nClasses, groups, options.cv, options.seed) : stratifiedKFold(y, nClasses, options.cv, options.seed);
   }
-  return groups ? groupKFold(groups, options.cv, options.seed) : kFold(y.length, options.cv, options.seed);
+  return kFoldPlan(y, task, nClasses, options.cv, options.seed, groups);
 }
 
 /** A trial stopped by the time budget: say which budget and how to raise it (the search's own message is generic). */

@@ -25,7 +25,7 @@ import { hashSeed } from '../learners/rng.js';
 import type { LearnerFamily, ParamValue, Params, Task } from '../learners/types.js';
 import { METRICS, type MetricName, defaultMetric } from '../metrics/index.js';
 import { WorkerPool, workerAvailable } from '../runtime/pool.js';
-import { type FoldPlan, type RowGroups, chooseRowGroups, givenFolds, smallestTrainingFold, groupKFold, kFold, splitGroupCount, stratifiedGroupKFold, stratifiedKFold } from '../search/cv.js';
+import { type FoldPlan, type RowGroups, chooseRowGroups, givenFolds, kFoldPlan, smallestTrainingFold, splitGroupsWarning } from '../search/cv.js';
 import { IMPORTANCE_METHOD, type ParamImportance, parameterImportance } from '../search/importance.js';
 import { type PrunerName, makePruner } from '../search/pruners.js';
 import { GridSampler, RandomSampler, type Sampler } from '../search/sampler.js';
@@ -494,12 +494,11 @@ function makePlan(options: TuneOptions, data: PreparedData, groups: RowGroups | 
   const k = options.cv ?? 5;
   if (options.folds) {
     const plan = givenFolds(options.folds, data.y.length);
-    const split = groups ? splitGroupCount(plan, groups) : 0;
-    if (groups && split > 0) warn(`the folds split ${split} of ${groups.count} "${groups.column}" groups across folds: their rows score each other, so scores are optimistic`);
+    const splitWarning = splitGroupsWarning(plan, groups, 'the given folds');
+    if (splitWarning !== null) warn(splitWarning);
     return plan;
   }
-  if (data.task === 'classification') return groups ? stratifiedGroupKFold(data.y, data.nClasses, groups, k, seed) : stratifiedKFold(data.y, data.nClasses, k, seed);
-  return groups ? groupKFold(groups, k, seed) : kFold(data.y.length, k, seed);
+  return kFoldPlan(data.y, data.task, data.nClasses, k, seed, groups);
 }
 
 /**

@@ -253,6 +253,19 @@ export function givenFolds(fold: ArrayLike<number>, n: number, source = 'the fol
   return { fold: Int32Array.from(fold), nFolds: max + 1, kind: 'given' };
 }
 
+/** K folds for the task: stratified for classification, and keeping each group whole when `groups` is given. */
+export function kFoldPlan(y: Float64Array, task: Task, nClasses: number, k: number, seed: number, groups: RowGroups | null): FoldPlan {
+  if (task === 'classification') return groups ? stratifiedGroupKFold(y, nClasses, groups, k, seed) : stratifiedKFold(y, nClasses, k, seed);
+  return groups ? groupKFold(groups, k, seed) : kFold(y.length, k, seed);
+}
+
+/** Folds given by the user are used as they are; the warning to give when they split groups (null: none split). */
+export function splitGroupsWarning(plan: FoldPlan, groups: RowGroups | null, source: string): string | null {
+  const split = groups ? splitGroupCount(plan, groups) : 0;
+  if (!groups || split === 0) return null;
+  return `${source} split ${split} of ${groups.count} "${groups.column}" groups across folds: their rows score each other, so the cv score is optimistic`;
+}
+
 /** Rows in the smallest training side of a plan (all rows less the largest test fold). */
 export function smallestTrainingFold(plan: FoldPlan): number {
   const testRows = new Int32Array(plan.nFolds);

@@ -13,6 +13,7 @@ import {
   holdout,
   rowGroups,
   splitGroupCount,
+  splitGroupsWarning,
   stratifiedGroupKFold,
   type RowGroups,
 } from '../../../src/search/cv.js';
@@ -168,5 +169,15 @@ describe('givenFolds', () => {
     expect(() => givenFolds([0, 0, 0], 3, '--folds f.json')).toThrow(/--folds f\.json: fold 0 holds all 3 rows, leaving none to train on/);
     expect(() => givenFolds([0, 1], 3, '--folds f.json')).toThrow(/give 2 rows but the table has 3/);
     expect(() => givenFolds([0, 1.5], 2, '--folds f.json')).toThrow(/fold id 1.5 in row 2/);
+  });
+
+  it('warns when given folds split a group, naming the source and the count; not otherwise', () => {
+    const groups = rowGroups('path', ['a', 'a', 'b', 'b', 'c', 'c']);
+    const split = givenFolds([0, 1, 0, 0, 1, 1], 6, '--folds f.json');
+    expect(splitGroupsWarning(split, groups, '--folds f.json')).toBe(
+      '--folds f.json split 1 of 3 "path" groups across folds: their rows score each other, so the cv score is optimistic',
+    );
+    expect(splitGroupsWarning(givenFolds([0, 0, 1, 1, 0, 0], 6), groups, 'x')).toBeNull();
+    expect(splitGroupsWarning(split, null, 'x')).toBeNull();
   });
 });
