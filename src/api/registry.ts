@@ -36,7 +36,7 @@ import {
   type ChecksumManifest,
 } from '../registry/integrity.js';
 import { featureMatrix, readModelPackage, type ModelPackage, type PackageDocument } from '../registry/package.js';
-import { parseModelRef, resolveModel, versionArtifactDir } from '../registry/resolve.js';
+import { RUN_ID, parseModelRef, resolveModel, versionArtifactDir } from '../registry/resolve.js';
 import { canonicalStage, validateAlias, validateModelName, validateVersion, type ModelVersion, type RegisteredModel } from '../registry/store.js';
 import type { Stores } from '../tracking/open-store.js';
 import { SPOTML_VERSION } from '../version.js';
@@ -175,7 +175,7 @@ async function trainingRunTwin(stores: Stores, dir: string, downloadTo: string):
   } catch {
     return null; // packageFiles below reports a missing or damaged model.json
   }
-  if (typeof runId !== 'string' || !/^[0-9a-f]{32}$/.test(runId)) return null;
+  if (typeof runId !== 'string' || !RUN_ID.test(runId)) return null;
   try {
     await stores.tracking.getRun(runId);
     const logged = await stores.tracking.downloadArtifact(runId, 'model', stores.kind === 'file' ? undefined : downloadTo);

@@ -48,7 +48,8 @@ export interface ResolveOptions extends KeySourceOptions {
   key?: ModelKey;
 }
 
-const RUN_ID = /^[0-9a-f]{32}$/;
+/** A tracking run id as spotml and MLflow write them. */
+export const RUN_ID = /^[0-9a-f]{32}$/;
 
 export type RegistryRef =
   | { kind: 'version'; name: string; version: number }
