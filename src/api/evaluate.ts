@@ -7,6 +7,7 @@
  */
 import { existsSync } from 'node:fs';
 import { tableDataHash } from '../data/table-hash.js';
+import { experimentNamed } from '../tracking/experiments.js';
 import { basename, resolve } from 'node:path';
 import { SpotmlError } from '../errors.js';
 import { columnIndex, readTable } from '../data/table.js';
@@ -251,8 +252,7 @@ function notFoundAsNull(err: unknown): null {
 }
 
 async function evaluateExperimentId(store: TrackingStore): Promise<string> {
-  const existing = await store.getExperimentByName(EVALUATE_EXPERIMENT);
-  if (!existing) return store.createExperiment(EVALUATE_EXPERIMENT);
+  const existing = await experimentNamed(store, EVALUATE_EXPERIMENT);
   if (existing.lifecycleStage === 'deleted') {
     throw new SpotmlError('INVALID_INPUT', `the experiment "${EVALUATE_EXPERIMENT}" in ${store.location} is deleted: restore it, or pass --no-track`, { experiment: EVALUATE_EXPERIMENT });
   }

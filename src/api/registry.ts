@@ -38,6 +38,7 @@ import {
 import { featureMatrix, readModelPackage, type ModelPackage, type PackageDocument } from '../registry/package.js';
 import { RUN_ID, parseModelRef, resolveModel, versionArtifactDir } from '../registry/resolve.js';
 import { canonicalStage, validateAlias, validateModelName, validateVersion, type ModelVersion, type RegisteredModel } from '../registry/store.js';
+import { experimentNamed } from '../tracking/experiments.js';
 import type { Stores } from '../tracking/open-store.js';
 import { SPOTML_VERSION } from '../version.js';
 
@@ -248,16 +249,7 @@ async function writeManifest(out: string, encryption: ChecksumManifest['encrypti
 /** A folder has no run yet: make one in `experiment` to hold its artifacts, recording where it came from. */
 async function createHoldingRun(stores: Stores, experiment: string, name: string, dir: string, document: PackageDocument): Promise<string> {
   const tracking = stores.tracking;
-  let found = await tracking.getExperimentByName(experiment);
-  if (!found) {
-    try {
-      await tracking.createExperiment(experiment);
-    } catch (err) {
-      if (!(err instanceof SpotmlError && err.code === 'INVALID_INPUT')) throw err; // created meanwhile by another process
-    }
-    found = await tracking.getExperimentByName(experiment);
-    if (!found) throw new SpotmlError('STORE', `experiment "${experiment}" could not be created in ${stores.location}`, { experiment });
-  }
+  const found = await experimentNamed(tracking, experiment);
   const run = await tracking.createRun({
     experimentId: found.experimentId,
     runName: `register-${name}`,

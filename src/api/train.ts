@@ -14,6 +14,7 @@ import { join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { SpotmlError } from '../errors.js';
 import { tableDataHash } from '../data/table-hash.js';
+import { experimentNamed } from '../tracking/experiments.js';
 import { ID_COLUMNS, featureColumnsMatrix, splitFeatureColumns, textColumnsWarning } from '../data/feature-columns.js';
 import { columnIndex, readTable, type Table } from '../data/table.js';
 import { firstInfinite } from '../learners/validate.js';
@@ -173,7 +174,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
 
   // Tracking: one parent run; each trial is a child run (MLflow's nested runs).
   const store = options.store ?? new FileStore('mlruns');
-  const experiment = (await store.getExperimentByName(options.experiment)) ?? (await store.getExperiment(await store.createExperiment(options.experiment)));
+  const experiment = await experimentNamed(store, options.experiment);
   const run = await store.createRun({ experimentId: experiment.experimentId, runName: `train-${options.autoOptimize ? 'automl' : options.model}`, tags: { 'spotml.command': 'train', 'spotml.version': SPOTML_VERSION } });
   const log = new RunLogger(store, run.runId);
   try {

@@ -16,6 +16,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { SpotmlError } from '../errors.js';
 import { ID_COLUMNS, featureColumnsMatrix, splitFeatureColumns, textColumnsWarning } from '../data/feature-columns.js';
+import { experimentNamed } from '../tracking/experiments.js';
 import { type Table, numericColumn, readTable, stringColumn } from '../data/table.js';
 import { tableDataHash } from '../data/table-hash.js';
 import { getFamily, takesFrames } from '../learners/catalogue.js';
@@ -545,8 +546,7 @@ async function studyRun(tracking: TrackingStore, study: Study, experimentName: s
     await tracking.updateRun(known, 'RUNNING');
     return known;
   }
-  const experiment = await tracking.getExperimentByName(experimentName);
-  const experimentId = experiment ? experiment.experimentId : await tracking.createExperiment(experimentName);
+  const { experimentId } = await experimentNamed(tracking, experimentName);
   const run = await tracking.createRun({
     experimentId,
     runName: `tune-${studyName}`,
