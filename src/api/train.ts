@@ -17,6 +17,7 @@ import { tableDataHash } from '../data/table-hash.js';
 import { experimentNamed } from '../tracking/experiments.js';
 import { ID_COLUMNS, featureColumnsMatrix, splitFeatureColumns, textColumnsWarning } from '../data/feature-columns.js';
 import { columnIndex, readTable, type Table } from '../data/table.js';
+import { inferTask, targetValues } from '../data/target.js';
 import { firstInfinite } from '../learners/validate.js';
 import { readFeatureSpec, specPathFor, type FeatureSpec } from '../audio/feature-spec.js';
 import type { Progress } from '../cli/ui/index.js';
@@ -25,7 +26,6 @@ import { InputSliceModel, type FrameInput } from '../learners/dl/frame-input.js'
 import { DEFAULT_FRAME_FEATURE, loadTableFrames } from '../learners/dl/frames.js';
 import { epochReporter, logEpochs, type EpochReporter } from '../learners/dl/progress.js';
 import { EnsembleModel, loadAnyModel } from '../learners/ensemble.js';
-import { LabelEncoder } from '../learners/label-encoder.js';
 import { DEFAULT_SEARCH_BUDGET_SECONDS } from '../search/budget.js';
 import { parseParamValue } from '../learners/params.js';
 import { hashSeed } from '../learners/rng.js';
@@ -150,20 +150,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   refuseInfinite(X.data, featureNames, options.table);
   const rawTarget = table.columns[targetIndex];
   const task = options.task ?? inferTask(rawTarget);
-  let labels: LabelEncoder | null = null;
-  let y: Float64Array;
-  if (task === 'classification') {
-    const values = Array.from(rawTarget as ArrayLike<string | number>, (v) => String(v));
-    const missing = values.findIndex((v) => v === '' || v === 'NaN');
-    if (missing >= 0) throw new SpotmlError('INVALID_INPUT', `${options.table}: target "${options.target}" is empty in row ${missing + 1}; drop or label those rows`, {});
-    labels = LabelEncoder.fit(values);
-    y = labels.encode(values);
-    if (labels.nClasses < 2) throw new SpotmlError('INVALID_INPUT', `${options.table}: target "${options.target}" has only one class; classification needs two or more`, {});
-  } else {
-    y = Float64Array.from(rawTarget as ArrayLike<string | number>, (v) => Number(v));
-    const bad = y.findIndex((v) => !Number.isFinite(v));
-    if (bad >= 0) throw new SpotmlError('INVALID_INPUT', `${options.table}: target "${options.target}" is not a finite number in row ${bad + 1}`, {});
-  }
+  const { y, labels } = targetValues(rawTarget as ArrayLike<string | number>, task, options.table, options.target);
   const nClasses = labels?.nClasses ?? 0;
   const metric = options.metric ?? defaultMetric(task);
   if (METRICS[metric].task !== task) {
@@ -495,16 +482,6 @@ function chooseFeatures(table: Table, target: string, spec: FeatureSpec | null, 
   if (text.length > 0) warn(textColumnsWarning(tableName, text));
   if (names.length === 0) throw new SpotmlError('INVALID_INPUT', `${tableName} has no numeric feature columns besides the target "${target}"`, {});
   return names;
-}
-
-/** Text or few distinct whole numbers → classification; otherwise regression. */
-export function inferTask(column: ArrayLike<string | number> | Float64Array): Task {
-  const values = Array.from(column as ArrayLike<string | number>);
-  const numeric = values.every((v) => v === '' || (typeof v === 'number' ? true : v.trim() !== '' && Number.isFinite(Number(v))));
-  if (!numeric) return 'classification';
-  const numbers = values.map(Number).filter((v) => Number.isFinite(v));
-  const distinct = new Set(numbers);
-  return numbers.every((v) => Number.isInteger(v)) && distinct.size <= Math.max(20, Math.sqrt(numbers.length) / 2) ? 'classification' : 'regression';
 }
 
 async function makePlan(options: TrainOptions, y: Float64Array, task: Task, nClasses: number, groups: RowGroups | null, warn: (message: string) => void): Promise<FoldPlan> {

@@ -17,10 +17,11 @@ import { basename, join, resolve } from 'node:path';
 import { SpotmlError } from '../errors.js';
 import { ID_COLUMNS, featureColumnsMatrix, splitFeatureColumns, textColumnsWarning } from '../data/feature-columns.js';
 import { experimentNamed } from '../tracking/experiments.js';
-import { type Table, numericColumn, readTable, stringColumn } from '../data/table.js';
+import { type Table, readTable } from '../data/table.js';
+import { inferTask, targetValues } from '../data/target.js';
 import { tableDataHash } from '../data/table-hash.js';
 import { getFamily, takesFrames } from '../learners/catalogue.js';
-import { LabelEncoder } from '../learners/label-encoder.js';
+import type { LabelEncoder } from '../learners/label-encoder.js';
 import { fitPipeline } from '../learners/preprocess.js';
 import { hashSeed } from '../learners/rng.js';
 import type { LearnerFamily, ParamValue, Params, Task } from '../learners/types.js';
@@ -141,8 +142,6 @@ interface PreparedData {
   skipped: string[];
 }
 
-const MAX_CLASSES_FOR_NUMERIC_TARGET = 20;
-
 /**
  * Numeric columns other than the target (and extract's metadata, and `exclude`) become features, as train
  * reads them (src/data/feature-columns.ts): a column numeric but for a few cells is refused; text columns are
@@ -158,34 +157,10 @@ export function prepareData(table: Table, target: string, task: Task | undefined
   const candidates = table.names.filter((name, i) => i !== targetIndex && !ID_COLUMNS.has(name) && !exclude.includes(name));
   const { names: featureNames, text: skipped } = splitFeatureColumns(table, candidates, tableName, false);
   if (featureNames.length === 0) throw new SpotmlError('INVALID_INPUT', 'the table has no numeric feature column besides the target', {});
-  const column = table.columns[targetIndex];
-  const numeric = column instanceof Float64Array;
-  let resolvedTask = task;
-  if (!resolvedTask) {
-    if (!numeric) resolvedTask = 'classification';
-    else {
-      const distinct = new Set(column);
-      const whole = [...distinct].every((v) => Number.isInteger(v));
-      resolvedTask = whole && distinct.size <= MAX_CLASSES_FOR_NUMERIC_TARGET ? 'classification' : 'regression';
-    }
-  }
-  // Rows with a missing target cannot be scored: they are an input error, not something to guess.
-  const missing = numeric ? Array.from(column as Float64Array).findIndex((v) => Number.isNaN(v)) : (column as string[]).findIndex((v) => v === '');
-  if (missing >= 0) throw new SpotmlError('INVALID_INPUT', `target "${target}" is missing in row ${missing + 1}: fill or drop such rows`, { row: missing + 1 });
-  let y: Float64Array;
-  let labels: LabelEncoder | null = null;
-  let nClasses = 0;
-  if (resolvedTask === 'classification') {
-    const values = numeric ? Array.from(numericColumn(table, target)) : stringColumn(table, target);
-    labels = LabelEncoder.fit(values);
-    y = labels.encode(values);
-    nClasses = labels.nClasses;
-    if (nClasses < 2) throw new SpotmlError('INVALID_INPUT', `target "${target}" has a single class; classification needs at least two`, {});
-  } else {
-    if (!numeric) throw new SpotmlError('INVALID_INPUT', `target "${target}" holds text; regression needs numbers (or pass --task classification)`, {});
-    y = Float64Array.from(column as Float64Array);
-  }
-  return { X: featureColumnsMatrix(table, featureNames), y, task: resolvedTask, nClasses, labels, featureNames, skipped };
+  const column = table.columns[targetIndex] as ArrayLike<string | number>;
+  const resolvedTask = task ?? inferTask(column);
+  const { y, labels } = targetValues(column, resolvedTask, tableName, target);
+  return { X: featureColumnsMatrix(table, featureNames), y, task: resolvedTask, nClasses: labels?.nClasses ?? 0, labels, featureNames, skipped };
 }
 
 function makeSampler(name: SamplerName, seed: number, options: TuneOptions): Sampler {
@@ -268,7 +243,7 @@ export async function tune(options: TuneOptions): Promise<TuneSummary> {
   }
   const spaceFile = resolveSpace(family, options.space === undefined ? undefined : resolve(cwd, options.space));
   const tablePath = resolve(cwd, options.table);
-  const table = await readTable(tablePath);
+  const table = await readTable(tablePath, { stringColumns: [options.target] });
   const groups = chooseRowGroups(table, options.target, options.groupBy);
   const data = prepareData(table, options.target, options.task, groups ? [groups.column] : [], options.table);
   if (!family.tasks.includes(data.task)) {

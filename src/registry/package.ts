@@ -160,11 +160,17 @@ function tensorSpecs(specs: readonly OnnxTensorSpec[]): string {
   return JSON.stringify(specs.map((s) => ({ type: 'tensor', 'tensor-spec': { dtype: s.dtype, shape: s.shape }, name: s.name })));
 }
 
+/** numpy's name for the labels' dtype, as MLflow's tensor spec writes it. */
+function classesDtype(classes: readonly (string | number)[]): string {
+  if (!classes.every((c) => typeof c === 'number')) return 'str';
+  return classes.every((c) => Number.isInteger(c)) ? 'int64' : 'float64';
+}
+
 function mlmodelYaml(input: WritePackageInput, document: PackageDocument, onnx: OnnxExport | null): string {
   const inputs = input.featureNames.map((name) => ({ type: 'double', name, required: true }));
   const outputs =
     input.task === 'classification'
-      ? [{ type: 'tensor', 'tensor-spec': { dtype: typeof document.classes?.[0] === 'number' ? 'float64' : 'str', shape: [-1] } }]
+      ? [{ type: 'tensor', 'tensor-spec': { dtype: classesDtype(document.classes ?? []), shape: [-1] } }]
       : [{ type: 'tensor', 'tensor-spec': { dtype: 'float64', shape: [-1] } }];
   // With model.onnx the signature describes the ONNX graph, the tensors pyfunc feeds and returns.
   const signature = onnx
