@@ -1,6 +1,8 @@
 /**
  * A fast path for the common /invocations JSON bodies: `{"dataframe_split": {"columns": [...], "data": [[...]]}}`
- * (or without "columns"), `{"instances": [[...]]}` and `{"inputs": [[...]]}`, rows of plain numbers or null.
+ * (or without "columns"; with an "index" anywhere, as pandas' to_json and to_dict(orient="split") write it, so
+ * MLflow's own client stays on it), `{"instances": [[...]]}` and `{"inputs": [[...]]}`, rows of plain numbers or
+ * null, with any other top-level keys (MLflow 2.x's "params") before or after.
  * JSON.parse builds a JS array per row and a heap number per value (≈2.5 ms for 1,000 rows × 20 features); here
  * the rows go straight from the body's bytes into float64 values (wasm/trees-json.ts, correctly rounded).
  *
@@ -164,6 +166,30 @@ class Cursor {
     return latin1(this.bytes, start, end);
   }
 
+  /**
+   * Moves past one JSON value of any kind (an index, params), checked by JSON.parse so a body the general parser
+   * would refuse is never taken here; any doubt throws.
+   */
+  skipValue(): void {
+    const start = this.skipSpace() === -1 ? this.end : this.at;
+    let depth = 0;
+    while (this.at < this.end) {
+      const c = this.bytes[this.at];
+      if (c === QUOTE) {
+        for (this.at++; this.at < this.end && this.bytes[this.at] !== QUOTE; this.at++) if (this.bytes[this.at] === 0x5c) this.at++;
+        if (this.at >= this.end) throw new Unusual();
+      } else if (c === OPEN_BRACE || c === OPEN_BRACKET) depth++;
+      else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) {
+        if (depth === 0) break;
+        depth--;
+      } else if (depth === 0 && c === COMMA) break;
+      this.at++;
+      if (depth === 0 && (c === QUOTE || c === CLOSE_BRACE || c === CLOSE_BRACKET)) break;
+    }
+    if (depth !== 0 || this.at === start) throw new Unusual();
+    JSON.parse(Buffer.from(this.bytes.buffer, this.bytes.byteOffset + start, this.at - start).toString('utf8'));
+  }
+
   /** The span of the column names array (checked: strings without escapes or non-ASCII), moving past it. */
   namesSpan(): [number, number] {
     this.expect(OPEN_BRACKET);
@@ -236,34 +262,51 @@ export function parseJsonFast(body: string | Uint8Array, schema: InputSchema, li
   const cursor = new Cursor(k.module.u8(), BODY_AT, BODY_AT + length);
   const p = schema.featureNames.length;
   try {
-    cursor.expect(OPEN_BRACE);
-    const field = cursor.string();
-    cursor.expect(COLON);
     let map: Int32Array | null = null;
     let width = p;
-    let parsed: { rows: number; valuesAt: number };
-    if (field === 'dataframe_split') {
-      cursor.expect(OPEN_BRACE);
-      let key = cursor.string();
+    let parsed: { rows: number; valuesAt: number } | null = null;
+    let format: 'dataframe_split' | 'instances' | 'inputs' | null = null;
+    cursor.expect(OPEN_BRACE);
+    for (;;) {
+      const key = cursor.string();
       cursor.expect(COLON);
-      if (key === 'columns') {
-        const [start, end] = cursor.namesSpan();
-        const columns = columnsAt(k.module.u8(), start, end, schema);
-        if (columns.map === null) return null;
-        map = columns.map;
-        width = columns.width;
-        cursor.expect(COMMA);
-        key = cursor.string();
-        cursor.expect(COLON);
-      }
-      if (key !== 'data') return null;
-      parsed = rowsAt(k, cursor, length, width);
-      cursor.expect(CLOSE_BRACE);
-    } else if (field === 'instances' || field === 'inputs') {
-      parsed = rowsAt(k, cursor, length, width);
-    } else return null;
+      if (key === 'dataframe_split' || key === 'instances' || key === 'inputs') {
+        if (format !== null) return null;
+        format = key;
+        if (key === 'dataframe_split') {
+          // pandas' split keys in pandas' orders (to_json: columns, index, data; to_dict: index, columns, data).
+          cursor.expect(OPEN_BRACE);
+          let seenIndex = false;
+          let seenColumns = false;
+          for (;;) {
+            const part = cursor.string();
+            cursor.expect(COLON);
+            if (part === 'index' && !seenIndex) {
+              seenIndex = true;
+              cursor.skipValue();
+            } else if (part === 'columns' && !seenColumns && parsed === null) {
+              seenColumns = true;
+              const [start, end] = cursor.namesSpan();
+              const columns = columnsAt(k.module.u8(), start, end, schema);
+              if (columns.map === null) return null;
+              map = columns.map;
+              width = columns.width;
+            } else if (part === 'data' && parsed === null) parsed = rowsAt(k, cursor, length, width);
+            else return null;
+            if (cursor.skipSpace() !== COMMA) break;
+            cursor.at++;
+          }
+          cursor.expect(CLOSE_BRACE);
+          if (parsed === null) return null;
+        } else parsed = rowsAt(k, cursor, length, width);
+      } else if (key === 'dataframe_records') return null;
+      // Any other key (params, or one MLflow and the general parser ignore): its value only has to be JSON.
+      else cursor.skipValue();
+      if (cursor.skipSpace() !== COMMA) break;
+      cursor.at++;
+    }
     cursor.expect(CLOSE_BRACE);
-    if (cursor.skipSpace() !== -1) return null;
+    if (cursor.skipSpace() !== -1 || parsed === null || format === null) return null;
     const { rows, valuesAt } = parsed;
     if (rows > limits.maxRows) return null;
     const values = k.module.f64().subarray(valuesAt >> 3, (valuesAt >> 3) + rows * width);
@@ -276,7 +319,7 @@ export function parseJsonFast(body: string | Uint8Array, schema: InputSchema, li
       data = new Float64Array(rows * p);
       if (map !== null) for (let r = 0; r < rows; r++) for (let j = 0; j < p; j++) data[r * p + j] = values[r * width + map[j]];
     }
-    return { matrix: createMatrix(rows, p, data), format: field };
+    return { matrix: createMatrix(rows, p, data), format };
   } catch {
     // Unusual, or anything unforeseen: the general parser answers (and words any error) instead.
     return null;

@@ -71,7 +71,7 @@ export function openApiDocument(model: OpenApiModel | null, authEnabled: boolean
       schemas: {
         Error: errorSchema,
         ScoringRequest: {
-          description: 'exactly one of the four input fields (MLflow scoring protocol)',
+          description: 'exactly one of the four input fields (MLflow scoring protocol); other keys, such as MLflow 2.x params, are ignored. Python json.dumps NaN is read as a missing value',
           oneOf: [
             { type: 'object', required: ['dataframe_split'], properties: { dataframe_split: { type: 'object', required: ['data'], properties: { columns: { type: 'array', items: { type: 'string' } }, data: { type: 'array', items: row }, index: { type: 'array' } } } } },
             { type: 'object', required: ['dataframe_records'], properties: { dataframe_records: { type: 'array', items: record } } },

@@ -1,13 +1,17 @@
 /**
  * MLflow's scoring protocol (docs/mlflow.md §6) turned into one feature Matrix in the model's column order.
  *
- * JSON bodies carry exactly one of `dataframe_split`, `dataframe_records`, `instances`, `inputs` (plus an optional
- * `params`, ignored: spotml models take none). CSV bodies are a header row plus data rows. Columns are matched by
- * name; columns the model does not use are ignored (as MLflow's schema enforcement does), a missing one is an
- * error naming it. Positional forms (rows as arrays, tensors, a split without `columns`) must have exactly the
- * model's feature count. Values must be finite numbers; `null` (JSON) or an empty cell (CSV) is a missing value
- * (NaN), which the model's own pipeline imputes. Every failure is a SpotmlError('INVALID_INPUT') whose message
- * names the field, the row and the column, and whose details carry them for clients.
+ * JSON bodies carry exactly one of `dataframe_split`, `dataframe_records`, `instances`, `inputs`; other top-level
+ * keys (MLflow 2.x's `params`) are ignored, as MLflow ignores them for models without a params schema. CSV bodies
+ * are a header row plus data rows. Columns are matched by name; columns the model does not use are ignored (as
+ * MLflow's schema enforcement does), a missing one is an error naming it. Positional forms (rows as arrays,
+ * tensors, a split without `columns`) must have exactly the model's feature count (MLflow refuses these for a
+ * named signature; spotml takes them in model order). Values must be finite numbers; `null` (JSON) or an empty
+ * cell (CSV) is a missing value (NaN), which the model's own pipeline imputes. So is the bare `NaN` that Python's
+ * json.dumps writes (MLflow's own client sends `json.dumps({"dataframe_split": df.to_dict(orient="split")})`),
+ * and, as pandas builds a frame from `dataframe_records`, a key one record leaves out that others have. Every
+ * failure is a SpotmlError('INVALID_INPUT') whose message names the field, the row and the column, and whose
+ * details carry them for clients.
  *
  * A model that reads frame-level input (src/learners/dl/frame-input.ts) takes its summary feature columns followed by
  * one n_bands × frames patch, band-major. Its schema names the patch columns `<feature>[<band>][<frame>]` (0-based,
@@ -94,9 +98,9 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 /** Writes one JSON cell: finite number, or null for missing. */
 function cell(value: unknown, field: string, row: number, column: string): number {
   if (typeof value === 'number') {
-    // JSON.parse turns 1e999 into Infinity: an out-of-range number, not a feature value.
+    // JSON.parse turns 1e999 into Infinity, and Python's `Infinity` token arrives as ±1e999 (pythonJson): not a feature value.
     if (value === value && value !== Infinity && value !== -Infinity) return value;
-    throw bad(`${field}: row ${row}, column "${column}": the number is out of range (must be finite)`, { field, row, column });
+    throw bad(`${field}: row ${row}, column "${column}": the number is infinite or out of range; send a finite number, or null for a missing value`, { field, row, column });
   }
   if (value === null) return Number.NaN;
   throw bad(`${field}: row ${row}, column "${column}": expected a number or null, got ${typeName(value)}`, { field, row, column });
@@ -181,26 +185,49 @@ function fromArrayRows(rows: readonly unknown[], schema: InputSchema, field: str
   return createMatrix(rows.length, p, data);
 }
 
-function fromRecordRows(rows: readonly unknown[], schema: InputSchema, field: string): Matrix {
+/**
+ * Rows given as {column: value} objects. With `absentIsMissing` (dataframe_records, `inputs` as records) a key one
+ * record leaves out is a missing value, as in the DataFrame pandas builds from the records for MLflow; a feature no
+ * record has is still an error. Without it (`instances`, whose records MLflow turns into columns that must be
+ * equally long) every record needs every feature.
+ */
+function fromRecordRows(rows: readonly unknown[], schema: InputSchema, field: string, absentIsMissing: boolean): Matrix {
   const p = schema.featureNames.length;
   const names = schema.featureNames;
   const data = new Float64Array(rows.length * p);
+  // seen[j] = 1 once some record has feature j (the answer to "is it missing everywhere?").
+  const seen = absentIsMissing ? new Uint8Array(p) : null;
   for (let i = 0; i < rows.length; i++) {
     const r = rows[i];
     if (!isRecord(r)) throw bad(`${field}: row ${i} must be an object of column → value, got ${typeName(r)}`, { field, row: i });
     const o = i * p;
     for (let j = 0; j < p; j++) {
       const value = r[names[j]];
-      if (value === undefined) throw bad(`${field}: row ${i} lacks feature "${names[j]}"${j >= schema.summaryFeatures ? patchHint(schema) : ''}`, { field, row: i, column: names[j] });
+      if (value === undefined) {
+        if (seen === null) throw bad(`${field}: row ${i} lacks feature "${names[j]}"${j >= schema.summaryFeatures ? patchHint(schema) : ''}`, { field, row: i, column: names[j] });
+        data[o + j] = Number.NaN;
+        continue;
+      }
+      if (seen !== null) seen[j] = 1;
       data[o + j] = cell(value, field, i, names[j]);
     }
   }
+  if (seen !== null) checkMapComplete(Int32Array.from(seen, (s) => s - 1), schema, field);
   return createMatrix(rows.length, p, data);
 }
+
+const SPLIT_KEYS: ReadonlySet<string> = new Set(['columns', 'data', 'index']);
 
 function parseSplit(value: unknown, schema: InputSchema, limits: ParseLimits): Matrix {
   const field = 'dataframe_split';
   if (!isRecord(value)) throw bad(`${field} must be an object {"columns": [...], "data": [[...]]}, got ${typeName(value)}`, { field });
+  // As MLflow (proto_json_utils.dataframe_from_parsed_json): only pandas' split keys. A misspelt "columns" would
+  // otherwise turn named rows into positional ones without a word.
+  for (const key of Object.keys(value)) {
+    if (!SPLIT_KEYS.has(key)) {
+      throw bad(`${field} has an unknown key "${key.slice(0, 40)}"; it takes "data" and optionally "columns" and "index" (pandas' orient="split")`, { field, key: key.slice(0, 40) });
+    }
+  }
   const rows = value.data;
   if (!Array.isArray(rows)) throw bad(`${field}.data must be an array of rows, got ${typeName(rows)}`, { field: `${field}.data` });
   checkRowCount(rows.length, limits, field);
@@ -221,7 +248,7 @@ function parseRecords(value: unknown, schema: InputSchema, limits: ParseLimits):
   const field = 'dataframe_records';
   if (!Array.isArray(value)) throw bad(`${field} must be an array of {column: value} objects, got ${typeName(value)}`, { field });
   checkRowCount(value.length, limits, field);
-  return fromRecordRows(value, schema, field);
+  return fromRecordRows(value, schema, field, true);
 }
 
 /** TF-serving row format: records, rows as arrays, or (one-feature models) bare scalars; `field` names it in errors. */
@@ -229,7 +256,7 @@ function parseInstances(value: unknown, schema: InputSchema, limits: ParseLimits
   if (!Array.isArray(value)) throw bad(`${field} must be an array of rows, got ${typeName(value)}`, { field });
   checkRowCount(value.length, limits, field);
   const first = value[0];
-  if (isRecord(first)) return fromRecordRows(value, schema, field);
+  if (isRecord(first)) return fromRecordRows(value, schema, field, field === 'inputs');
   if (Array.isArray(first)) return fromArrayRows(value, schema, field, null);
   if (schema.featureNames.length === 1) return scalarColumn(value, schema, field);
   throw bad(`${field}: row 0 must be an array of values or an object of column → value, got ${typeName(first)}`, { field, row: 0 });
@@ -280,14 +307,58 @@ function parseInputs(value: unknown, schema: InputSchema, limits: ParseLimits): 
   return createMatrix(rows, p, data);
 }
 
+function parseOrUndefined(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * `text` with Python's non-standard number words outside strings made JSON: `NaN` → null (a missing value, as
+ * MLflow's NaN is), `Infinity` / `-Infinity` → ±1e999 (JSON.parse reads ±Infinity, which `cell` refuses by row
+ * and column). Null when there are none, so the caller keeps the original syntax error.
+ */
+function pythonJson(text: string): string | null {
+  if (!/NaN|Infinity/.test(text)) return null;
+  let out = '';
+  let from = 0;
+  let changed = false;
+  for (let k = 0; k < text.length; k++) {
+    const ch = text.charCodeAt(k);
+    if (ch === 0x22) {
+      // Skip the string, escapes included.
+      for (k++; k < text.length && text.charCodeAt(k) !== 0x22; k++) if (text.charCodeAt(k) === 0x5c) k++;
+    } else if (ch === 0x4e && text.startsWith('NaN', k)) {
+      out += `${text.slice(from, k)}null`;
+      from = k + 3;
+      k += 2;
+      changed = true;
+    } else if (ch === 0x49 && text.startsWith('Infinity', k)) {
+      out += `${text.slice(from, k)}1e999`;
+      from = k + 8;
+      k += 7;
+      changed = true;
+    }
+  }
+  return changed ? out + text.slice(from) : null;
+}
+
 /** Parses a JSON scoring body (already checked to be application/json). */
 export function parseJsonInput(text: string, schema: InputSchema, limits: ParseLimits): ParsedInput {
   let body: unknown;
   try {
     body = JSON.parse(text);
   } catch (err) {
-    const reason = err instanceof Error ? err.message.slice(0, 200) : 'parse error';
-    throw bad(`the request body is not valid JSON (${reason})`, { field: 'body' });
+    // Python's json.dumps (MLflow's client, requests' json=) writes NaN and ±Infinity as bare words; MLflow's
+    // json.loads reads them. Tried only once strict JSON failed, so ordinary bodies pay nothing.
+    const relaxed = pythonJson(text);
+    body = relaxed === null ? undefined : parseOrUndefined(relaxed);
+    if (body === undefined) {
+      const reason = err instanceof Error ? err.message.slice(0, 200) : 'parse error';
+      throw bad(`the request body is not valid JSON (${reason})`, { field: 'body' });
+    }
   }
   if (!isRecord(body)) {
     throw bad(`the request body must be a JSON object with exactly one of the input fields {${INPUT_FIELDS.join(', ')}}, got ${typeName(body)}`, {
@@ -348,6 +419,12 @@ function splitCsvLine(line: string, lineNumber: number): string[] {
   return out;
 }
 
+/**
+ * Cells that are a missing value: pandas.read_csv's default na_values (what MLflow's parse_csv_input reads a CSV
+ * body with), so `df.to_csv()` output and hand-written files mean the same here.
+ */
+const CSV_MISSING: ReadonlySet<string> = new Set(['', '#N/A', '#N/A N/A', '#NA', '-1.#IND', '-1.#QNAN', '-NaN', '-nan', '1.#IND', '1.#QNAN', '<NA>', 'N/A', 'NA', 'NULL', 'NaN', 'None', 'n/a', 'nan', 'null']);
+
 /** Parses a text/csv body: a header row naming columns, then one row per line. */
 export function parseCsvInput(text: string, schema: InputSchema, limits: ParseLimits): ParsedInput {
   const field = 'csv';
@@ -369,7 +446,7 @@ export function parseCsvInput(text: string, schema: InputSchema, limits: ParseLi
     }
     for (let j = 0; j < p; j++) {
       const raw = cells[map[j]].trim();
-      if (raw === '' || raw === 'NA' || raw === 'NaN' || raw === 'nan') {
+      if (CSV_MISSING.has(raw)) {
         data[i * p + j] = Number.NaN;
         continue;
       }

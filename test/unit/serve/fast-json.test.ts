@@ -231,13 +231,23 @@ function rowsText(width: number): fc.Arbitrary<string> {
   });
 }
 
+/** pandas' "index" (ints or labels; the general parser ignores it whatever it holds), some of it malformed, or none. */
+const index = fc.constantFrom('', '', '"index":[0,1,2]', '"index": ["a", "b\\"]", "c"]', '"index":{"x":[1,{"y":"]"}]}', '"index":[0,]', '"index":NaN', '"index":[0, 1');
+/** Keys beside the input field: MLflow 2.x's params (valid, malformed, Python's NaN), or others the parser ignores. */
+const beside = fc.constantFrom('', '', '"params":{"k":[1,"}"],"n":null}', '"params":{', '"params":NaN', '"signature_name":"x"', '"params":{"a":1} x');
+
 const split = fc
-  .tuple(fc.shuffledSubarray(NAMES, { minLength: 3 }), fc.array(columnName, { maxLength: 1 }), space, fc.nat(4))
-  .chain(([cols, extra, ws, order]) =>
+  .tuple(fc.shuffledSubarray(NAMES, { minLength: 3 }), fc.array(columnName, { maxLength: 1 }), space, fc.nat(5), index, beside, fc.boolean())
+  .chain(([cols, extra, ws, order, indexKey, besideKey, besideFirst]) =>
     rowsText(cols.length + extra.length).map((rows) => {
       const columns = `"columns":${ws}[${[...cols, ...extra].map((c) => `"${c}"`).join(',')}]`;
       const data = `"data":${ws}${rows}`;
-      return `${ws}{${ws}"dataframe_split":${ws}{${order === 0 ? `${data},${columns}` : `${columns},${ws}${data}`}}${ws}}${ws}`;
+      // pandas writes columns, index, data (to_json) or index, columns, data (to_dict); others are the general parser's.
+      const parts = order === 0 ? [data, columns] : order === 1 ? [columns, data] : order === 2 ? [indexKey, columns, data] : order === 3 ? [columns, indexKey, data] : [columns, data, indexKey];
+      const inner = parts.filter((part) => part !== '').join(`,${ws}`);
+      const field = `"dataframe_split":${ws}{${inner}}`;
+      const fields = besideKey === '' ? [field] : besideFirst ? [besideKey, field] : [field, besideKey];
+      return `${ws}{${ws}${fields.join(`,${ws}`)}${ws}}${ws}`;
     }),
   );
 const body = fc.oneof(
@@ -246,7 +256,7 @@ const body = fc.oneof(
     weight: 3,
     arbitrary: fc.tuple(fc.constantFrom('instances', 'inputs', 'instances', 'inputs', 'dataframe_records', 'params'), rowsText(4), space).map(([field, rows, ws]) => `{${ws}"${field}"${ws}:${rows}}`),
   },
-  { weight: 1, arbitrary: fc.tuple(rowsText(4), fc.constantFrom(',"params":{}', ',"instances":[[1,2,3,4]]', '}', ' x', '', ']')).map(([rows, tail]) => `{"instances":${rows}${tail}}`) },
+  { weight: 1, arbitrary: fc.tuple(rowsText(4), fc.constantFrom(',"params":{}', ',"params":[1,{"a":"]"}]', ',"params":[1,', ',"instances":[[1,2,3,4]]', ',"dataframe_records":null', '}', ' x', '', ']')).map(([rows, tail]) => `{"instances":${rows}${tail}}`) },
   { weight: 1, arbitrary: fc.tuple(rowsText(4), fc.nat(200)).map(([rows, cut]) => `{"dataframe_split":{"data":${rows}}}`.slice(0, -1 - (cut % 20))) },
   { weight: 1, arbitrary: rowsText(4).map((rows) => `\ufeff{"instances":${rows}}`) },
 );

@@ -78,8 +78,10 @@ describe('scoring protocol', () => {
     expect(wrongType.details).toEqual({ field: 'instances', row: 1, column: 'b' });
     // Rows sent under "inputs" are named as such.
     expect(refusal(() => json({ inputs: [[1, 2, 3], [1, 'x', 3]] })).message).toBe('inputs: row 1, column "b": expected a number or null, got a string ("x")');
-    expect(refusal(() => parseJsonInput('{"instances": [[1, 2, 1e999]]}', schema, limits)).message).toMatch(/column "c": the number is out of range/);
-    expect(refusal(() => json({ dataframe_records: [{ a: 1, b: 2 }] })).message).toBe('dataframe_records: row 0 lacks feature "c"');
+    expect(refusal(() => parseJsonInput('{"instances": [[1, 2, 1e999]]}', schema, limits)).message).toMatch(/column "c": the number is infinite or out of range; send a finite number, or null for a missing value/);
+    // No record has "c": MLflow's schema enforcement answers "Model is missing inputs ['c']" (mlflow/models/utils.py _enforce_schema).
+    expect(refusal(() => json({ dataframe_records: [{ a: 1, b: 2 }] })).message).toBe('dataframe_records: missing feature column "c"; the model needs 3 columns');
+    expect(refusal(() => json({ instances: [{ a: 1, b: 2, c: 3 }, { a: 1, b: 2 }] })).message).toBe('instances: row 1 lacks feature "c"');
     expect(refusal(() => json({ dataframe_split: { columns: ['a', 'b'], data: [[1, 2]] } })).message).toMatch(/missing feature column "c"/);
     expect(refusal(() => json({ instances: [[1, 2]] })).message).toMatch(/row 0 has 2 values; the model takes 3 features \(a, b, c\)/);
     expect(refusal(() => json({ inputs: { a: [1], b: [2, 3], c: [4] } })).message).toMatch(/column "b" has 2 values/);
@@ -136,7 +138,8 @@ describe('scoring protocol for a model that reads frames', () => {
     expect(refusal(() => parse({ instances: [[1, 2]] })).message).toBe('instances: row 0 has 2 values; the model takes 8 values: 2 summary features (a, b) then a 2 × 3 m patch, band-major');
     const hint = '; patch columns are named m[0][0] … m[1][2] ([band][frame]), or send rows as arrays in "instances", or the WAV to /predict/audio';
     expect(refusal(() => parse({ dataframe_split: { columns: ['a', 'b'], data: [[1, 2]] } })).message).toBe(`dataframe_split: missing feature column "m[0][0]" (and 5 more); the model needs 8 columns${hint}`);
-    expect(refusal(() => parse({ dataframe_records: [{ a: 1, b: 2 }] })).message).toBe(`dataframe_records: row 0 lacks feature "m[0][0]"${hint}`);
+    expect(refusal(() => parse({ dataframe_records: [{ a: 1, b: 2 }] })).message).toBe(`dataframe_records: missing feature column "m[0][0]" (and 5 more); the model needs 8 columns${hint}`);
+    expect(refusal(() => parse({ instances: [{ a: 1, b: 2 }] })).message).toBe(`instances: row 0 lacks feature "m[0][0]"${hint}`);
     expect(refusal(() => parseCsvInput('a,b\n1,2\n', frameSchema, limits)).message).toBe(`csv: missing feature column "m[0][0]" (and 5 more); the model needs 8 columns${hint}`);
   });
 });
