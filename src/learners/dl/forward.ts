@@ -26,6 +26,109 @@ export function denseRow(layer: DenseLayer, input: Float64Array, output: Float64
   }
 }
 
+/**
+ * A dense layer's weights by output ([out][in], the same float32 values transposed): the row kernels below read
+ * each output's weights contiguously and keep its running sum in a register.
+ */
+export function weightsByOutput(layer: DenseLayer): Float32Array {
+  const { inputs, outputs, weight } = layer;
+  const out = new Float32Array(inputs * outputs);
+  for (let i = 0; i < inputs; i++) for (let j = 0; j < outputs; j++) out[j * inputs + i] = weight[i * outputs + j];
+  return out;
+}
+
+/**
+ * Whether denseRowsByOutput/denseRowByOutput give denseRow's exact doubles for this layer. They add every
+ * input's product where denseRow skips zero inputs; a skipped product is ±0 (finite weight), and adding ±0
+ * leaves any sum unchanged except −0 + +0. A sum is −0 only if the bias is −0 (a sum of two doubles is −0 only when
+ * both are), so finite weights and no −0 bias make the two bit-identical.
+ */
+export function rowKernelsExact(layer: DenseLayer): boolean {
+  for (let i = 0; i < layer.weight.length; i++) if (!Number.isFinite(layer.weight[i])) return false;
+  for (let j = 0; j < layer.bias.length; j++) if (Object.is(layer.bias[j], -0)) return false;
+  return true;
+}
+
+/**
+ * out = in · W + b for four rows at once (rows at input[inputAt + r·inputs], results at
+ * output[outputAt + r·outputs]): each weight loaded feeds four rows, and every row sums its products in input
+ * order from the bias, as denseRow does. `byOutput` is weightsByOutput(layer).
+ */
+export function denseRowsByOutput(
+  inputs: number,
+  outputs: number,
+  byOutput: Float32Array,
+  bias: Float32Array,
+  input: Float64Array,
+  inputAt: number,
+  output: Float64Array,
+  outputAt: number,
+): void {
+  const x0 = inputAt;
+  const x1 = x0 + inputs;
+  const x2 = x1 + inputs;
+  const x3 = x2 + inputs;
+  for (let j = 0; j < outputs; j++) {
+    let s0 = bias[j];
+    let s1 = s0;
+    let s2 = s0;
+    let s3 = s0;
+    const base = j * inputs;
+    for (let i = 0; i < inputs; i++) {
+      const w = byOutput[base + i];
+      s0 += input[x0 + i] * w;
+      s1 += input[x1 + i] * w;
+      s2 += input[x2 + i] * w;
+      s3 += input[x3 + i] * w;
+    }
+    output[outputAt + j] = s0;
+    output[outputAt + outputs + j] = s1;
+    output[outputAt + 2 * outputs + j] = s2;
+    output[outputAt + 3 * outputs + j] = s3;
+  }
+}
+
+/** denseRowsByOutput for one row: four outputs at a time share each input value. */
+export function denseRowByOutput(
+  inputs: number,
+  outputs: number,
+  byOutput: Float32Array,
+  bias: Float32Array,
+  input: Float64Array,
+  inputAt: number,
+  output: Float64Array,
+  outputAt: number,
+): void {
+  let j = 0;
+  for (; j + 4 <= outputs; j += 4) {
+    let s0 = bias[j];
+    let s1 = bias[j + 1];
+    let s2 = bias[j + 2];
+    let s3 = bias[j + 3];
+    const b0 = j * inputs;
+    const b1 = b0 + inputs;
+    const b2 = b1 + inputs;
+    const b3 = b2 + inputs;
+    for (let i = 0; i < inputs; i++) {
+      const v = input[inputAt + i];
+      s0 += v * byOutput[b0 + i];
+      s1 += v * byOutput[b1 + i];
+      s2 += v * byOutput[b2 + i];
+      s3 += v * byOutput[b3 + i];
+    }
+    output[outputAt + j] = s0;
+    output[outputAt + j + 1] = s1;
+    output[outputAt + j + 2] = s2;
+    output[outputAt + j + 3] = s3;
+  }
+  for (; j < outputs; j++) {
+    let s = bias[j];
+    const base = j * inputs;
+    for (let i = 0; i < inputs; i++) s += input[inputAt + i] * byOutput[base + i];
+    output[outputAt + j] = s;
+  }
+}
+
 export function activate(values: Float64Array, length: number, activation: Activation): void {
   if (activation === 'relu') {
     for (let i = 0; i < length; i++) if (values[i] < 0) values[i] = 0;
