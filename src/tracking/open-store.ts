@@ -32,7 +32,7 @@ import type {
 } from '../registry/store.js';
 import { validateModelName } from '../registry/store.js';
 import { FileStore } from './file-store/index.js';
-import { RestClient, credentialsFromEnv, type CredentialsProvider, type RetryOptions } from './rest/client.js';
+import { RestClient, credentialsFromEnv, restOptionsFromEnv, type CredentialsProvider, type RetryOptions } from './rest/client.js';
 import { RestStore } from './rest-store.js';
 import type { CreateRunOptions, Experiment, LogBatch, Metric, Run, RunInfo, RunStatus, TrackingStore } from './store.js';
 
@@ -47,9 +47,11 @@ export interface OpenStoresOptions {
   env?: NodeJS.ProcessEnv;
   /** Who is recorded in the file registry's audit log. */
   user?: string;
-  /** REST only: credentials callback (default: MLFLOW_TRACKING_TOKEN or USERNAME/PASSWORD from env). */
+  /** REST only: credentials callback (default: MLFLOW_TRACKING_USERNAME/PASSWORD or MLFLOW_TRACKING_TOKEN from env). */
   getCredentials?: CredentialsProvider;
+  /** REST only: wins over MLFLOW_HTTP_REQUEST_MAX_RETRIES / MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR. */
   retry?: RetryOptions;
+  /** REST only: wins over the transport MLFLOW_TRACKING_INSECURE_TLS / *_CERT_PATH select. */
   fetch?: typeof fetch;
 }
 
@@ -97,11 +99,14 @@ export function openStores(options: OpenStoresOptions = {}): Stores {
   let registry: RegistryStore;
   let location: string;
   if (resolved.kind === 'rest') {
+    // The variables MLflow's own client reads (timeouts, retries, TLS) configure this client the same way.
+    const fromEnv = restOptionsFromEnv(env);
     const client = new RestClient({
       baseUrl: resolved.url,
       getCredentials: options.getCredentials ?? credentialsFromEnv(env),
-      retry: options.retry,
-      fetch: options.fetch,
+      retry: { ...fromEnv.retry, ...options.retry },
+      timeoutMs: fromEnv.timeoutMs,
+      fetch: options.fetch ?? fromEnv.fetch,
     });
     tracking = new RestStore(client);
     registry = new RestRegistry(client);

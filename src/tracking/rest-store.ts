@@ -4,13 +4,18 @@
  * the file store), log-batch is split at MLflow's limits, `user_id` is sent in runs/create (the server does
  * not take it from the `mlflow.user` tag), and artifacts go through the `mlflow-artifacts` proxy — the only
  * artifact location a Node client can write over HTTP.
+ *
+ * Long values are cut to MLflow 2.x's limits (params 6000, tags 5000 characters) before sending, as the file
+ * store cuts them: servers from MLflow 2.12 on truncate them too (mlflow/utils/validation.py
+ * `_validate_length_limit(..., truncate=True)` under MLFLOW_TRUNCATE_LONG_VALUES), but older ones answer 400
+ * and the whole batch, with its metrics, would be lost.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { tmpdir, userInfo } from 'node:os';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { SpotmlError } from '../errors.js';
-import { validateArtifactPath, validateExperimentId, validateKey, validateRunId } from './file-store/codec.js';
+import { MAX_PARAM_VALUE, MAX_TAG_VALUE, validateArtifactPath, validateExperimentId, validateKey, validateRunId } from './file-store/codec.js';
 import type { CreateRunOptions, Experiment, LogBatch, Metric, Run, RunInfo, RunStatus, TrackingStore } from './store.js';
 import {
   RestClient,
@@ -46,7 +51,7 @@ export class RestStore implements TrackingStore {
       throw new SpotmlError('INVALID_INPUT', `experiment name must be 1 to 500 characters, got "${name.slice(0, 40)}"`, { name });
     }
     for (const key of Object.keys(tags)) validateKey('tag', key);
-    const body = await this.client.call('createExperiment', { name, tags: toKeyValueList(tags) });
+    const body = await this.client.call('createExperiment', { name, tags: toKeyValueList(truncatedValues(tags, MAX_TAG_VALUE)) });
     return decodeString(body.experiment_id);
   }
 
@@ -77,7 +82,7 @@ export class RestStore implements TrackingStore {
       user_id: userId,
       run_name: runName,
       start_time: options.startTime ?? Date.now(),
-      tags: toKeyValueList(tags),
+      tags: toKeyValueList(truncatedValues(tags, MAX_TAG_VALUE)),
     });
     const info = decodeRunInfo((body.run as Json | undefined)?.info);
     this.artifactUris.set(info.runId, info.artifactUri);
@@ -130,7 +135,7 @@ export class RestStore implements TrackingStore {
     for (const chunk of splitLogBatch(batch)) {
       await this.client.call('logBatch', {
         run_id: runId,
-        metrics: chunk.metrics.map((m) => ({ key: m.key, value: encodeDouble(m.value), timestamp: Math.trunc(m.timestamp), step: Math.trunc(m.step) })),
+        metrics: chunk.metrics.map(metricJson),
         params: chunk.params,
         tags: chunk.tags,
       });
@@ -246,26 +251,58 @@ export interface LogBatchChunk {
   tags: { key: string; value: string }[];
 }
 
-/** Splits a batch so each request holds ≤ 1000 metrics, ≤ 100 params, ≤ 100 tags and ≤ 1000 entities. */
+/** Room for the request's envelope (`{"run_id":"…","metrics":[],"params":[],"tags":[]}`) under the byte limit. */
+const ENVELOPE_BYTES = 200;
+
+/**
+ * Splits a batch so each request holds ≤ 1000 metrics, ≤ 100 params, ≤ 100 tags, ≤ 1000 entities and a
+ * JSON body ≤ 1 MB (MLflow's documented log-batch limit, and nginx's default client_max_body_size, so a
+ * server behind the usual proxy does not answer 413). Param and tag values are cut to MLflow 2.x's limits.
+ */
 export function splitLogBatch(batch: LogBatch): LogBatchChunk[] {
   const metrics = [...(batch.metrics ?? [])];
-  const params = (batch.params ?? []).map((p) => ({ key: p.key, value: p.value }));
-  const tags = (batch.tags ?? []).map((t) => ({ key: t.key, value: t.value }));
+  const params = (batch.params ?? []).map((p) => ({ key: p.key, value: truncateValue(p.value, MAX_PARAM_VALUE) }));
+  const tags = (batch.tags ?? []).map((t) => ({ key: t.key, value: truncateValue(t.value, MAX_TAG_VALUE) }));
   const chunks: LogBatchChunk[] = [];
   let m = 0;
   let p = 0;
   let t = 0;
   while (m < metrics.length || p < params.length || t < tags.length) {
-    const chunkParams = params.slice(p, p + LOG_BATCH_LIMITS.params);
-    const chunkTags = tags.slice(t, t + LOG_BATCH_LIMITS.tags);
-    const room = Math.min(LOG_BATCH_LIMITS.metrics, LOG_BATCH_LIMITS.total - chunkParams.length - chunkTags.length);
-    const chunkMetrics = metrics.slice(m, m + room);
-    p += chunkParams.length;
-    t += chunkTags.length;
-    m += chunkMetrics.length;
-    chunks.push({ metrics: chunkMetrics, params: chunkParams, tags: chunkTags });
+    const chunk: LogBatchChunk = { metrics: [], params: [], tags: [] };
+    let bytes = ENVELOPE_BYTES;
+    let entities = 0;
+    // Takes items while every limit holds; a chunk always takes at least one item, and no item comes near 1 MB.
+    const fits = (item: unknown): boolean => {
+      const size = Buffer.byteLength(JSON.stringify(item), 'utf8') + 1;
+      if (entities > 0 && bytes + size > LOG_BATCH_LIMITS.bytes) return false;
+      bytes += size;
+      entities += 1;
+      return true;
+    };
+    while (p < params.length && chunk.params.length < LOG_BATCH_LIMITS.params && entities < LOG_BATCH_LIMITS.total && fits(params[p])) chunk.params.push(params[p++]);
+    while (t < tags.length && chunk.tags.length < LOG_BATCH_LIMITS.tags && entities < LOG_BATCH_LIMITS.total && fits(tags[t])) chunk.tags.push(tags[t++]);
+    while (m < metrics.length && chunk.metrics.length < LOG_BATCH_LIMITS.metrics && entities < LOG_BATCH_LIMITS.total && fits(metricJson(metrics[m]))) {
+      chunk.metrics.push(metrics[m++]);
+    }
+    chunks.push(chunk);
   }
   return chunks;
+}
+
+/** A metric as log-batch sends it: int64 fields as whole numbers, non-finite doubles as protobuf's strings. */
+function metricJson(m: Metric): { key: string; value: number | string; timestamp: number; step: number } {
+  return { key: m.key, value: encodeDouble(m.value), timestamp: Math.trunc(m.timestamp), step: Math.trunc(m.step) };
+}
+
+/** MLflow counts characters as Python does (code points), so a cut never splits a surrogate pair. */
+export function truncateValue(value: string, limit: number): string {
+  if (value.length <= limit) return value;
+  const points = Array.from(value);
+  return points.length <= limit ? value : points.slice(0, limit).join('');
+}
+
+function truncatedValues(record: Record<string, string>, limit: number): Record<string, string> {
+  return Object.fromEntries(Object.entries(record).map(([key, value]) => [key, truncateValue(value, limit)]));
 }
 
 /** `mlflow-artifacts:/<P>` or `mlflow-artifacts://host/<P>` → `<P>`; anything else cannot be written over HTTP. */

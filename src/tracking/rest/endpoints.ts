@@ -61,5 +61,5 @@ export type EndpointName = keyof typeof ENDPOINTS;
 /** The artifact proxy (`--serve-artifacts`): PUT/GET/DELETE a file, GET `?path=` to list a folder. */
 export const ARTIFACT_PROXY_PATH = 'mlflow-artifacts/artifacts';
 
-/** MLflow's log-batch limits (fact 8): the REST store splits larger batches. */
-export const LOG_BATCH_LIMITS = { metrics: 1000, params: 100, tags: 100, total: 1000 } as const;
+/** MLflow's log-batch limits (fact 8; `bytes` is the JSON body): the REST store splits larger batches. */
+export const LOG_BATCH_LIMITS = { metrics: 1000, params: 100, tags: 100, total: 1000, bytes: 1_000_000 } as const;

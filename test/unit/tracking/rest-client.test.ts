@@ -137,7 +137,11 @@ describe('RestClient errors and auth', () => {
 
   it('builds Basic and Bearer headers, and asks the credentials callback on every request', async () => {
     expect(authorizationHeader({ token: 't' })).toBe('Bearer t');
-    expect(authorizationHeader({ token: 't', username: 'u', password: 'p' })).toBe('Bearer t');
+    // mlflow/utils/rest_utils.py http_request: `if host_creds.username and host_creds.password: Basic … elif
+    // host_creds.token: Bearer …` — Basic wins when both are set, and needs both halves.
+    expect(authorizationHeader({ token: 't', username: 'u', password: 'p' })).toBe(`Basic ${Buffer.from('u:p').toString('base64')}`);
+    expect(authorizationHeader({ token: 't', username: 'u' })).toBe('Bearer t');
+    expect(authorizationHeader({ username: 'u' })).toBeUndefined();
     expect(authorizationHeader({ username: 'ana', password: 'pw:with:colons' })).toBe(`Basic ${Buffer.from('ana:pw:with:colons').toString('base64')}`);
     expect(authorizationHeader({})).toBeUndefined();
     expect(credentialsFromEnv({ MLFLOW_TRACKING_USERNAME: 'ana', MLFLOW_TRACKING_PASSWORD: 'pw' })()).toEqual({ token: undefined, username: 'ana', password: 'pw' });
