@@ -311,7 +311,7 @@ export function proxyPathOf(runId: string, artifactUri: string): string {
     const scheme = /^[a-z][a-z0-9+.-]*:/i.exec(artifactUri)?.[0] ?? 'a local path';
     throw new SpotmlError(
       'STORE',
-      `run ${runId} keeps artifacts at ${artifactUri} (${scheme}), which spotml cannot write over HTTP; start the MLflow server with --serve-artifacts (the default since 2.0) so runs get mlflow-artifacts:/ URIs`,
+      `run ${runId} keeps artifacts at ${artifactUri} (${scheme}), which spotml cannot read or write over HTTP; start the MLflow server with --serve-artifacts (the default since 2.0) so runs get mlflow-artifacts:/ URIs`,
       { runId, artifactUri },
     );
   }

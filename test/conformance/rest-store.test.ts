@@ -25,7 +25,7 @@ describe('REST store artifact locations', () => {
         const run = await store.createRun({ experimentId });
         expect(run.artifactUri.startsWith(root)).toBe(true);
         const failure = store.writeArtifact(run.runId, 'a.txt', 'x');
-        await expect(failure).rejects.toMatchObject({ code: 'STORE', message: expect.stringMatching(/cannot write over HTTP.*--serve-artifacts/) });
+        await expect(failure).rejects.toMatchObject({ code: 'STORE', message: expect.stringMatching(/cannot read or write over HTTP.*--serve-artifacts/) });
         await expect(store.listArtifacts(run.runId)).rejects.toMatchObject({ code: 'STORE' });
         expect(other.requests.some((r) => r.path.includes('mlflow-artifacts'))).toBe(false);
       } finally {

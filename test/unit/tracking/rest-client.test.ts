@@ -205,7 +205,7 @@ describe('RestStore requests', () => {
     expect(proxyPathOf('r', 'mlflow-artifacts:/12/abc/artifacts')).toBe('12/abc/artifacts');
     expect(proxyPathOf('r', 'mlflow-artifacts://host:5000/12/abc/artifacts/')).toBe('12/abc/artifacts');
     for (const uri of ['s3://b/1/abc/artifacts', 'gs://b/x', 'wasbs://c@a.blob.core.windows.net/x', 'file:///srv/mlruns/1/abc/artifacts', '/srv/mlruns/x']) {
-      expect(() => proxyPathOf('r', uri)).toThrow(expect.objectContaining({ code: 'STORE', message: expect.stringMatching(/cannot write over HTTP/) }));
+      expect(() => proxyPathOf('r', uri)).toThrow(expect.objectContaining({ code: 'STORE', message: expect.stringMatching(/cannot read or write over HTTP/) }));
     }
   });
 });
