@@ -24,6 +24,10 @@ export interface MetricsSnapshot {
   audioWarnings?: number;
   modelSwaps: number;
   modelLoadFailures: number;
+  /** 1 while the latest check of the model source failed (summed: workers failing). Absent in older snapshots. */
+  modelRefreshFailing?: number;
+  /** Log lines dropped because the log destination was slow or gone. Absent in older snapshots. */
+  logLinesDropped?: number;
   inflight: number;
 }
 
@@ -43,6 +47,8 @@ export class ServeMetrics {
   audioWarnings = 0;
   modelSwaps = 0;
   modelLoadFailures = 0;
+  modelRefreshFailing = 0;
+  logLinesDropped = 0;
   inflight = 0;
 
   observe(route: string, status: number, seconds: number): void {
@@ -75,16 +81,23 @@ export class ServeMetrics {
       audioWarnings: this.audioWarnings,
       modelSwaps: this.modelSwaps,
       modelLoadFailures: this.modelLoadFailures,
+      modelRefreshFailing: this.modelRefreshFailing,
+      logLinesDropped: this.logLinesDropped,
       inflight: this.inflight,
     };
   }
+}
+
+/** A finished worker's counters, kept so merged counters never go down when a worker is replaced (gauges zeroed). */
+export function retiredSnapshot(s: MetricsSnapshot): MetricsSnapshot {
+  return { ...s, inflight: 0, modelRefreshFailing: 0 };
 }
 
 /** Adds snapshots (counters and histograms sum). */
 export function mergeSnapshots(snapshots: readonly MetricsSnapshot[]): MetricsSnapshot {
   const requests = new Map<string, [string, number, number]>();
   const latency: Record<string, HistogramSnapshot> = {};
-  const total: MetricsSnapshot = { requests: [], latency, rowsPredicted: 0, audioWarnings: 0, modelSwaps: 0, modelLoadFailures: 0, inflight: 0 };
+  const total: MetricsSnapshot = { requests: [], latency, rowsPredicted: 0, audioWarnings: 0, modelSwaps: 0, modelLoadFailures: 0, modelRefreshFailing: 0, logLinesDropped: 0, inflight: 0 };
   for (const s of snapshots) {
     for (const [route, status, count] of s.requests) {
       const key = `${route} ${status}`;
@@ -102,6 +115,8 @@ export function mergeSnapshots(snapshots: readonly MetricsSnapshot[]): MetricsSn
     total.audioWarnings = (total.audioWarnings ?? 0) + (s.audioWarnings ?? 0);
     total.modelSwaps += s.modelSwaps;
     total.modelLoadFailures += s.modelLoadFailures;
+    total.modelRefreshFailing = (total.modelRefreshFailing ?? 0) + (s.modelRefreshFailing ?? 0);
+    total.logLinesDropped = (total.logLinesDropped ?? 0) + (s.logLinesDropped ?? 0);
     total.inflight += s.inflight;
   }
   total.requests = [...requests.values()];
@@ -146,6 +161,13 @@ export function renderMetrics(s: MetricsSnapshot, model: ModelInfoLabels | null,
   lines.push(`spotml_model_swaps_total ${s.modelSwaps}`);
   lines.push('# HELP spotml_model_load_failures_total Model versions that failed to load or self-check.', '# TYPE spotml_model_load_failures_total counter');
   lines.push(`spotml_model_load_failures_total ${s.modelLoadFailures}`);
+  lines.push(
+    '# HELP spotml_model_refresh_failing Processes whose latest check of the model source failed (registry unreachable or a new version refused); the loaded model keeps serving.',
+    '# TYPE spotml_model_refresh_failing gauge',
+  );
+  lines.push(`spotml_model_refresh_failing ${s.modelRefreshFailing ?? 0}`);
+  lines.push('# HELP spotml_log_lines_dropped_total Log lines dropped because the log destination was too slow or closed.', '# TYPE spotml_log_lines_dropped_total counter');
+  lines.push(`spotml_log_lines_dropped_total ${s.logLinesDropped ?? 0}`);
   lines.push('# HELP spotml_requests_in_flight Requests being handled now.', '# TYPE spotml_requests_in_flight gauge');
   lines.push(`spotml_requests_in_flight ${s.inflight}`);
   lines.push('# HELP spotml_workers Server processes answering requests.', '# TYPE spotml_workers gauge');
@@ -154,7 +176,7 @@ export function renderMetrics(s: MetricsSnapshot, model: ModelInfoLabels | null,
   if (model) {
     lines.push('# HELP spotml_model_info The loaded model (value 1).', '# TYPE spotml_model_info gauge');
     lines.push(
-      `spotml_model_info{name="${label(model.name)}",version="${model.version ?? ''}",alias="${label(model.alias ?? '')}",runtime="${model.runtime}",spec_hash="${model.specHash ?? ''}"} 1`,
+      `spotml_model_info{name="${label(model.name)}",version="${model.version ?? ''}",alias="${label(model.alias ?? '')}",runtime="${label(model.runtime)}",spec_hash="${label(model.specHash ?? '')}"} 1`,
     );
     lines.push('# HELP spotml_model_version Registry version of the loaded model (0 for a package folder).', '# TYPE spotml_model_version gauge');
     lines.push(`spotml_model_version{name="${label(model.name)}"} ${model.version ?? 0}`);

@@ -8,7 +8,9 @@
  * closed once its last in-flight request releases it.
  *
  * A version that fails verification (checksums, decryption), fails to load or fails its self-check is not
- * served; the old one stays, the failure is reported (logs, /metrics) and the next poll tries again. The
+ * served; the old one stays and the failure is reported (logs, /metrics). Polls keep locating (cheap, so a
+ * move to another version is seen at once) but fetch the same failed version again only after a backoff that
+ * doubles up to five minutes: a corrupt multi-GB version is not re-downloaded and re-verified every poll. The
  * verified (possibly decrypted) copy a version is loaded from is removed as soon as the load ends.
  *
  * A package that reads frame-level input (model.json `frameInput`, e.g. the cnn) takes its `featureNames` then one
@@ -116,15 +118,26 @@ function checkedFrameInput(value: FrameInput | null | undefined, dir: string): F
 
 export interface HolderEvents {
   onSwap?(next: LoadedModel, previous: LoadedModel | null): void;
-  onError?(error: SpotmlError): void;
+  /** Every failed refresh; `repeated` when it failed the same way as the one before (log those once). */
+  onError?(error: SpotmlError, repeated: boolean): void;
+  /** A refresh succeeded after failures (the source is reachable again, or a sound version was loaded). */
+  onRecovered?(failures: number): void;
 }
+
+/** Longest wait before fetching a version that already failed to load again. */
+export const MAX_FAILED_VERSION_BACKOFF_MS = 5 * 60_000;
 
 export class ModelHolder {
   private model: LoadedModel | null = null;
   private refreshing: Promise<'unchanged' | 'swapped' | 'failed'> | null = null;
   private timer: NodeJS.Timeout | null = null;
+  private pollIntervalMs = 0;
+  /** The version that last failed to fetch or load, and when it may be tried again. */
+  private failedVersion: { key: string; attempts: number; retryAt: number } | null = null;
   swaps = 0;
   failures = 0;
+  /** Refreshes that failed since the last one that succeeded. */
+  consecutiveFailures = 0;
   lastError: SpotmlError | null = null;
 
   constructor(
@@ -183,17 +196,45 @@ export class ModelHolder {
   }
 
   private async doRefresh(): Promise<'unchanged' | 'swapped' | 'failed'> {
+    let key: string | null = null;
     try {
       const location = await this.source.locate();
-      if (this.model && location.key === this.model.resolved.key) return 'unchanged';
+      key = location.key;
+      if (this.model && location.key === this.model.resolved.key) {
+        this.failedVersion = null;
+        this.recovered();
+        return 'unchanged';
+      }
+      // Still the version that failed, still inside its backoff: the failure stands, nothing new to report.
+      const failed = this.failedVersion;
+      if (failed !== null && failed.key === location.key && Date.now() < failed.retryAt) return 'failed';
       this.install(await this.fetchAndLoad(location));
+      this.failedVersion = null;
+      this.recovered();
       return 'swapped';
     } catch (err) {
+      const error = asSpotmlError(err);
+      const repeated = this.lastError !== null && this.lastError.code === error.code && this.lastError.message === error.message;
       this.failures++;
-      this.lastError = asSpotmlError(err);
-      this.events.onError?.(this.lastError);
+      this.consecutiveFailures++;
+      this.lastError = error;
+      if (key !== null) {
+        // locate() worked, so this version itself failed: back off before fetching it again.
+        const attempts = this.failedVersion?.key === key ? this.failedVersion.attempts + 1 : 1;
+        const backoff = Math.min(MAX_FAILED_VERSION_BACKOFF_MS, Math.max(this.pollIntervalMs, 1000) * 2 ** (attempts - 1));
+        this.failedVersion = { key, attempts, retryAt: Date.now() + backoff };
+      }
+      this.events.onError?.(error, repeated);
       return 'failed';
     }
+  }
+
+  private recovered(): void {
+    if (this.consecutiveFailures === 0) return;
+    const failures = this.consecutiveFailures;
+    this.consecutiveFailures = 0;
+    this.lastError = null;
+    this.events.onRecovered?.(failures);
   }
 
   private install(next: LoadedModel): void {
@@ -204,12 +245,12 @@ export class ModelHolder {
       previous.retired = true;
       if (previous.inflight === 0) void previous.predictor.close().catch(() => undefined);
     }
-    this.lastError = null;
     this.events.onSwap?.(next, previous);
   }
 
   startPolling(intervalMs: number): void {
     this.stopPolling();
+    this.pollIntervalMs = intervalMs;
     if (!(intervalMs > 0)) return;
     const tick = (): void => {
       void this.refresh().finally(() => {

@@ -6,7 +6,14 @@
  *
  * Shutdown (SIGTERM/SIGINT or close()): readiness turns 503, the listening socket closes, idle keep-alive
  * connections are closed, responses from then on carry `Connection: close`, in-flight requests finish (up to
- * `drainTimeoutMs`), then the remaining sockets are closed, logs flushed and the model released.
+ * `drainTimeoutMs`), then the remaining sockets are closed, logs flushed and the model released. A second
+ * signal to a single server or the primary exits at once (128 + signal); a worker ignores it, because a
+ * signal to the process group (Ctrl-C, systemd's default KillMode) reaches it twice: directly and forwarded.
+ *
+ * The cluster primary restarts a worker that dies, after a backoff that doubles with each death in the last
+ * minute, and gives up (exit 70, one line) when workers keep failing to start: the first one at startup, or
+ * MAX_FAILED_STARTS in a row later (say the model folder was deleted), so a crash loop is visible to systemd
+ * or Kubernetes instead of forking forever.
  */
 import cluster, { type Worker } from 'node:cluster';
 import { createServer, type Server } from 'node:http';
@@ -19,7 +26,7 @@ import { createServeApp } from './app.js';
 import { createFastPath } from './fast-path.js';
 import { DEFAULT_LIMITS, type ServeLimits } from './scoring.js';
 import { createAuthenticator, type AuthOptions } from './auth.js';
-import { mergeSnapshots, ServeMetrics, type MetricsSnapshot } from './metrics.js';
+import { mergeSnapshots, retiredSnapshot, ServeMetrics, type MetricsSnapshot } from './metrics.js';
 import { ModelHolder } from './model-holder.js';
 import { modelSource, type ModelSource } from './model-source.js';
 import { DEFAULT_RUNTIME, type RuntimeChoice } from './runtime.js';
@@ -43,6 +50,11 @@ export interface ServeOptions {
   requestTimeoutMs?: number;
   /** Longest shutdown waits for in-flight requests, in ms. */
   drainTimeoutMs?: number;
+  /**
+   * How long an idle keep-alive connection stays open, in ms. Longer than a load balancer's idle timeout
+   * (AWS ALB: 60 s), or the server closes sockets the balancer is about to reuse and clients get 502s.
+   */
+  keepAliveTimeoutMs?: number;
   /** Where JSON-lines logs go (null: nowhere). */
   logSink?: LogSink | null;
   onnxThreads?: number;
@@ -64,6 +76,13 @@ export interface RunningServer {
 }
 
 export const DEFAULT_POLL_SECONDS = 10;
+export const DEFAULT_KEEP_ALIVE_TIMEOUT_MS = 65_000;
+export const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
+/** Workers in a row that may exit before listening (after the cluster started) before the primary gives up. */
+export const MAX_FAILED_STARTS = 5;
+const RESTART_BACKOFF_BASE_MS = 200;
+const RESTART_BACKOFF_MAX_MS = 10_000;
+const SIGNAL_EXIT_CODES: Readonly<Record<string, number>> = { SIGINT: 130, SIGTERM: 143 };
 
 interface MetricsIpc {
   type: 'spotml:metrics-request' | 'spotml:metrics-collect' | 'spotml:metrics-snapshot' | 'spotml:metrics-merged';
@@ -104,8 +123,8 @@ function clusterSnapshot(metrics: ServeMetrics): () => Promise<MetricsSnapshot> 
 
 export async function startServer(options: ServeOptions, source: ModelSource = modelSource(options.model, options)): Promise<RunningServer> {
   const started = performance.now();
-  const log = new AccessLog(options.logSink === undefined ? process.stdout : options.logSink);
   const metrics = new ServeMetrics();
+  const log = new AccessLog(options.logSink === undefined ? process.stdout : options.logSink, { onDropped: (lines) => (metrics.logLinesDropped += lines) });
   const auth = await createAuthenticator(options.auth ?? {});
   const holder = new ModelHolder(
     source,
@@ -122,9 +141,15 @@ export async function startServer(options: ServeOptions, source: ModelSource = m
           specHash: next.pkg.document.specHash,
         });
       },
-      onError: (error) => {
+      onError: (error, repeated) => {
         metrics.modelLoadFailures++;
-        log.event('model refresh failed; still serving the loaded version', { error: error.message }, 'warn');
+        metrics.modelRefreshFailing = 1;
+        // Once per distinct failure, not every poll: a registry down for an hour is one line, not 360.
+        if (!repeated) log.event('model refresh failed; still serving the loaded version', { error: error.message }, 'warn');
+      },
+      onRecovered: (failures) => {
+        metrics.modelRefreshFailing = 0;
+        log.event('model refresh works again', { failedChecks: failures });
       },
     },
   );
@@ -159,7 +184,7 @@ export async function startServer(options: ServeOptions, source: ModelSource = m
       headersTimeout: Math.min(requestTimeout, 20_000),
       // Node checks the timeouts above only this often (default 30 s): check often enough to honour them.
       connectionsCheckingInterval: Math.max(100, Math.min(1000, requestTimeout / 4)),
-      keepAliveTimeout: 5_000,
+      keepAliveTimeout: options.keepAliveTimeoutMs ?? DEFAULT_KEEP_ALIVE_TIMEOUT_MS,
     },
     (req, res) => {
       if (!fastPath(req, res)) void listener(req, res);
@@ -179,13 +204,15 @@ export async function startServer(options: ServeOptions, source: ModelSource = m
 
   await new Promise<void>((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException): void => {
-      reject(
-        new SpotmlError(
-          'USAGE',
-          err.code === 'EADDRINUSE' ? `port ${options.port} on ${options.host} is in use: pick another --port` : `cannot listen on ${options.host}:${options.port} (${err.message})`,
-          { host: options.host, port: options.port },
-        ),
-      );
+      const message =
+        err.code === 'EADDRINUSE'
+          ? `port ${options.port} on ${options.host} is in use: pick another --port`
+          : err.code === 'EACCES'
+            ? `port ${options.port} on ${options.host} needs root (or CAP_NET_BIND_SERVICE): pick a --port above 1023 and map it in the load balancer or container`
+            : err.code === 'EADDRNOTAVAIL' || err.code === 'ENOTFOUND'
+              ? `--host ${options.host} is not an address of this machine: use 0.0.0.0 (every interface), 127.0.0.1 or one of its addresses`
+              : `cannot listen on ${options.host}:${options.port} (${err.message})`;
+      reject(new SpotmlError('USAGE', message, { host: options.host, port: options.port }));
     };
     server.once('error', onError);
     server.listen(options.port, options.host, () => {
@@ -219,7 +246,7 @@ export async function startServer(options: ServeOptions, source: ModelSource = m
       log.event('draining', { inflight: metrics.inflight });
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
-      const deadline = Date.now() + (options.drainTimeoutMs ?? 10_000);
+      const deadline = Date.now() + (options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS);
       while (metrics.inflight > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
       // Keep-alive sockets that went idle after their last response.
       server.closeIdleConnections();
@@ -240,18 +267,31 @@ export async function startServer(options: ServeOptions, source: ModelSource = m
 
 /** Runs one server until SIGTERM/SIGINT, then drains and resolves (the process then exits on its own). */
 export async function serveUntilSignal(options: ServeOptions, onListening?: (server: RunningServer) => void): Promise<void> {
-  const running = await startServer(options);
+  let running: RunningServer;
+  try {
+    running = await startServer(options);
+  } catch (err) {
+    // The IPC channel would keep a worker that cannot serve alive (and counted as one by the primary). The
+    // worker's own disconnect() lets it exit with the error's code; process.disconnect() would exit 0 at once.
+    if (cluster.isWorker) cluster.worker?.disconnect();
+    throw err;
+  }
   onListening?.(running);
   await new Promise<void>((resolve) => {
-    const stop = (): void => {
-      process.off('SIGTERM', stop);
-      process.off('SIGINT', stop);
+    let stopping = false;
+    const stop = (signal?: NodeJS.Signals): void => {
+      if (stopping) {
+        if (cluster.isWorker || signal === undefined) return;
+        process.stderr.write(`spotml serve: second ${signal}; exiting without waiting for in-flight requests\n`);
+        process.exit(SIGNAL_EXIT_CODES[signal] ?? 1);
+      }
+      stopping = true;
       void running.close().then(resolve, resolve);
     };
     process.on('SIGTERM', stop);
     process.on('SIGINT', stop);
     // A primary that goes away takes its workers with it.
-    if (cluster.isWorker) process.on('disconnect', stop);
+    if (cluster.isWorker) process.on('disconnect', () => stop());
   });
   // The IPC channel to the primary would keep a worker alive: drop it so the process exits.
   if (cluster.isWorker && process.connected) process.disconnect();
@@ -271,14 +311,24 @@ export async function runCluster(options: ServeOptions, workers: number, onListe
   /** Metrics collections in flight: our id → the asking worker, its own request id and the snapshots so far. */
   const collecting = new Map<number, { requester: Worker; requestId: number; snapshots: MetricsSnapshot[]; waiting: number; timer: NodeJS.Timeout }>();
   let collectId = 0;
+  /** Each live worker's latest snapshot, and the counters of workers that are gone, so totals never go down. */
+  const lastSnapshots = new Map<number, MetricsSnapshot>();
+  let retired: MetricsSnapshot | null = null;
+  const listened = new Set<number>();
+  let failedStartsInARow = 0;
+  let recentDeaths: number[] = [];
+  const restartTimers = new Set<NodeJS.Timeout>();
 
   const finishCollect = (id: number): void => {
     const entry = collecting.get(id);
     if (!entry) return;
     collecting.delete(id);
     clearTimeout(entry.timer);
-    if (entry.requester.isConnected()) entry.requester.send({ type: 'spotml:metrics-merged', id: entry.requestId, snapshot: mergeSnapshots(entry.snapshots) });
+    const snapshots = retired === null ? entry.snapshots : [retired, ...entry.snapshots];
+    if (entry.requester.isConnected()) entry.requester.send({ type: 'spotml:metrics-merged', id: entry.requestId, snapshot: mergeSnapshots(snapshots) });
   };
+
+  const liveWorkers = (): Worker[] => Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
 
   const fork = (): Worker => {
     const worker = cluster.fork();
@@ -286,12 +336,13 @@ export async function runCluster(options: ServeOptions, workers: number, onListe
       if (!isMetricsIpc(message)) return;
       if (message.type === 'spotml:metrics-request') {
         const id = collectId++;
-        const alive = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined && w.isConnected());
+        const alive = liveWorkers().filter((w) => w.isConnected());
         // A worker that does not answer in time is left out rather than stalling the scrape.
         const timer = setTimeout(() => finishCollect(id), 1000);
         collecting.set(id, { requester: worker, requestId: message.id, snapshots: [], waiting: alive.length, timer });
         for (const w of alive) w.send({ type: 'spotml:metrics-collect', id });
       } else if (message.type === 'spotml:metrics-snapshot' && message.snapshot) {
+        lastSnapshots.set(worker.id, message.snapshot);
         const entry = collecting.get(message.id);
         if (!entry) return;
         entry.snapshots.push(message.snapshot);
@@ -302,7 +353,15 @@ export async function runCluster(options: ServeOptions, workers: number, onListe
   };
 
   await new Promise<void>((resolve, reject) => {
-    cluster.on('listening', (_worker, address) => {
+    const giveUp = (message: string): void => {
+      stopping = true;
+      for (const timer of restartTimers) clearTimeout(timer);
+      for (const w of liveWorkers()) w.process.kill('SIGTERM');
+      reject(new SpotmlError('INTERNAL', message));
+    };
+    cluster.on('listening', (worker, address) => {
+      listened.add(worker.id);
+      failedStartsInARow = 0;
       if (announced) return;
       announced = true;
       const host = address.address && address.address.includes(':') ? `[${address.address}]` : (address.address ?? options.host);
@@ -312,26 +371,52 @@ export async function runCluster(options: ServeOptions, workers: number, onListe
       onListening?.(url);
     });
     cluster.on('exit', (worker, code, signal) => {
+      const last = lastSnapshots.get(worker.id);
+      lastSnapshots.delete(worker.id);
+      if (last !== undefined) retired = mergeSnapshots(retired === null ? [retiredSnapshot(last)] : [retired, retiredSnapshot(last)]);
+      const hadListened = listened.delete(worker.id);
       if (stopping) {
-        if (Object.values(cluster.workers ?? {}).filter(Boolean).length === 0) resolve();
+        if (liveWorkers().length === 0) resolve();
         return;
       }
-      if (!announced) {
-        stopping = true;
-        for (const w of Object.values(cluster.workers ?? {})) w?.kill('SIGTERM');
-        reject(new SpotmlError('INTERNAL', `serve worker ${worker.process.pid} exited before listening (code ${String(code)}, signal ${String(signal)}); see its log above`));
-        return;
+      if (!hadListened) {
+        failedStartsInARow++;
+        if (!announced) {
+          giveUp(`serve worker ${worker.process.pid} exited before listening (code ${String(code)}, signal ${String(signal)}); see its log above`);
+          return;
+        }
+        if (failedStartsInARow >= MAX_FAILED_STARTS) {
+          giveUp(`serve workers keep failing to start (${failedStartsInARow} in a row, last exit code ${String(code)}); see their log above, fix the model source and restart`);
+          return;
+        }
       }
-      log.event('worker died; restarting it', { pid: worker.process.pid, code, signal }, 'warn');
-      fork();
+      const now = Date.now();
+      recentDeaths = [...recentDeaths.filter((t) => now - t < 60_000), now];
+      const delay = Math.min(RESTART_BACKOFF_MAX_MS, RESTART_BACKOFF_BASE_MS * 2 ** (recentDeaths.length - 1));
+      log.event('worker died; restarting it', { pid: worker.process.pid, code, signal, restartInMs: delay }, 'warn');
+      const timer = setTimeout(() => {
+        restartTimers.delete(timer);
+        if (!stopping) fork();
+      }, delay);
+      restartTimers.add(timer);
     });
-    const stop = (): void => {
-      if (stopping) return;
+    const stop = (signal: NodeJS.Signals): void => {
+      if (stopping) {
+        log.event(`second ${signal}; killing workers without waiting for in-flight requests`, {}, 'warn');
+        log.flush();
+        for (const w of liveWorkers()) w.process.kill('SIGKILL');
+        process.exit(SIGNAL_EXIT_CODES[signal] ?? 1);
+      }
       stopping = true;
+      for (const timer of restartTimers) clearTimeout(timer);
       log.event('stopping workers', { workers });
-      const alive = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
+      const alive = liveWorkers();
       if (alive.length === 0) resolve();
       for (const w of alive) w.process.kill('SIGTERM');
+      // Workers drain for at most drainTimeoutMs; one that is still there well after is stuck: kill it.
+      setTimeout(() => {
+        for (const w of liveWorkers()) w.process.kill('SIGKILL');
+      }, (options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS) + 5000).unref();
     };
     process.on('SIGTERM', stop);
     process.on('SIGINT', stop);

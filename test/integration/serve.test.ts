@@ -385,7 +385,7 @@ describe('spotml serve (real process)', () => {
     const mover = (async () => {
       await new Promise((r) => setTimeout(r, 500));
       await stores.registry.transitionStage('conc', 2, 'Production', true);
-      await waitFor(() => refusals().length >= 3, 5000);
+      await waitFor(() => refusals().length >= 1, 5000);
       phase = 'tampered';
       await new Promise((r) => setTimeout(r, 300));
       await stores.registry.transitionStage('conc', 3, 'Production', true);
@@ -398,6 +398,8 @@ describe('spotml serve (real process)', () => {
     expect(sent).toBeGreaterThan(50);
     // Never "two"/"TWO": the tampered version was not served for a single request.
     expect([...seen].sort()).toEqual(['one', 'three']);
+    // Polled every 50 ms, yet refused once: the same failure is logged once and the version not re-fetched every poll.
+    expect(refusals()).toHaveLength(1);
     const refusal = JSON.parse(refusals()[0]) as { level: string; error: string };
     expect(refusal.level).toBe('warn');
     expect(refusal.error).toMatch(/^conc version 2: file "model\.json" fails its sha256 check/);
