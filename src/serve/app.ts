@@ -101,6 +101,19 @@ async function readBody(c: Context<Env>, limit: number, asText: boolean): Promis
   }
 }
 
+/** The methods each route answers (hono answers HEAD for GET routes by itself). */
+const ROUTE_METHODS: Readonly<Record<string, string>> = {
+  '/invocations': 'POST',
+  '/predict/audio': 'POST',
+  '/ping': 'GET, HEAD',
+  '/health': 'GET, HEAD',
+  '/health/live': 'GET, HEAD',
+  '/health/ready': 'GET, HEAD',
+  '/version': 'GET, HEAD',
+  '/metrics': 'GET, HEAD',
+  '/openapi.json': 'GET, HEAD',
+};
+
 function send(c: Context<Env>, outcome: Outcome): Response {
   return c.body(outcome.body, outcome.status as 200, { 'Content-Type': outcome.contentType, ...outcome.headers });
 }
@@ -284,7 +297,18 @@ export function createServeApp(options: ServeAppOptions): Hono<Env> {
     return c.body(text, 200, { 'Content-Type': JSON_TYPE });
   });
 
-  app.notFound((c) => send(c, errorOutcome(new HttpRefusal(404, `no route ${c.req.method.slice(0, 16)} ${c.req.path.slice(0, 100)}; see /openapi.json`), c.get('requestId'))));
+  app.notFound((c) => {
+    const method = c.req.method.slice(0, 16);
+    const path = c.req.path.slice(0, 100);
+    const allowed = ROUTE_METHODS[path];
+    // A known route asked with another method is a 405 naming the methods it takes (HTTP's rule; MLflow's
+    // Flask server answers GET /invocations so), not a 404 that reads as "no such endpoint".
+    if (allowed !== undefined && Object.hasOwn(ROUTE_METHODS, path)) {
+      const outcome = errorOutcome(new HttpRefusal(405, `${path} takes ${allowed}, not ${method}`), c.get('requestId'));
+      return send(c, { ...outcome, headers: { ...outcome.headers, Allow: allowed } });
+    }
+    return send(c, errorOutcome(new HttpRefusal(404, `no route ${method} ${path}; see /openapi.json`), c.get('requestId')));
+  });
 
   app.onError((err, c) => {
     const outcome = errorOutcome(err, c.get('requestId'));

@@ -181,6 +181,14 @@ describe('GET endpoints', () => {
     const notFound = await h.app.request('/nowhere');
     expect(notFound.status).toBe(404);
     expect(((await notFound.json()) as { error_code: string }).error_code).toBe('RESOURCE_DOES_NOT_EXIST');
+    // A known route with another method: 405 and the methods it takes (RFC 9110 §15.5.6), as MLflow answers GET /invocations.
+    const wrongMethod = await h.app.request('/invocations');
+    expect(wrongMethod.status).toBe(405);
+    expect(wrongMethod.headers.get('allow')).toBe('POST');
+    expect(await wrongMethod.json()).toMatchObject({ error_code: 'METHOD_NOT_ALLOWED', message: '/invocations takes POST, not GET' });
+    const postToMetrics = await h.app.request('/metrics', { method: 'POST' });
+    expect([postToMetrics.status, postToMetrics.headers.get('allow')]).toEqual([405, 'GET, HEAD']);
+    expect((await h.app.request('/ping', { method: 'HEAD' })).status).toBe(200);
     // Access log: one JSON line per request with an id, route and status.
     await new Promise((resolve) => setImmediate(resolve));
     const lines = h.logged.join('').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
