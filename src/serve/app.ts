@@ -56,6 +56,8 @@ export interface ServeAppOptions {
   metricsSnapshot?: () => Promise<MetricsSnapshot>;
   /** True once shutdown began: readiness fails and responses close their connection. */
   isDraining?: () => boolean;
+  /** True while shutdown waits out --shutdown-delay: readiness fails, requests are still answered as usual. */
+  isLeaving?: () => boolean;
   /** Shared with the server's fast path so request ids stay unique per process. */
   requestIds?: RequestIds;
 }
@@ -123,6 +125,7 @@ export function createServeApp(options: ServeAppOptions): Hono<Env> {
   const limits: ServeLimits = { ...DEFAULT_LIMITS, ...options.limits };
   const ids = options.requestIds ?? new RequestIds();
   const draining = options.isDraining ?? (() => false);
+  const leaving = options.isLeaving ?? (() => false);
   const workers = options.workers ?? 1;
   const scoring: ScoringContext = { holder, auth, metrics, limits };
   const app = new Hono<Env>();
@@ -233,7 +236,7 @@ export function createServeApp(options: ServeAppOptions): Hono<Env> {
 
   app.get('/ping', (c) => c.body(NEWLINE_BODY, modelOrNull() ? 200 : 404, { 'Content-Type': JSON_TYPE }));
   app.get('/health/live', (c) => c.body(NEWLINE_BODY, 200, { 'Content-Type': JSON_TYPE }));
-  const ready = (c: Context<Env>): Response => c.body(NEWLINE_BODY, modelOrNull() && !draining() ? 200 : 503, { 'Content-Type': JSON_TYPE });
+  const ready = (c: Context<Env>): Response => c.body(NEWLINE_BODY, modelOrNull() && !draining() && !leaving() ? 200 : 503, { 'Content-Type': JSON_TYPE });
   app.get('/health', ready);
   app.get('/health/ready', ready);
 

@@ -4,7 +4,8 @@
  * one server per worker on the same port (Node's cluster shares the listening socket), restarts a worker that
  * dies, forwards SIGTERM, and merges the workers' metrics over IPC so /metrics counts every worker.
  *
- * Shutdown (SIGTERM/SIGINT or close()): readiness turns 503, the listening socket closes, idle keep-alive
+ * Shutdown (SIGTERM/SIGINT or close()): readiness turns 503 (with `shutdownDelayMs`, requests are still
+ * answered as usual for that long, while balancers take the instance out), the listening socket closes, idle keep-alive
  * connections are closed, responses from then on carry `Connection: close`, in-flight requests finish (up to
  * `drainTimeoutMs`), then the remaining sockets are closed, logs flushed and the model released. A second
  * signal to a single server or the primary exits at once (128 + signal); a worker ignores it, because a
@@ -50,6 +51,11 @@ export interface ServeOptions {
   requestTimeoutMs?: number;
   /** Longest shutdown waits for in-flight requests, in ms. */
   drainTimeoutMs?: number;
+  /**
+   * On SIGTERM, how long to keep answering (readiness already 503) before draining, in ms: a Kubernetes
+   * Service or load balancer keeps sending for a few seconds after the pod is marked terminating.
+   */
+  shutdownDelayMs?: number;
   /**
    * How long an idle keep-alive connection stays open, in ms. Longer than a load balancer's idle timeout
    * (AWS ALB: 60 s), or the server closes sockets the balancer is about to reuse and clients get 502s.
@@ -158,7 +164,9 @@ export async function startServer(options: ServeOptions, source: ModelSource = m
   const modelRssBytes = process.memoryUsage.rss() - rssBefore;
 
   let draining = false;
+  let leaving = false;
   const isDraining = (): boolean => draining;
+  const isLeaving = (): boolean => leaving;
   const requestIds = new RequestIds();
   const limits: ServeLimits = { ...DEFAULT_LIMITS, ...options.limits };
   const app = createServeApp({
@@ -170,6 +178,7 @@ export async function startServer(options: ServeOptions, source: ModelSource = m
     workers: options.workers ?? 1,
     metricsSnapshot: cluster.isWorker ? clusterSnapshot(metrics) : undefined,
     isDraining,
+    isLeaving,
     requestIds,
   });
   const fastPath = createFastPath({ scoring: { holder, auth, metrics, limits }, log, ids: requestIds, isDraining });
@@ -241,6 +250,12 @@ export async function startServer(options: ServeOptions, source: ModelSource = m
   let closing: Promise<void> | null = null;
   const close = (): Promise<void> => {
     closing ??= (async () => {
+      const delay = options.shutdownDelayMs ?? 0;
+      if (delay > 0) {
+        leaving = true;
+        log.event('shutdown delay: not ready, still answering', { seconds: delay / 1000 });
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
       draining = true;
       holder.stopPolling();
       log.event('draining', { inflight: metrics.inflight });
@@ -416,7 +431,7 @@ export async function runCluster(options: ServeOptions, workers: number, onListe
       // Workers drain for at most drainTimeoutMs; one that is still there well after is stuck: kill it.
       setTimeout(() => {
         for (const w of liveWorkers()) w.process.kill('SIGKILL');
-      }, (options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS) + 5000).unref();
+      }, (options.shutdownDelayMs ?? 0) + (options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS) + 5000).unref();
     };
     process.on('SIGTERM', stop);
     process.on('SIGINT', stop);

@@ -47,6 +47,7 @@ export const serveCommand: CommandModule = {
       .option('--max-rows <n>', 'most rows per request', '100000')
       .option('--request-timeout <seconds>', 'longest a request body may take to arrive (then 408)', '30')
       .option('--drain-timeout <seconds>', 'longest shutdown waits for in-flight requests', '10')
+      .option('--shutdown-delay <seconds>', 'on SIGTERM, keep answering this long with readiness failing before draining (Kubernetes: a few seconds)', '0')
       .option('--keep-alive-timeout <seconds>', 'how long idle keep-alive connections stay open; keep it above your load balancer\'s idle timeout (AWS ALB: 60)', '65')
       .option('--onnx-threads <n>', 'onnxruntime intra-op threads per worker', '1')
       .option('--no-access-log', 'do not write JSON-lines access logs to stdout');
@@ -103,6 +104,7 @@ export const serveCommand: CommandModule = {
       },
       requestTimeoutMs: positive('--request-timeout', 'requestTimeout', false) * 1000,
       drainTimeoutMs: positive('--drain-timeout', 'drainTimeout', false) * 1000,
+      shutdownDelayMs: positive('--shutdown-delay', 'shutdownDelay', false) * 1000,
       keepAliveTimeoutMs: positive('--keep-alive-timeout', 'keepAliveTimeout', false) * 1000,
       onnxThreads: Math.max(1, positive('--onnx-threads', 'onnxThreads', true)),
       logSink: options.accessLog === false ? null : undefined,
