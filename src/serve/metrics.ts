@@ -29,6 +29,8 @@ export interface MetricsSnapshot {
   /** Log lines dropped because the log destination was slow or gone. Absent in older snapshots. */
   logLinesDropped?: number;
   inflight: number;
+  /** Processes whose snapshots were added (1 for one process; a retired worker adds 0). Absent in older snapshots. */
+  processes?: number;
 }
 
 export interface ModelInfoLabels {
@@ -83,6 +85,7 @@ export class ServeMetrics {
       modelLoadFailures: this.modelLoadFailures,
       modelRefreshFailing: this.modelRefreshFailing,
       logLinesDropped: this.logLinesDropped,
+      processes: 1,
       inflight: this.inflight,
     };
   }
@@ -90,14 +93,14 @@ export class ServeMetrics {
 
 /** A finished worker's counters, kept so merged counters never go down when a worker is replaced (gauges zeroed). */
 export function retiredSnapshot(s: MetricsSnapshot): MetricsSnapshot {
-  return { ...s, inflight: 0, modelRefreshFailing: 0 };
+  return { ...s, inflight: 0, modelRefreshFailing: 0, processes: 0 };
 }
 
 /** Adds snapshots (counters and histograms sum). */
 export function mergeSnapshots(snapshots: readonly MetricsSnapshot[]): MetricsSnapshot {
   const requests = new Map<string, [string, number, number]>();
   const latency: Record<string, HistogramSnapshot> = {};
-  const total: MetricsSnapshot = { requests: [], latency, rowsPredicted: 0, audioWarnings: 0, modelSwaps: 0, modelLoadFailures: 0, modelRefreshFailing: 0, logLinesDropped: 0, inflight: 0 };
+  const total: MetricsSnapshot = { requests: [], latency, rowsPredicted: 0, audioWarnings: 0, modelSwaps: 0, modelLoadFailures: 0, modelRefreshFailing: 0, logLinesDropped: 0, inflight: 0, processes: 0 };
   for (const s of snapshots) {
     for (const [route, status, count] of s.requests) {
       const key = `${route} ${status}`;
@@ -118,6 +121,7 @@ export function mergeSnapshots(snapshots: readonly MetricsSnapshot[]): MetricsSn
     total.modelRefreshFailing = (total.modelRefreshFailing ?? 0) + (s.modelRefreshFailing ?? 0);
     total.logLinesDropped = (total.logLinesDropped ?? 0) + (s.logLinesDropped ?? 0);
     total.inflight += s.inflight;
+    total.processes = (total.processes ?? 0) + (s.processes ?? 1);
   }
   total.requests = [...requests.values()];
   return total;
@@ -170,8 +174,10 @@ export function renderMetrics(s: MetricsSnapshot, model: ModelInfoLabels | null,
   lines.push(`spotml_log_lines_dropped_total ${s.logLinesDropped ?? 0}`);
   lines.push('# HELP spotml_requests_in_flight Requests being handled now.', '# TYPE spotml_requests_in_flight gauge');
   lines.push(`spotml_requests_in_flight ${s.inflight}`);
-  lines.push('# HELP spotml_workers Server processes answering requests.', '# TYPE spotml_workers gauge');
-  lines.push(`spotml_workers ${workers}`);
+  lines.push('# HELP spotml_workers Server processes answering requests (that answered this scrape).', '# TYPE spotml_workers gauge');
+  lines.push(`spotml_workers ${s.processes ?? workers}`);
+  lines.push('# HELP spotml_workers_configured Server processes asked for (--workers).', '# TYPE spotml_workers_configured gauge');
+  lines.push(`spotml_workers_configured ${workers}`);
 
   if (model) {
     lines.push('# HELP spotml_model_info The loaded model (value 1).', '# TYPE spotml_model_info gauge');

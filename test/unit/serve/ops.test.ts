@@ -118,5 +118,11 @@ describe('/metrics exposition', () => {
     expect(after.latency.invocations.count).toBe(3);
     expect(after.inflight).toBe(0);
     expect(after.modelRefreshFailing).toBe(0);
+    // spotml_workers counts the processes that answered (the dead one no longer does), not --workers.
+    expect([before.processes, after.processes]).toEqual([2, 2]);
+    expect(mergeSnapshots([retiredSnapshot(dead.snapshot()), alive.snapshot()]).processes).toBe(1);
+    const text = renderMetrics(mergeSnapshots([retiredSnapshot(dead.snapshot()), alive.snapshot()]), null, 2);
+    expect(text).toMatch(/^spotml_workers 1$/m);
+    expect(text).toMatch(/^spotml_workers_configured 2$/m);
   });
 });
