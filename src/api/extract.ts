@@ -76,6 +76,8 @@ export interface ExtractSummary {
   files: { total: number; ok: number; failed: number; withWarnings: number; cached: number; skippedNonWav: number };
   failures: { path: string; reason: string; code: string }[];
   warnings: ExtractWarning[];
+  /** Folders below an input that could not be read: their files are not in the table. */
+  unreadableFolders: { path: string; reason: string }[];
   audioSeconds: number;
   wallSeconds: number;
   throughput: { filesPerSecond: number; audioSecondsPerSecond: number };
@@ -105,6 +107,8 @@ export async function extract(options: ExtractOptions): Promise<ExtractSummary> 
 
   const discovery = await discoverAudio(options.inputs, { cwd });
   for (const glob of discovery.emptyGlobs) warn(`glob ${glob} matched no .wav file`, { pattern: glob });
+  for (const folder of discovery.emptyFolders) warn(`folder ${folder} holds no .wav file`, { folder });
+  for (const folder of discovery.unreadableFolders) warn(`folder ${folder.path} skipped: ${folder.reason}`, { folder: folder.path });
   if (discovery.files.length === 0) {
     throw new SpotmlError('NOT_FOUND', `no .wav files found in ${options.inputs.join(', ')}: check the inputs`, { inputs: [...options.inputs] });
   }
@@ -251,6 +255,7 @@ export async function extract(options: ExtractOptions): Promise<ExtractSummary> 
     },
     failures: failures.map((f) => ({ path: f.path, reason: f.reason, code: f.code })),
     warnings,
+    unreadableFolders: discovery.unreadableFolders.map((f) => ({ ...f })),
     audioSeconds,
     wallSeconds,
     throughput: { filesPerSecond: total / Math.max(wallSeconds, 1e-9), audioSecondsPerSecond: audioSeconds / Math.max(wallSeconds, 1e-9) },

@@ -8,7 +8,9 @@
  *   the `.wav` / `.wave` files it matches. `*` stays within one folder, `**` spans any number of them.
  * Folders and globs skip hidden entries (names starting with '.', e.g. macOS `._x.wav` AppleDouble files
  * or `.spotml-cache`) unless the pattern itself names them. Symbolic links to files are followed, to
- * folders are not (no cycles). The result is de-duplicated and sorted by display path (code-point order),
+ * folders are not (no cycles). A folder below an input that cannot be read (permissions) is skipped and
+ * listed in `unreadableFolders`, so one locked subfolder never stops a run over the rest; an input folder
+ * that cannot be read at all is an error. The result is de-duplicated and sorted by display path (code-point order),
  * so row order never depends on the file system or on parallelism. The display path is relative to the
  * working directory with '/' separators, or absolute for files outside it.
  *
@@ -40,6 +42,10 @@ export interface Discovery {
   readonly skippedNonWav: number;
   /** Globs that matched no .wav file. */
   readonly emptyGlobs: readonly string[];
+  /** Input folders (as given) holding no .wav file: a typo or a wrong folder, worth a warning. */
+  readonly emptyFolders: readonly string[];
+  /** Folders below an input that could not be read, with why: their files are missing from the run. */
+  readonly unreadableFolders: readonly { readonly path: string; readonly reason: string }[];
 }
 
 const WAV_EXTENSION = /\.wave?$/i;
@@ -69,6 +75,11 @@ export async function discoverAudio(inputs: readonly string[], options: { cwd?: 
   const found = new Map<string, AudioFile>();
   let skippedNonWav = 0;
   const emptyGlobs: string[] = [];
+  const emptyFolders: string[] = [];
+  const unreadableFolders: { path: string; reason: string }[] = [];
+  const onUnreadable = (folder: string, reason: string): void => {
+    unreadableFolders.push({ path: displayPath(folder, cwd), reason });
+  };
   const add = (absolutePath: string): void => {
     if (!found.has(absolutePath)) found.set(absolutePath, { absolutePath, path: displayPath(absolutePath, cwd) });
   };
@@ -79,13 +90,17 @@ export async function discoverAudio(inputs: readonly string[], options: { cwd?: 
     if (stats?.isFile()) {
       add(absolute);
     } else if (stats?.isDirectory()) {
-      const walked = await walk(absolute, Number.POSITIVE_INFINITY, false);
+      const walked = await walk(absolute, Number.POSITIVE_INFINITY, false, onUnreadable);
+      let wavCount = 0;
       for (const file of walked) {
-        if (isWavName(file)) add(file);
-        else skippedNonWav++;
+        if (isWavName(file)) {
+          add(file);
+          wavCount++;
+        } else skippedNonWav++;
       }
+      if (wavCount === 0) emptyFolders.push(input);
     } else if (hasGlobMagic(input)) {
-      const matches = await expandGlob(input, cwd);
+      const matches = await expandGlob(input, cwd, onUnreadable);
       let wavCount = 0;
       for (const file of matches) {
         if (isWavName(file)) {
@@ -99,11 +114,19 @@ export async function discoverAudio(inputs: readonly string[], options: { cwd?: 
     }
   }
   const files = [...found.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  return { files, skippedNonWav, emptyGlobs };
+  return { files, skippedNonWav, emptyGlobs, emptyFolders, unreadableFolders };
 }
 
-/** Absolute paths of the files under `dir`, at most `maxDepth` folder levels down (1 = only `dir`). */
-async function walk(dir: string, maxDepth: number, includeHidden: boolean): Promise<string[]> {
+type OnUnreadable = (folder: string, reason: string) => void;
+
+const DENIED = new Set(['EACCES', 'EPERM']);
+
+/**
+ * Absolute paths of the files under `dir`, at most `maxDepth` folder levels down (1 = only `dir`).
+ * `dir` itself must be readable; a subfolder that is not (permissions, or gone meanwhile) goes to
+ * `onUnreadable` and the walk goes on.
+ */
+async function walk(dir: string, maxDepth: number, includeHidden: boolean, onUnreadable: OnUnreadable): Promise<string[]> {
   const out: string[] = [];
   const visit = async (folder: string, depth: number): Promise<void> => {
     let entries;
@@ -111,8 +134,12 @@ async function walk(dir: string, maxDepth: number, includeHidden: boolean): Prom
       entries = await readdir(folder, { withFileTypes: true });
     } catch (err) {
       const code = (err as { code?: unknown }).code;
-      if (code === 'EACCES' || code === 'EPERM') {
-        throw new SpotmlError('INVALID_INPUT', `folder ${folder} cannot be read: permission denied`, { file: folder });
+      if (folder !== dir && (DENIED.has(code as string) || code === 'ENOENT')) {
+        onUnreadable(folder, DENIED.has(code as string) ? 'permission denied: make it readable (chmod +rx) to include its files' : 'removed during the search');
+        return;
+      }
+      if (DENIED.has(code as string)) {
+        throw new SpotmlError('INVALID_INPUT', `folder ${folder} cannot be read: permission denied: make it readable (chmod +rx) or pass another folder`, { file: folder });
       }
       throw err;
     }
@@ -134,7 +161,7 @@ async function walk(dir: string, maxDepth: number, includeHidden: boolean): Prom
 }
 
 /** Files matching a glob, as absolute paths. */
-export async function expandGlob(pattern: string, cwd: string): Promise<string[]> {
+export async function expandGlob(pattern: string, cwd: string, onUnreadable: OnUnreadable = () => undefined): Promise<string[]> {
   const absolutePattern = toPosix(isAbsolute(pattern) ? pattern : join(cwd, pattern));
   const segments = absolutePattern.split('/');
   const firstMagic = segments.findIndex((s) => hasGlobMagic(s));
@@ -146,7 +173,7 @@ export async function expandGlob(pattern: string, cwd: string): Promise<string[]
   const maxDepth = rest.includes('**') ? Number.POSITIVE_INFINITY : rest.length;
   const includeHidden = rest.some((s) => s.startsWith('.'));
   const matcher = globToRegExp(rest.join('/'));
-  const files = await walk(base, maxDepth, includeHidden);
+  const files = await walk(base, maxDepth, includeHidden, onUnreadable);
   return files.filter((file) => matcher.test(toPosix(relative(base, file))));
 }
 

@@ -132,15 +132,36 @@ export async function extractFile(task: ExtractTask): Promise<FileResult> {
 }
 
 function failure(task: ExtractTask, sha256: string | null, err: unknown): FileFailure {
-  const code: ErrorCode = err instanceof SpotmlError ? err.code : (err as { code?: unknown }).code === 'ENOENT' ? 'NOT_FOUND' : 'INTERNAL';
-  let reason = err instanceof Error ? err.message : String(err);
-  if ((err as { code?: unknown }).code === 'ENOENT') reason = 'file not found (removed during the run?)';
+  const fileSystem = fileSystemReason(err);
+  const code: ErrorCode = err instanceof SpotmlError ? err.code : (fileSystem?.code ?? 'INTERNAL');
+  let reason = fileSystem?.reason ?? (err instanceof Error ? err.message : String(err));
   // The report pairs each path with its reason: drop the path the decoder put in front.
   for (const prefix of [`${task.absolutePath}: `, `${task.path}: `]) {
     if (reason.startsWith(prefix)) reason = reason.slice(prefix.length);
   }
   if (code === 'INTERNAL' && !(err instanceof SpotmlError)) reason = `internal error: ${reason}`;
   return { ok: false, path: task.path, absolutePath: task.absolutePath, sha256, code, reason };
+}
+
+/**
+ * What an errno failure on an input file means, as a one-line reason without the path (the report pairs
+ * them); undefined for anything else. A file the user cannot read is their input's problem, not an internal error.
+ */
+export function fileSystemReason(err: unknown): { code: ErrorCode; reason: string } | undefined {
+  const errno = (err as { code?: unknown } | null)?.code;
+  switch (errno) {
+    case 'ENOENT':
+      return { code: 'NOT_FOUND', reason: 'file not found (removed during the run?)' };
+    case 'EACCES':
+    case 'EPERM':
+      return { code: 'INVALID_INPUT', reason: 'permission denied: make the file readable (chmod +r) or leave it out' };
+    case 'EISDIR':
+      return { code: 'INVALID_INPUT', reason: 'is a folder, not a file: pass the folder itself to search it for .wav files' };
+    case 'EIO':
+      return { code: 'DECODE', reason: 'the disk reported an I/O error reading it: copy the file again or leave it out' };
+    default:
+      return undefined;
+  }
 }
 
 interface SignalRange {

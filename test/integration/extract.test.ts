@@ -345,3 +345,73 @@ function expectSameValues(a: Table, b: Table): void {
     }
   });
 }
+
+describe('spotml extract interrupted half-way (built CLI)', () => {
+  /** Starts the CLI and resolves once `cacheEntries` entries exist, with the running child. */
+  function startUntilCached(args: readonly string[], cacheEntries: number, cacheDir: string) {
+    const child = spawn(process.execPath, [bin, ...args], { cwd: work, env: { ...process.env, CI: 'true', NO_COLOR: '1', SPOTML_CACHE_DIR: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const closed = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stderr })));
+    const ready = new Promise<void>((resolve, reject) => {
+      const timer = setInterval(() => {
+        const n = existsSync(cacheDir) ? readdirSync(cacheDir).filter((f) => f.endsWith('.json')).length : 0;
+        if (n >= cacheEntries) {
+          clearInterval(timer);
+          resolve();
+        }
+      }, 20);
+      void closed.then(() => {
+        clearInterval(timer);
+        reject(new Error(`extract ended before ${cacheEntries} files were cached: ${stderr}`));
+      });
+    });
+    return { child, ready, closed };
+  }
+
+  beforeAll(() => {
+    for (let i = 0; i < 80; i++) writeTone(`halfway/c${i % 4}/clip ${String(i).padStart(3, '0')}.wav`, 0.4, 200 + 7 * i);
+  });
+
+  const outputFiles = (dir: string): string[] => (existsSync(dir) ? readdirSync(dir).filter((f) => !f.startsWith('.spotml-cache')) : []);
+
+  it('Ctrl-C (SIGINT): exit 130 with one line on how to resume, no table or temp file; the re-run computes only the rest', async () => {
+    const args = ['extract', 'halfway', '--labels-from-dirs', '--out', 'halfway-int/f.csv', '--jobs', '1', ...FEW];
+    const cacheDir = join(work, 'halfway-int', '.spotml-cache', 'extract');
+    const run = startUntilCached(args, 10, cacheDir);
+    await run.ready;
+    run.child.kill('SIGINT');
+    const stopped = await run.closed;
+    expect(stopped.code).toBe(130);
+    expect(stopped.stderr.split('\n').filter((l) => l.includes('interrupted'))).toEqual([expect.stringMatching(/^warning interrupted: no table written; .*the same command resumes/)]);
+    expect(outputFiles(join(work, 'halfway-int'))).toEqual([]);
+    const cachedBefore = readdirSync(cacheDir).filter((f) => f.endsWith('.json')).length;
+    expect(cachedBefore).toBeLessThan(80);
+
+    const again = await cli(['--json', ...args]);
+    expect(again.code, again.stderr).toBe(0);
+    const summary = JSON.parse(again.stdout) as { rows: number; files: { cached: number } };
+    expect(summary.rows).toBe(80);
+    // Every file finished before the signal is read back, none computed twice.
+    expect(summary.files.cached).toBeGreaterThanOrEqual(cachedBefore);
+  }, 180_000);
+
+  it('SIGKILL: the cache stays valid (every entry parses) and the resumed table equals an uninterrupted one', async () => {
+    const args = ['extract', 'halfway', '--labels-from-dirs', '--out', 'halfway-kill/f.csv', '--jobs', '2', ...FEW];
+    const cacheDir = join(work, 'halfway-kill', '.spotml-cache', 'extract');
+    const run = startUntilCached(args, 15, cacheDir);
+    await run.ready;
+    run.child.kill('SIGKILL');
+    expect((await run.closed).signal).toBe('SIGKILL');
+    expect(outputFiles(join(work, 'halfway-kill'))).toEqual([]);
+    for (const entry of readdirSync(cacheDir).filter((f) => f.endsWith('.json'))) {
+      expect(() => JSON.parse(readFileSync(join(cacheDir, entry), 'utf8'))).not.toThrow();
+    }
+    const resumed = await cli(['--json', ...args]);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect((JSON.parse(resumed.stdout) as { files: { cached: number } }).files.cached).toBeGreaterThan(0);
+    const fresh = await cli(['--json', 'extract', 'halfway', '--labels-from-dirs', '--out', 'halfway-fresh/f.csv', '--no-cache', ...FEW]);
+    expect(fresh.code, fresh.stderr).toBe(0);
+    expect(readFileSync(join(work, 'halfway-kill/f.csv')).equals(readFileSync(join(work, 'halfway-fresh/f.csv')))).toBe(true);
+  }, 180_000);
+});

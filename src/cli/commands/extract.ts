@@ -155,7 +155,21 @@ export const extractCommand: CommandModule = {
     const labels = labelSource(options);
     const jobs = parseJobs(textOption(options, 'jobs'));
 
+    const cache = options.cache !== false;
     let progress = ui.progress('extract', 0, 'files');
+    let failed = 0;
+    // Ctrl-C: every file finished so far is already in the cache (written as each file ends), so say how to resume.
+    const onInterrupt = (): void => {
+      progress.done();
+      ui.warn(
+        cache
+          ? 'interrupted: no table written; files finished so far are cached, so the same command resumes where this one stopped'
+          : 'interrupted: no table written (and --no-cache kept nothing; a re-run starts over)',
+        { interrupted: true },
+      );
+      process.exit(130);
+    };
+    process.once('SIGINT', onInterrupt);
     const summary = await extract({
       inputs,
       out,
@@ -164,7 +178,7 @@ export const extractCommand: CommandModule = {
       settings,
       framesDir: textOption(options, 'frames') ?? null,
       jobs,
-      cache: options.cache !== false,
+      cache,
       cacheDir: textOption(options, 'cacheDir'),
       strict: options.strict === true,
       onStart: ({ total, jobs: used }) => {
@@ -172,10 +186,15 @@ export const extractCommand: CommandModule = {
         progress = ui.progress('extract', total, 'files');
       },
       onFile: ({ audioSeconds, result }) => {
-        progress.tick(1, `· ${(audioSeconds / 3600).toFixed(2)} h audio · ${result.path}`);
+        if (!result.ok) failed++;
+        // Short on purpose (fits 80 columns): a line wider than the terminal wraps, and each redraw then leaves a line behind.
+        progress.tick(1, failed > 0 ? `· ${failed} failed` : `· ${(audioSeconds / 3600).toFixed(2)} h audio`);
       },
       onWarning: (message, details) => ui.warn(message, details),
-    }).finally(() => progress.done());
+    }).finally(() => {
+      process.off('SIGINT', onInterrupt);
+      progress.done();
+    });
 
     ui.result(summary, () => render(summary));
     return 0;

@@ -134,9 +134,34 @@ class TerminalProgress implements Progress {
     const eta = rate > 0 ? Math.max(0, (this.total - this.count) / rate) : 0;
     const bar = this.color.cyan('█'.repeat(filled)) + this.color.dim('░'.repeat(width - filled));
     const line = `${this.label} ${bar} ${this.count}/${this.total} ${this.unit} · ${rate.toFixed(1)}/s · ETA ${formatSeconds(eta)} ${detail}`;
-    const columns = this.stream.columns ?? 120;
-    this.stream.write(`\r\x1b[2K${line.slice(0, columns + 40)}`);
+    // A pty without a size reports 0 columns: treat it as unknown rather than cutting the line to nothing.
+    const columns = this.stream.columns || 120;
+    this.stream.write(`\r\x1b[2K${fitToColumns(line, columns - 1)}`);
   }
+}
+
+/**
+ * `line` cut to `visible` characters on screen, colour escapes kept whole and not counted: a line that wraps
+ * leaves a copy behind at every redraw (\r only returns to the start of the last row).
+ */
+export function fitToColumns(line: string, visible: number): string {
+  let out = '';
+  let shown = 0;
+  for (let i = 0; i < line.length; ) {
+    if (line.charCodeAt(i) === 0x1b) {
+      const end = line.indexOf('m', i);
+      if (end < 0) break;
+      out += line.slice(i, end + 1);
+      i = end + 1;
+      continue;
+    }
+    if (shown >= visible) return `${out}\x1b[0m`;
+    const char = String.fromCodePoint(line.codePointAt(i) as number);
+    out += char;
+    shown++;
+    i += char.length;
+  }
+  return out;
 }
 
 export function formatSeconds(seconds: number): string {
