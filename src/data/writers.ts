@@ -44,7 +44,7 @@ async function writeChunksAtomic(path: string, chunks: Iterable<string | Uint8Ar
   } catch (err) {
     throw outputError(path, err);
   }
-  const temp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  const temp = tempPathFor(path);
   let handle;
   try {
     handle = await open(temp, 'w');
@@ -67,7 +67,13 @@ async function writeChunksAtomic(path: string, chunks: Iterable<string | Uint8Ar
   }
 }
 
-function outputError(path: string, err: unknown): SpotmlError {
+/** `.<name>.<pid>.<random>.tmp` beside `path`: same folder (so rename is atomic), hidden, and naming the process that owns it. */
+export function tempPathFor(path: string): string {
+  return join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+}
+
+/** The one-line error for an output that cannot be written (a SpotmlError passes through). */
+export function outputError(path: string, err: unknown): SpotmlError {
   if (err instanceof SpotmlError) return err;
   const message = err instanceof Error ? err.message : String(err);
   return new SpotmlError('INVALID_INPUT', `cannot write ${path} (${message}): check the folder exists and is writable`, { file: path }, { cause: err });
@@ -82,7 +88,7 @@ export function csvField(text: string): string {
   return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 
-function csvNumber(value: number): string {
+export function csvNumber(value: number): string {
   if (Number.isNaN(value)) return '';
   if (value === Number.POSITIVE_INFINITY) return 'inf';
   if (value === Number.NEGATIVE_INFINITY) return '-inf';
@@ -90,7 +96,7 @@ function csvNumber(value: number): string {
 }
 
 /** Shortest round-trip text; String(-0) is "0", so the sign of zero is kept by hand. */
-function finiteNumber(value: number): string {
+export function finiteNumber(value: number): string {
   return Object.is(value, -0) ? '-0' : String(value);
 }
 

@@ -327,6 +327,32 @@ describe('spotml extract (built CLI)', () => {
   }, 180_000);
 });
 
+describe('spotml extract streams rows as files finish (built CLI)', () => {
+  it('a slow first file does not reorder the table: --jobs 2 gives the same bytes as --jobs 1, CSV, JSONL and Parquet, with segments', async () => {
+    // The first file takes far longer than the rest: the others finish first and wait in the reorder window.
+    writeTone('order/a/000 long.wav', 30, 110);
+    for (let i = 1; i <= 60; i++) writeTone(`order/${i % 2 ? 'b' : 'c'}/${String(i).padStart(3, '0')} ü.wav`, 0.2 + 0.01 * i, 150 + 13 * i);
+    writeFileSync(join(work, 'order', 'b', '031 broken.wav'), 'RIFF????WAVEjunk');
+    const args = (out: string, jobs: string): string[] => ['--json', 'extract', 'order', '--labels-from-dirs', '--segment', '0.1', '--out', out, '--jobs', jobs, '--no-cache', ...FEW];
+    for (const format of ['csv', 'jsonl', 'parquet']) {
+      const [one, two] = await Promise.all([cli(args(`order-out/one.${format}`, '1')), cli(args(`order-out/two.${format}`, '2'))]);
+      expect(one.code, one.stderr).toBe(0);
+      expect(two.code, two.stderr).toBe(0);
+      expect(readFileSync(join(work, `order-out/two.${format}`)).equals(readFileSync(join(work, `order-out/one.${format}`))), format).toBe(true);
+      const summary = JSON.parse(two.stdout) as { rows: number; files: Record<string, number>; jobs: number };
+      expect(summary.jobs).toBe(2);
+      expect(summary.files).toMatchObject({ total: 62, ok: 61, failed: 1 });
+      expect(summary.rows).toBeGreaterThan(300);
+    }
+    const table = await readTable(join(work, 'order-out/two.csv'));
+    const paths = stringColumn(table, 'path');
+    expect(paths[0]).toBe('order/a/000 long.wav');
+    expect(paths.filter((p) => p === 'order/a/000 long.wav')).toHaveLength(300);
+    expect([...paths].sort()).toEqual(paths);
+    expect(readdirSync(join(work, 'order-out')).filter((f) => f.startsWith('.'))).toEqual([]);
+  }, 180_000);
+});
+
 function count(values: readonly string[]): Record<string, number> {
   const out: Record<string, number> = {};
   for (const v of values) out[v] = (out[v] ?? 0) + 1;
@@ -396,6 +422,17 @@ describe('spotml extract interrupted half-way (built CLI)', () => {
     expect(summary.files.cached).toBeGreaterThanOrEqual(cachedBefore);
   }, 180_000);
 
+  it('SIGTERM (a scheduler stopping the job) stops the same way: exit 143, the resume line, no table or temp file left', async () => {
+    const args = ['extract', 'halfway', '--labels-from-dirs', '--out', 'halfway-term/f.csv', '--jobs', '1', ...FEW];
+    const run = startUntilCached(args, 5, join(work, 'halfway-term', '.spotml-cache', 'extract'));
+    await run.ready;
+    run.child.kill('SIGTERM');
+    const stopped = await run.closed;
+    expect(stopped.code).toBe(143);
+    expect(stopped.stderr).toMatch(/warning interrupted: no table written/);
+    expect(outputFiles(join(work, 'halfway-term'))).toEqual([]);
+  }, 180_000);
+
   it('SIGKILL: the cache stays valid (every entry parses) and the resumed table equals an uninterrupted one', async () => {
     const args = ['extract', 'halfway', '--labels-from-dirs', '--out', 'halfway-kill/f.csv', '--jobs', '2', ...FEW];
     const cacheDir = join(work, 'halfway-kill', '.spotml-cache', 'extract');
@@ -403,12 +440,15 @@ describe('spotml extract interrupted half-way (built CLI)', () => {
     await run.ready;
     run.child.kill('SIGKILL');
     expect((await run.closed).signal).toBe('SIGKILL');
-    expect(outputFiles(join(work, 'halfway-kill'))).toEqual([]);
+    // No table; the rows streamed so far sit in a hidden temp file no process can delete on a kill -9 ...
+    expect(outputFiles(join(work, 'halfway-kill'))).toEqual([expect.stringMatching(/^\.f\.csv\.[0-9a-f]{8}-\d+\.[0-9a-f]{12}\.tmp$/)]);
     for (const entry of readdirSync(cacheDir).filter((f) => f.endsWith('.json'))) {
       expect(() => JSON.parse(readFileSync(join(cacheDir, entry), 'utf8'))).not.toThrow();
     }
     const resumed = await cli(['--json', ...args]);
     expect(resumed.code, resumed.stderr).toBe(0);
+    // ... which the next run over the same table sweeps (its process is gone).
+    expect(outputFiles(join(work, 'halfway-kill')).sort()).toEqual(['f.csv', 'f.csv.spec.json']);
     expect((JSON.parse(resumed.stdout) as { files: { cached: number } }).files.cached).toBeGreaterThan(0);
     const fresh = await cli(['--json', 'extract', 'halfway', '--labels-from-dirs', '--out', 'halfway-fresh/f.csv', '--no-cache', ...FEW]);
     expect(fresh.code, fresh.stderr).toBe(0);

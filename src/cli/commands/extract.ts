@@ -158,8 +158,9 @@ export const extractCommand: CommandModule = {
     const cache = options.cache !== false;
     let progress = ui.progress('extract', 0, 'files');
     let failed = 0;
-    // Ctrl-C: every file finished so far is already in the cache (written as each file ends), so say how to resume.
-    const onInterrupt = (): void => {
+    // Ctrl-C (or a scheduler's SIGTERM, a closed terminal's SIGHUP): every file finished so far is already in the
+    // cache (written as each file ends), so say how to resume; exiting through process.exit removes the table's temp file.
+    const onInterrupt = (signal: NodeJS.Signals): void => {
       progress.done();
       ui.warn(
         cache
@@ -167,9 +168,10 @@ export const extractCommand: CommandModule = {
           : 'interrupted: no table written (and --no-cache kept nothing; a re-run starts over)',
         { interrupted: true },
       );
-      process.exit(130);
+      process.exit(signal === 'SIGTERM' ? 143 : signal === 'SIGHUP' ? 129 : 130);
     };
-    process.once('SIGINT', onInterrupt);
+    const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+    for (const signal of signals) process.once(signal, onInterrupt);
     const summary = await extract({
       inputs,
       out,
@@ -192,7 +194,7 @@ export const extractCommand: CommandModule = {
       },
       onWarning: (message, details) => ui.warn(message, details),
     }).finally(() => {
-      process.off('SIGINT', onInterrupt);
+      for (const signal of signals) process.off(signal, onInterrupt);
       progress.done();
     });
 

@@ -11,7 +11,9 @@ import { Resampler } from '../../../src/audio/resample.js';
 import { decodeWavToMono } from '../../../src/audio/wav.js';
 import { extract } from '../../../src/api/extract.js';
 import { extractOk, extractTask } from '../../helpers/extract-task.js';
-import { readTable, stringColumn, numericColumn } from '../../../src/data/table.js';
+import { makeTable, readTable, stringColumn, numericColumn, type ColumnData, type TableFormat } from '../../../src/data/table.js';
+import { writeTable } from '../../../src/data/writers.js';
+import { idColumns } from '../../../src/audio/feature-spec.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'spotml-extract-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -377,5 +379,70 @@ describe('extract() in one thread', () => {
     );
     expect(err).toMatchObject({ code: 'DECODE', message: expect.stringMatching(/^a\/broken\.wav: .*--strict/) });
     expect(existsSync(strictOut)).toBe(false);
+  });
+});
+
+describe('extract() streams the table it used to build whole', () => {
+  /** The table as extract built it before streaming: every file's result kept, then one column per name, written by writeTable. */
+  async function wholeTable(root: string, rels: readonly string[], input: FeatureSettingsInput, out: string, format: TableFormat): Promise<void> {
+    const settings = resolveSettings(input);
+    const paths: string[] = [];
+    const labels: string[] = [];
+    const ids: number[][] = [[], [], []];
+    const values: number[][] = featureColumns(settings).map(() => []);
+    for (const rel of [...rels].sort()) {
+      const result = await extractFile(extractTask(root, join(root, rel), input));
+      if (!result.ok) continue;
+      for (const row of result.rows) {
+        paths.push(result.path);
+        labels.push(rel.split('/').at(-2) as string);
+        [row.segment, row.startS, row.endS].forEach((v, k) => ids[k].push(v));
+        row.values.forEach((v, c) => values[c].push(v));
+      }
+    }
+    const names = [...idColumns(settings), 'label', ...featureColumns(settings).map((f) => f.name)];
+    const columns: ColumnData[] = [paths, ...(settings.segment ? ids.map((v) => Float64Array.from(v)) : []), labels, ...values.map((v) => Float64Array.from(v))];
+    await writeTable(makeTable(names, columns), out, format);
+  }
+
+  for (const segment of [null, { length: 0.1, hop: 0.05 }]) {
+    it(`${segment ? 'segments' : 'whole clips'}: the same CSV / JSONL / Parquet bytes (unicode paths, a short clip with NaN deltas, a broken file skipped)`, async () => {
+      const root = mkdtempSync(join(dir, 'stream-'));
+      const rels = ['é ♫/ü, "1".wav', 'a/short.wav', 'a/x.wav', 'b/broken.wav', 'b/z.wav', 'b/2.wav'];
+      rels.forEach((rel, i) => {
+        mkdirSync(join(root, rel, '..'), { recursive: true });
+        writeFileSync(join(root, rel), rel.includes('broken') ? 'RIFF????WAVEjunk' : wavBytes(tone(rel.includes('short') ? 0.1 : 0.3 + 0.05 * i, 22050, 200 + 90 * i, i + 1), 22050));
+      });
+      const input: FeatureSettingsInput = { features: ['mfcc', 'mfcc_delta', 'rms', 'tempo'], aggregates: ['mean', 'std'], options: { nMfcc: 4 }, segment };
+      for (const format of ['csv', 'jsonl', 'parquet'] as const) {
+        const out = join(root, 'out', `streamed.${format}`);
+        const summary = await extract({ inputs: ['.'], out, cwd: root, jobs: 1, cache: false, labels: { kind: 'dirs' }, settings: input });
+        // Deltas need 9 frames: the 0.1 s clip has fewer, and so does every 0.1 s segment.
+        expect(summary.files).toMatchObject({ total: 6, ok: 5, failed: 1, withWarnings: segment ? 5 : 1 });
+        const expected = join(root, 'out', `whole.${format}`);
+        await wholeTable(root, rels, input, expected, format);
+        expect(readFileSync(out).equals(readFileSync(expected)), format).toBe(true);
+        expect(summary.rows).toBe((await readTable(expected)).nRows);
+      }
+      const table = await readTable(join(root, 'out', 'streamed.csv'));
+      expect(numericColumn(table, 'mfcc_delta_01_mean').some(Number.isNaN)).toBe(true);
+      expect(stringColumn(table, 'path')[table.nRows - 1]).toBe('é ♫/ü, "1".wav');
+      expect(readdirSync(join(root, 'out')).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+    });
+  }
+
+  it('a run that fails leaves neither the table nor a temp file; an existing table is kept', async () => {
+    const root = mkdtempSync(join(dir, 'stream-fail-'));
+    mkdirSync(join(root, 'a'));
+    writeFileSync(join(root, 'a', 'x.wav'), wavBytes(tone(0.3, 22050), 22050));
+    writeFileSync(join(root, 'a', 'y.wav'), 'RIFF????WAVEjunk');
+    mkdirSync(join(root, 'out'));
+    writeFileSync(join(root, 'out', 'f.csv'), 'previous\n');
+    const strict = await extract({ inputs: ['a'], out: 'out/f.csv', cwd: root, jobs: 1, cache: false, strict: true, settings: { features: ['rms'] } }).catch((e: unknown) => e);
+    expect(strict).toMatchObject({ code: 'DECODE' });
+    const none = await extract({ inputs: ['a/y.wav'], out: 'out/g.csv', cwd: root, jobs: 1, cache: false, settings: { features: ['rms'] } }).catch((e: unknown) => e);
+    expect(none).toMatchObject({ code: 'DECODE', message: expect.stringMatching(/none of the 1 files could be read/) });
+    expect(readdirSync(join(root, 'out'))).toEqual(['f.csv']);
+    expect(readFileSync(join(root, 'out', 'f.csv'), 'utf8')).toBe('previous\n');
   });
 });
