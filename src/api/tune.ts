@@ -10,9 +10,9 @@
  * Trials run `jobs` at a time, each fold a task on a worker thread when the compiled worker exists.
  * A study resumes by name; several processes (or machines, with PostgreSQL) can work on one study.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, rename, unlink, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { SpotmlError } from '../errors.js';
 import { ID_COLUMNS, featureColumnsMatrix, splitFeatureColumns, textColumnsWarning } from '../data/feature-columns.js';
@@ -34,8 +34,8 @@ import { GridSampler, RandomSampler, type Sampler } from '../search/sampler.js';
 import { type SpaceFile, fitSpaceToRows, resolveSpace } from '../search/space.js';
 import { openStudyStorage } from '../search/storage/index.js';
 import { checkStudyName } from '../search/storage/journal.js';
-import type { StudyStorage } from '../search/storage/types.js';
-import { Study, TrialPruned, type TrialContext } from '../search/study.js';
+import type { StudyInfo, StudyStorage } from '../search/storage/types.js';
+import { Study, TrialPruned, type TrialContext, defaultWorker } from '../search/study.js';
 import { TpeSampler } from '../search/tpe.js';
 import { type TrialRecord, bestTrial, completedTrials } from '../search/trial.js';
 import { type FoldData, type FoldResult, type FoldTask, runFold, shareFoldData } from '../search/tune-fold.js';
@@ -90,7 +90,19 @@ export interface TuneOptions {
   cwd?: string;
   signal?: AbortSignal;
   /** `space`: where the search space came from (a YAML file, or the family's parameter table). */
-  onStart?: (event: { study: string; resumed: boolean; existingTrials: number; jobs: number; workers: boolean; storage: string; metric: MetricName; greaterIsBetter: boolean; space: string }) => void;
+  /** `runningTrials`: trials other workers of the study are running now. */
+  onStart?: (event: {
+    study: string;
+    resumed: boolean;
+    existingTrials: number;
+    runningTrials: number;
+    jobs: number;
+    workers: boolean;
+    storage: string;
+    metric: MetricName;
+    greaterIsBetter: boolean;
+    space: string;
+  }) => void;
   onTrial?: (trial: TrialRecord, best: TrialRecord | undefined) => void;
   onWarning?: (message: string) => void;
 }
@@ -177,12 +189,16 @@ function makeSampler(name: SamplerName, seed: number, options: TuneOptions): Sam
   }
 }
 
-/** Runs folds in this thread, or on worker threads (compiled JavaScript only). */
+/**
+ * Runs folds on worker threads (compiled JavaScript only; otherwise in this thread). Even one job uses a
+ * worker: a fold fitting in this thread would block the heartbeats, and after --heartbeat-timeout other
+ * workers of the study would fail the trial as stale while it is still being computed.
+ */
 class FoldRunner {
   private readonly pool: WorkerPool<FoldTask, FoldResult> | undefined;
   constructor(jobs: number) {
     const url = new URL('../search/tune-worker.js', import.meta.url);
-    this.pool = jobs > 1 && workerAvailable(url) ? new WorkerPool<FoldTask, FoldResult>(url, jobs) : undefined;
+    this.pool = workerAvailable(url) ? new WorkerPool<FoldTask, FoldResult>(url, jobs) : undefined;
   }
 
   get usesWorkers(): boolean {
@@ -303,8 +319,21 @@ export async function tune(options: TuneOptions): Promise<TuneSummary> {
       heartbeatTimeoutMs: (options.heartbeatTimeoutSeconds ?? 60) * 1000,
     });
     if (!study.created) checkSameData(study, studyName, storage.location, fingerprint, plan, warn);
+    // Trials of workers that died are marked now, so the counts shown at the start are the live ones.
+    await study.failStaleTrials();
     const existing = await study.trials();
-    options.onStart?.({ study: studyName, resumed: !study.created, existingTrials: existing.length, jobs, workers: runner.usesWorkers, storage: storage.location, metric, greaterIsBetter, space: spaceFile.source });
+    options.onStart?.({
+      study: studyName,
+      resumed: !study.created,
+      existingTrials: existing.length,
+      runningTrials: existing.filter((t) => t.state === 'RUNNING').length,
+      jobs,
+      workers: runner.usesWorkers,
+      storage: storage.location,
+      metric,
+      greaterIsBetter,
+      space: spaceFile.source,
+    });
 
     // Tracking: one parent run per study (first writer wins), one child run per trial.
     let parentRunId: string | null = null;
@@ -383,7 +412,7 @@ export async function tune(options: TuneOptions): Promise<TuneSummary> {
 
     await mkdir(outDir, { recursive: true });
     const trialsPath = join(outDir, 'trials.csv');
-    await writeFile(trialsPath, trialsCsv(trials, Object.keys(spaceFile.space), greaterIsBetter));
+    await writeFileAtomic(trialsPath, trialsCsv(trials, Object.keys(spaceFile.space), greaterIsBetter));
     let plots: { id: string; svg: string; png: string }[] = [];
     if (options.plots !== false && trials.length > 0) {
       try {
@@ -433,7 +462,7 @@ export async function tune(options: TuneOptions): Promise<TuneSummary> {
       stoppedBecause: summary.stoppedBecause,
       elapsedSeconds: (performance.now() - started) / 1000,
     };
-    await writeFile(result.outputs.summary, `${JSON.stringify(result, null, 2)}\n`);
+    await writeFileAtomic(result.outputs.summary, `${JSON.stringify(result, null, 2)}\n`);
     if (tracking && parentRunId) await finishStudyRun(tracking, parentRunId, result).catch((err: unknown) => warn(`the study run was not updated: ${(err as Error).message}`));
     if (!finalBest && result.stoppedBecause !== 'aborted') {
       const failed = trials.filter((t) => t.state === 'FAIL' && t.attrs.crashed !== true).sort((a, b) => a.number - b.number);
@@ -455,6 +484,21 @@ export async function tune(options: TuneOptions): Promise<TuneSummary> {
   } finally {
     await runner.close();
     await storage.close();
+  }
+}
+
+/**
+ * Several workers of one study may share an output folder: each file appears whole (written aside, then
+ * renamed), so a reader never sees half of one, and the last worker to finish leaves the fullest view.
+ */
+async function writeFileAtomic(path: string, text: string): Promise<void> {
+  const temp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  try {
+    await writeFile(temp, text);
+    await rename(temp, path);
+  } catch (err) {
+    await unlink(temp).catch(() => undefined);
+    throw err;
   }
 }
 
@@ -643,5 +687,149 @@ async function saveBestModel(args: {
     training: { command: 'tune', study: args.studyName, trial: args.best.number, params, seed: args.seed },
     runId: args.runId ?? undefined,
     exampleRow: Array.from(args.data.X.data.subarray(0, args.data.X.cols)),
+  });
+}
+
+// ------------------------------------------------------------------ reading and deleting studies
+
+export interface StudyListing {
+  study: string;
+  family: string | null;
+  target: string | null;
+  metric: string | null;
+  greaterIsBetter: boolean;
+  createdAt: string;
+  trials: { total: number; complete: number; pruned: number; failed: number; crashed: number; running: number };
+  best: { number: number; score: number; params: Record<string, ParamValue> } | null;
+}
+
+export interface StudyTrialRow {
+  number: number;
+  state: TrialRecord['state'];
+  /** The metric as it is usually read (not negated); null unless complete or pruned with a value. */
+  score: number | null;
+  params: Record<string, ParamValue>;
+  /** Running score after each step (fold), as read. */
+  intermediate: Record<string, number>;
+  startedAt: string;
+  finishedAt: string | null;
+  durationSeconds: number | null;
+  crashed: boolean;
+  reason: string | null;
+  worker: string | null;
+}
+
+/** Whether the study's metric is read greater-is-better (a study made before metrics were recorded: yes). */
+function studyOrientation(attrs: Readonly<Record<string, unknown>>): { metric: string | null; greaterIsBetter: boolean } {
+  const metric = typeof attrs.metric === 'string' ? attrs.metric : null;
+  const definition = metric === null ? undefined : METRICS[metric as MetricName];
+  return { metric, greaterIsBetter: definition?.greaterIsBetter ?? true };
+}
+
+function countTrials(trials: readonly TrialRecord[]): StudyListing['trials'] {
+  return {
+    total: trials.length,
+    complete: trials.filter((t) => t.state === 'COMPLETE').length,
+    pruned: trials.filter((t) => t.state === 'PRUNED').length,
+    failed: trials.filter((t) => t.state === 'FAIL' && t.attrs.crashed !== true).length,
+    crashed: trials.filter((t) => t.attrs.crashed === true).length,
+    running: trials.filter((t) => t.state === 'RUNNING').length,
+  };
+}
+
+async function withStorage<T>(storageUri: string | undefined, cwd: string | undefined, fn: (storage: StudyStorage) => Promise<T>): Promise<T> {
+  const storage = openStudyStorage(storageUri, resolve(cwd ?? process.cwd()));
+  try {
+    return await fn(storage);
+  } finally {
+    await storage.close();
+  }
+}
+
+async function findStudy(storage: StudyStorage, name: string): Promise<StudyInfo> {
+  checkStudyName(name);
+  const info = await storage.getStudy(name);
+  if (info) return info;
+  const known = (await storage.listStudies()).map((s) => s.name);
+  throw new SpotmlError(
+    'NOT_FOUND',
+    `there is no study "${name}" in ${storage.location}${known.length > 0 ? ` (studies: ${known.slice(0, 8).join(', ')}${known.length > 8 ? ', …' : ''})` : ''}: check --study and --storage`,
+    { study: name, storage: storage.location },
+  );
+}
+
+/** Every study in the storage with its trial counts and best trial, oldest first. */
+export function listStudies(options: { storage?: string; cwd?: string } = {}): Promise<{ storage: string; studies: StudyListing[] }> {
+  return withStorage(options.storage, options.cwd, async (storage) => {
+    const listings: StudyListing[] = [];
+    for (const info of await storage.listStudies()) {
+      const trials = await storage.getTrials(info.id);
+      const { metric, greaterIsBetter } = studyOrientation(info.attrs);
+      const best = bestTrial(trials);
+      listings.push({
+        study: info.name,
+        family: typeof info.attrs.family === 'string' ? info.attrs.family : null,
+        target: typeof info.attrs.target === 'string' ? info.attrs.target : null,
+        metric,
+        greaterIsBetter,
+        createdAt: new Date(info.createdAt).toISOString(),
+        trials: countTrials(trials),
+        best: best ? { number: best.number, score: toScore(best.value as number, greaterIsBetter), params: { ...best.params } } : null,
+      });
+    }
+    return { storage: storage.location, studies: listings.sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.study.localeCompare(b.study)) };
+  });
+}
+
+/** One study's trials, scores as the metric is read; `file` (.csv or .json) also gets them written. */
+export function exportStudy(options: { study: string; storage?: string; cwd?: string; file?: string }): Promise<{ study: string; metric: string | null; file: string | null; trials: StudyTrialRow[] }> {
+  return withStorage(options.storage, options.cwd, async (storage) => {
+    const info = await findStudy(storage, options.study);
+    const { metric, greaterIsBetter } = studyOrientation(info.attrs);
+    const records = await storage.getTrials(info.id);
+    const trials = records.map((t): StudyTrialRow => ({
+      number: t.number,
+      state: t.state,
+      score: t.value === null ? null : toScore(t.value, greaterIsBetter),
+      params: { ...t.params },
+      intermediate: Object.fromEntries(Object.entries(t.intermediate).map(([step, v]) => [step, toScore(v, greaterIsBetter)])),
+      startedAt: new Date(t.startedAt).toISOString(),
+      finishedAt: t.finishedAt === null ? null : new Date(t.finishedAt).toISOString(),
+      durationSeconds: typeof t.attrs.durationSeconds === 'number' ? t.attrs.durationSeconds : null,
+      crashed: t.attrs.crashed === true,
+      reason: typeof t.attrs.reason === 'string' ? t.attrs.reason : null,
+      worker: typeof (t.attrs.worker as { id?: unknown } | undefined)?.id === 'string' ? (t.attrs.worker as { id: string }).id : null,
+    }));
+    let file: string | null = null;
+    if (options.file !== undefined) {
+      file = resolve(options.cwd ?? process.cwd(), options.file);
+      if (!/\.(csv|json)$/i.test(file)) throw new SpotmlError('USAGE', `--export ${options.file}: name a .csv or .json file`, { flag: '--export' });
+      const params = [...new Set(records.flatMap((t) => Object.keys(t.params)))];
+      const text = /\.json$/i.test(file) ? `${JSON.stringify({ study: info.name, metric, trials }, null, 2)}\n` : trialsCsv(records, params, greaterIsBetter);
+      await writeFileAtomic(file, text);
+    }
+    return { study: info.name, metric, file, trials };
+  });
+}
+
+/**
+ * Deletes a study and its trials. Refused while a live worker runs one of its trials (it would write into
+ * a study that is gone); trials of workers that died are marked first, so they do not block.
+ */
+export function deleteStudy(options: { study: string; storage?: string; cwd?: string; heartbeatTimeoutSeconds?: number }): Promise<{ study: string; storage: string; trials: number }> {
+  return withStorage(options.storage, options.cwd, async (storage) => {
+    const info = await findStudy(storage, options.study);
+    await storage.failStaleTrials(info.id, defaultWorker(), (options.heartbeatTimeoutSeconds ?? 60) * 1000);
+    const trials = await storage.getTrials(info.id);
+    const running = trials.filter((t) => t.state === 'RUNNING');
+    if (running.length > 0) {
+      throw new SpotmlError(
+        'USAGE',
+        `study "${info.name}" has ${running.length} trial${running.length === 1 ? '' : 's'} running (${running.map((t) => t.number).join(', ')}): stop its tune processes first, then delete it`,
+        { study: info.name },
+      );
+    }
+    await storage.deleteStudy(info.name);
+    return { study: info.name, storage: storage.location, trials: trials.length };
   });
 }

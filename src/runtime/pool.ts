@@ -121,7 +121,9 @@ export class WorkerPool<TTask, TResult> {
   }
 
   private spawn(): Slot<TTask, TResult> {
-    const worker = new Worker(this.workerUrl);
+    // Workers inherit the process's Node flags; those that make Node run inline code (node -e / -p with
+    // --input-type) would stop a worker from loading its file.
+    const worker = new Worker(this.workerUrl, { execArgv: workerExecArgv() });
     const slot: Slot<TTask, TResult> = { worker, current: undefined, exited: false };
     worker.on('message', (message: ResultMessage<TResult>) => {
       const current = slot.current;
@@ -228,4 +230,22 @@ function deserializeError(serialized: SerializedError): Error {
   const error = new Error(serialized.message);
   if (serialized.stack) error.stack = serialized.stack;
   return error;
+}
+
+/**
+ * The process's Node flags without those that run inline code instead of a file: -e/-p/--eval/--print with
+ * the code that follows them (execArgv holds it), and --input-type with its value.
+ */
+export function workerExecArgv(argv: readonly string[] = process.execArgv): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i];
+    if (/^(-e|-p|--eval|--print|--input-type)$/.test(flag)) {
+      i++; // its value
+      continue;
+    }
+    if (/^(--eval|--print|--input-type)=/.test(flag)) continue;
+    out.push(flag);
+  }
+  return out;
 }

@@ -141,7 +141,7 @@ export class Study {
         if (stable(stored) !== stable(wanted)) {
           throw new SpotmlError(
             'USAGE',
-            `study "${options.name}" in ${options.storage.location} was created with a different ${key} (${truncate(stable(stored))}, now ${truncate(stable(wanted))}): resume it with the same settings or pick a new --study name`,
+            `study "${options.name}" in ${options.storage.location} was created with a different ${key} (${describeDifference(stored, wanted)}): resume it with the same settings or pick a new --study name`,
             { study: options.name, key },
           );
         }
@@ -158,9 +158,14 @@ export class Study {
     return this.storage.getTrials(this.id);
   }
 
+  /** Marks other workers' trials failed (crashed) when their process is gone or silent past the timeout. */
+  failStaleTrials(): Promise<number[]> {
+    return this.storage.failStaleTrials(this.id, this.worker, this.heartbeatTimeoutMs);
+  }
+
   /** Creates the next trial, or null when the cap is reached or the sampler has nothing left. */
   async ask(maxTrials?: number): Promise<TrialRecord | null> {
-    await this.storage.failStaleTrials(this.id, this.worker, this.heartbeatTimeoutMs);
+    await this.failStaleTrials();
     return this.storage.createTrial(
       this.id,
       this.worker,
@@ -307,4 +312,30 @@ export class Study {
 
 function truncate(text: string, max = 80): string {
   return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+/** Where two settings differ, e.g. `space.n_neighbors.distribution.high: 50, now 9` (a few paths, then a count). */
+export function describeDifference(stored: unknown, wanted: unknown): string {
+  if (!isPlainObject(stored) || !isPlainObject(wanted)) return `${truncate(stable(stored))}, now ${truncate(stable(wanted))}`;
+  const differences: string[] = [];
+  const walk = (a: unknown, b: unknown, path: string): void => {
+    if (stable(a) === stable(b)) return;
+    if (isPlainObject(a) && isPlainObject(b)) {
+      for (const key of [...new Set([...Object.keys(a), ...Object.keys(b)])].sort()) {
+        const at = path === '' ? key : `${path}.${key}`;
+        if (!(key in b)) differences.push(`${at} removed`);
+        else if (!(key in a)) differences.push(`${at} added`);
+        else walk(a[key], b[key], at);
+      }
+      return;
+    }
+    differences.push(`${path}: ${truncate(stable(a), 40)}, now ${truncate(stable(b), 40)}`);
+  };
+  walk(stored, wanted, '');
+  const shown = differences.slice(0, 3).join('; ');
+  return differences.length > 3 ? `${shown}; and ${differences.length - 3} more` : shown;
 }

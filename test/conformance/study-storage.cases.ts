@@ -41,6 +41,26 @@ export function studyStorageCases(backend: string, factory: StudyStorageFactory)
       expect(Object.isFrozen(first.study)).toBe(true);
     });
 
+    it('deletes a study with its trials, for every handle; a study created later under the name starts empty', async () => {
+      const storage = await factory.open();
+      const name = factory.studyName('delete');
+      const kept = factory.studyName('kept');
+      const { study } = await storage.getOrCreateStudy(name, { family: 'knn' });
+      await storage.getOrCreateStudy(kept, {});
+      await storage.createTrial(study.id, me, () => ({ params: { a: 1 }, attrs: {} }));
+      expect(await storage.deleteStudy(name)).toBe(true);
+      expect(await storage.deleteStudy(name)).toBe(false);
+      const other = await factory.reopen();
+      expect(await other.getStudy(name)).toBeUndefined();
+      expect((await other.listStudies()).map((s) => s.name)).toContain(kept);
+      expect((await other.listStudies()).map((s) => s.name)).not.toContain(name);
+      const again = await other.getOrCreateStudy(name, { family: 'svm' });
+      expect(again.created).toBe(true);
+      expect(again.study.attrs).toEqual({ family: 'svm' });
+      expect(await other.getTrials(again.study.id)).toEqual([]);
+      expect((await other.createTrial(again.study.id, me, () => ({ params: {}, attrs: {} })))?.number).toBe(0);
+    });
+
     it('numbers trials 0, 1, 2 … and proposes under the lock with every earlier trial in view', async () => {
       const storage = await factory.open();
       const { study } = await storage.getOrCreateStudy(factory.studyName('numbers'), {});

@@ -4,7 +4,7 @@
  */
 import { Option, type Command } from 'commander';
 import { SpotmlError } from '../../errors.js';
-import { SAMPLER_NAMES, type SamplerName, type TuneSummary, tune } from '../../api/tune.js';
+import { SAMPLER_NAMES, type SamplerName, type StudyListing, type TuneSummary, deleteStudy, exportStudy, listStudies, tune } from '../../api/tune.js';
 import { familyNames } from '../../learners/catalogue.js';
 import type { Task } from '../../learners/types.js';
 import { METRICS, type MetricName } from '../../metrics/index.js';
@@ -45,6 +45,7 @@ function render(s: TuneSummary): string {
   lines.push(
     `study ${s.study} (${s.resumed ? 'resumed' : 'new'}) · ${s.family} on ${s.rows} rows × ${s.features} features · ${s.folds}-fold ${s.metric}` +
       ` · ${t.total} trials: ${t.complete} complete, ${t.pruned} pruned, ${t.failed} failed${t.crashed > 0 ? `, ${t.crashed} cut short` : ''}` +
+      `${t.running > 0 ? `, ${t.running} still running (other workers of the study)` : ''}` +
       ` · ${t.thisRun} this run in ${formatSeconds(s.elapsedSeconds)} (stopped: ${s.stoppedBecause})`,
   );
   if (s.best) {
@@ -69,6 +70,40 @@ function render(s: TuneSummary): string {
   return lines.join('\n');
 }
 
+function renderStudies(studies: readonly StudyListing[], storage: string): string {
+  if (studies.length === 0) return `no studies in ${storage}`;
+  const rows = studies.map((s) => {
+    const t = s.trials;
+    const counts = `${t.total} (${t.complete} complete, ${t.pruned} pruned, ${t.failed + t.crashed} failed${t.running > 0 ? `, ${t.running} running` : ''})`;
+    return [s.study, s.family ?? '', s.metric ?? '', counts, s.best ? `${s.best.score.toFixed(4)} (trial ${s.best.number})` : '', s.createdAt.slice(0, 19).replace('T', ' ')];
+  });
+  return formatTable(['study', 'model', 'metric', 'trials', 'best', 'created'], rows);
+}
+
+/** `--list`, `--export FILE`, `--delete`: reading and removing studies, no table needed. */
+async function manageStudies(context: CommandContext, options: Record<string, unknown>): Promise<number> {
+  const { ui } = context;
+  const storage = textOption(options, 'storage');
+  const exportFile = textOption(options, 'export');
+  const chosen = [options.list === true && '--list', exportFile !== undefined && '--export', options.delete === true && '--delete'].filter((f): f is string => typeof f === 'string');
+  if (chosen.length > 1) throw new SpotmlError('USAGE', `${chosen.join(' and ')} cannot be combined: give one`, { flag: chosen[1] });
+  if (options.list === true) {
+    const listed = await listStudies({ storage });
+    ui.result(listed, () => renderStudies(listed.studies, listed.storage));
+    return 0;
+  }
+  const study = textOption(options, 'study');
+  if (study === undefined) throw new SpotmlError('USAGE', `${chosen[0]} needs --study <name> (spotml tune --list shows them)`, { flag: '--study' });
+  if (exportFile !== undefined) {
+    const exported = await exportStudy({ study, storage, file: exportFile });
+    ui.result(exported, () => `wrote ${exported.trials.length} trials of study ${exported.study} to ${exported.file ?? ''}`);
+    return 0;
+  }
+  const deleted = await deleteStudy({ study, storage, heartbeatTimeoutSeconds: parseNumber('--heartbeat-timeout', textOption(options, 'heartbeatTimeout'), false, 1) });
+  ui.result(deleted, () => `deleted study ${deleted.study} and its ${deleted.trials} trials from ${deleted.storage}`);
+  return 0;
+}
+
 export const tuneCommand: CommandModule = {
   name: 'tune',
   summary: 'search one model family’s hyperparameters (TPE, random or grid; pruning; resumable, parallel studies)',
@@ -78,6 +113,9 @@ export const tuneCommand: CommandModule = {
     'spotml tune features.csv --target label --model random_forest --study rf-1 --trials 100   # run again to resume',
     'spotml tune features.csv --target label --model gbdt --study shared --storage postgresql://user:pw@db/spotml --trials 500',
     'spotml tune features.csv --target label --model knn --space configs/spaces/knn.yaml --save-model out/knn-best --json',
+    'spotml tune --list --storage postgresql://user:pw@db/spotml',
+    'spotml tune --study rf-1 --export rf-1-trials.csv',
+    'spotml tune --study rf-1 --delete',
   ],
   configure(command: Command): void {
     command
@@ -105,21 +143,31 @@ export const tuneCommand: CommandModule = {
       .option('--startup-trials <n>', 'random trials before TPE starts (default 10)')
       .option('--grid-resolution <n>', 'values per numeric axis for --sampler grid (default 5)')
       .option('--heartbeat-timeout <seconds>', 'a running trial whose worker is silent this long is marked failed (default 60)')
-      .option('--top <n>', 'rows in the leaderboard (default 10)');
+      .option('--top <n>', 'rows in the leaderboard (default 10)')
+      .option('--list', 'list the studies in --storage with their trial counts and best trial, then exit')
+      .option('--export <file>', 'write the trials of --study to a .csv or .json file, then exit')
+      .option('--delete', 'delete --study and its trials from --storage (refused while its trials run), then exit');
   },
   async run(context: CommandContext, args: readonly string[], options: Record<string, unknown>): Promise<number> {
     const { ui } = context;
+    if (options.list === true || options.export !== undefined || options.delete === true) return manageStudies(context, options);
     const table = await context.require(args[0], '<table>', 'Which feature table?');
     const target = await context.require(textOption(options, 'target'), '--target', 'Which column is the target?');
     const model = await context.require(textOption(options, 'model'), '--model', `Which model family (${familyNames().join(', ')})?`);
     const groupBy = textOption(options, 'groupBy');
     const controller = new AbortController();
-    const onSigint = (): void => {
-      if (controller.signal.aborted) process.exit(130);
-      ui.warn('interrupted: finishing up (the study keeps every finished trial; run the same command to resume). Press Ctrl-C again to quit now.', {});
+    // SIGTERM (kill, a scheduler, Kubernetes) stops as Ctrl-C does: running trials are marked cut short at
+    // once, instead of holding their place in a shared study until the heartbeat timeout.
+    let exitCode = 130;
+    const onSignal = (signal: NodeJS.Signals): void => {
+      const code = signal === 'SIGTERM' ? 143 : 130;
+      if (controller.signal.aborted) process.exit(code);
+      exitCode = code;
+      ui.warn(`interrupted (${signal}): finishing up (the study keeps every finished trial; run the same command to resume). Press Ctrl-C again to quit now.`, {});
       controller.abort(new SpotmlError('USAGE', 'interrupted'));
     };
-    process.on('SIGINT', onSigint);
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
     let progress = ui.progress('tune', 0, 'trials');
     // Trial records hold the objective oriented for maximising; show the metric as it is read.
     let sign = 1;
@@ -155,8 +203,10 @@ export const tuneCommand: CommandModule = {
         onStart: (e) => {
           sign = e.greaterIsBetter ? 1 : -1;
           metricName = e.metric;
+          const verb = !e.resumed ? 'starting' : e.runningTrials > 0 ? 'joining' : 'resuming';
+          const running = e.runningTrials > 0 ? `, ${e.runningTrials} running elsewhere` : '';
           ui.info(
-            `${e.resumed ? 'resuming' : 'starting'} study ${e.study} (${e.existingTrials} trials so far) in ${e.storage}, ${e.jobs} at a time${e.jobs > 1 && !e.workers ? ' (in this thread: build first for worker threads)' : ''}; space: ${e.space}`,
+            `${verb} study ${e.study} (${e.existingTrials} trials so far${running}) in ${e.storage}, ${e.jobs} at a time${e.jobs > 1 && !e.workers ? ' (in this thread: build first for worker threads)' : ''}; space: ${e.space}`,
           );
           progress = ui.progress('tune', 0, 'trials');
         },
@@ -167,9 +217,10 @@ export const tuneCommand: CommandModule = {
         onWarning: (message) => ui.warn(message, {}),
       }).finally(() => progress.done());
       ui.result(summary, () => render(summary));
-      return summary.stoppedBecause === 'aborted' ? 130 : 0;
+      return summary.stoppedBecause === 'aborted' ? exitCode : 0;
     } finally {
-      process.off('SIGINT', onSigint);
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
     }
   },
 };

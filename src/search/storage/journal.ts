@@ -51,7 +51,8 @@ type JournalRecord =
   | { op: 'create_trial'; study: string; number: number; params: Record<string, ParamValue>; attrs: Record<string, unknown>; worker: WorkerIdentity; t: number }
   | { op: 'intermediate'; study: string; number: number; step: number; value: number | string }
   | { op: 'heartbeat'; study: string; worker: string; numbers: number[]; t: number }
-  | { op: 'finish'; study: string; number: number; state: TrialState; value: number | string | null; attrs: Record<string, unknown>; t: number };
+  | { op: 'finish'; study: string; number: number; state: TrialState; value: number | string | null; attrs: Record<string, unknown>; t: number }
+  | { op: 'delete_study'; study: string; t: number };
 
 const NEWLINE = 0x0a;
 
@@ -192,6 +193,12 @@ export class JournalFileStorage implements StudyStorage {
         }
         return;
       }
+      case 'delete_study': {
+        // Its lines stay in the journal (rewriting it would pull the file from under other readers); a study
+        // created later under the same name starts empty.
+        this.studies.delete(r.study);
+        return;
+      }
       case 'finish': {
         const trial = this.studies.get(r.study)?.trials[r.number];
         // A finished trial never changes: the first finish wins.
@@ -242,14 +249,21 @@ export class JournalFileStorage implements StudyStorage {
   /** Runs `fn` holding this process's queue and the journal lock, caught up with every committed line. */
   private write<T>(fn: (append: (records: JournalRecord[]) => Promise<void>) => Promise<T>): Promise<T> {
     const run = async (): Promise<T> => {
-      await mkdir(dirname(this.path), { recursive: true });
-      const release = await acquireLock(this.lockPath, this.lockTimeoutMs);
+      let release: () => Promise<void>;
+      try {
+        await mkdir(dirname(this.path), { recursive: true });
+        release = await acquireLock(this.lockPath, this.lockTimeoutMs);
+      } catch (err) {
+        throw this.notWritable(err);
+      }
       try {
         const size = await this.catchUp();
         if (size > this.offset) await this.cutTornTail();
         return await fn(async (records) => {
           const text = records.map((r) => `${JSON.stringify(r)}\n`).join('');
-          const handle = await open(this.path, 'a');
+          const handle = await open(this.path, 'a').catch((err: unknown) => {
+            throw this.notWritable(err);
+          });
           try {
             await handle.write(text);
             await handle.sync();
@@ -265,6 +279,18 @@ export class JournalFileStorage implements StudyStorage {
     const result = this.queue.then(run, run);
     this.queue = result.catch(() => undefined);
     return result;
+  }
+
+  /** A file system refusal (read-only disk, permissions, a file where a folder should be) as one line naming the fix. */
+  private notWritable(err: unknown): unknown {
+    const errno = err as NodeJS.ErrnoException;
+    if (!(err instanceof Error) || typeof errno.code !== 'string' || !/^(EACCES|EPERM|EROFS|ENOTDIR|EISDIR|ENOSPC|EDQUOT)$/.test(errno.code)) return err;
+    return new SpotmlError(
+      'INVALID_INPUT',
+      `cannot write the study journal ${this.path} (${errno.code} on ${errno.path ?? this.path}): pass --storage with a writable file or folder, or fix its permissions`,
+      { file: this.path, errno: errno.code },
+      { cause: err },
+    );
   }
 
   private async cutTornTail(): Promise<void> {
@@ -298,6 +324,14 @@ export class JournalFileStorage implements StudyStorage {
   async listStudies(): Promise<StudyInfo[]> {
     await this.catchUp();
     return [...this.studies.values()].map((s) => s.info);
+  }
+
+  async deleteStudy(name: string): Promise<boolean> {
+    return this.write(async (append) => {
+      if (!this.studies.has(name)) return false;
+      await append([{ op: 'delete_study', study: name, t: Date.now() }]);
+      return true;
+    });
   }
 
   async setStudyAttrOnce(studyId: string, key: string, value: unknown): Promise<unknown> {

@@ -107,14 +107,44 @@ export function redactUrl(url: string): string {
   }
 }
 
+/** How long to wait for a server that does not answer (a firewall dropping packets) before saying so. */
+const CONNECT_TIMEOUT_MS = 15_000;
+
+/** Why a connection failed, as one line naming the storage (without its password) and the fix. */
+export function connectError(location: string, err: unknown): SpotmlError {
+  const code = (err as { code?: unknown }).code;
+  const message = err instanceof Error ? err.message : String(err);
+  let fix: string;
+  if (code === '28P01' || /client password must be a string/.test(message)) {
+    fix = 'put the user and password in --storage (postgresql://user:password@host/db) or set PGPASSWORD';
+  } else if (code === '28000') {
+    fix = 'put a user the server accepts in --storage (postgresql://user:password@host/db), or allow it in pg_hba.conf';
+  } else if (code === '3D000') {
+    fix = 'create the database (createdb) or fix its name in --storage';
+  } else if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
+    fix = 'check the host name in --storage';
+  } else {
+    fix = 'check the host and port in --storage and that PostgreSQL is running';
+  }
+  const reason = /client password must be a string/.test(message) ? 'the server wants a password and none was given' : message.replace(/^SASL: /, '');
+  return new SpotmlError('STORE', `cannot connect to ${location} (${reason}): ${fix}`, { storage: location, ...(typeof code === 'string' ? { reason: code } : {}) }, { cause: err });
+}
+
+/** Network errors, authentication, a missing database, the server shutting down, or no connection in time. */
+function isConnectionFailure(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string' && /^(E[A-Z_]+|28\w{3}|3D000|57P0[1-3])$/.test(code)) return true;
+  return err instanceof Error && /timeout exceeded when trying to connect|Connection terminated|client password must be a string/.test(err.message);
+}
+
 export class PostgresStudyStorage implements StudyStorage {
   readonly location: string;
   private readonly pool: pg.Pool;
   private ready: Promise<void> | undefined;
 
-  constructor(url: string, options: { poolSize?: number } = {}) {
+  constructor(url: string, options: { poolSize?: number; connectTimeoutMs?: number } = {}) {
     this.location = redactUrl(url);
-    this.pool = new pg.Pool({ connectionString: url, max: options.poolSize ?? 4 });
+    this.pool = new pg.Pool({ connectionString: url, max: options.poolSize ?? 4, connectionTimeoutMillis: options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS });
     // An idle client losing its connection must not crash the process; the next query reconnects.
     this.pool.on('error', () => undefined);
   }
@@ -135,9 +165,7 @@ export class PostgresStudyStorage implements StudyStorage {
     try {
       client = await this.pool.connect();
     } catch (err) {
-      throw new SpotmlError('STORE', `cannot connect to ${this.location} (${(err as Error).message}): check --storage and that PostgreSQL is running`, {
-        storage: this.location,
-      });
+      throw connectError(this.location, err);
     }
     try {
       await client.query('BEGIN');
@@ -158,6 +186,7 @@ export class PostgresStudyStorage implements StudyStorage {
       return (await this.pool.query<R>(text, values)).rows;
     } catch (err) {
       if (err instanceof SpotmlError) throw err;
+      if (isConnectionFailure(err)) throw connectError(this.location, err);
       throw new SpotmlError('STORE', `study storage ${this.location}: ${(err as Error).message}`, { storage: this.location });
     }
   }
@@ -180,6 +209,11 @@ export class PostgresStudyStorage implements StudyStorage {
 
   async listStudies(): Promise<StudyInfo[]> {
     return (await this.query<StudyRow>('SELECT * FROM spotml_studies ORDER BY id', [])).map(toStudy);
+  }
+
+  async deleteStudy(name: string): Promise<boolean> {
+    // Its trials go with it (ON DELETE CASCADE); a study created later under the name gets a new id.
+    return (await this.query('DELETE FROM spotml_studies WHERE name = $1 RETURNING id', [name])).length > 0;
   }
 
   async setStudyAttrOnce(studyId: string, key: string, value: unknown): Promise<unknown> {

@@ -50,6 +50,8 @@ export interface StudyStorage {
   getOrCreateStudy(name: string, attrs: Record<string, unknown>): Promise<{ study: StudyInfo; created: boolean }>;
   getStudy(name: string): Promise<StudyInfo | undefined>;
   listStudies(): Promise<StudyInfo[]>;
+  /** Removes the study and its trials; false when there was none by that name. */
+  deleteStudy(name: string): Promise<boolean>;
   /** Sets a study attribute unless it is set already; returns the value stored (first writer wins). */
   setStudyAttrOnce(studyId: string, key: string, value: unknown): Promise<unknown>;
   /** Creates the next trial (RUNNING) from a proposal made under the lock; null when capped or declined. */
