@@ -6,8 +6,9 @@
  * The manifest hashes the bytes as stored (ciphertext for an encrypted version), so integrity can be checked
  * without the key; AES-GCM then authenticates the plaintext on decryption as a second, independent layer.
  */
+import { constants } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { readFile, readdir } from 'node:fs/promises';
+import { open, readFile, readdir, realpath } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { SpotmlError } from '../errors.js';
 
@@ -124,13 +125,9 @@ export async function verifyArtifacts(dir: string, expectedDigest: string | null
     throw new SpotmlError('STORE', `${label}: file "${extra[0]}" is not in ${CHECKSUMS_FILE}: something was added after registration; refusing to load`, { file: extra[0] });
   }
   const files = new Map<string, Buffer>();
+  const realDir = await realpath(dir);
   for (const [path, expected] of Object.entries(manifest.files)) {
-    let bytes: Buffer;
-    try {
-      bytes = await readFile(join(dir, path));
-    } catch {
-      throw new SpotmlError('STORE', `${label}: file "${path}" listed in ${CHECKSUMS_FILE} is missing; refusing to load`, { file: path });
-    }
+    const bytes = await readListedFile(dir, realDir, path, label);
     const actual = sha256Hex(bytes);
     if (actual !== expected) {
       throw new SpotmlError(
@@ -142,6 +139,42 @@ export async function verifyArtifacts(dir: string, expectedDigest: string | null
     files.set(path, bytes);
   }
   return { manifest, digest, files };
+}
+
+/**
+ * One listed file's bytes, only when it is a regular file inside the folder: a symlink (the file or a folder on
+ * its way) could hand over bytes from elsewhere, and a FIFO or device would hang or never end the read.
+ * O_NOFOLLOW and O_NONBLOCK make the open itself refuse a swapped-in symlink and not wait on a FIFO.
+ */
+async function readListedFile(dir: string, realDir: string, path: string, label: string): Promise<Buffer> {
+  const full = join(dir, path);
+  const refuse = (why: string): SpotmlError =>
+    new SpotmlError('STORE', `${label}: file "${path}" listed in ${CHECKSUMS_FILE} ${why}; refusing to load (re-register the model from a plain folder)`, { file: path });
+  let resolved: string;
+  try {
+    resolved = await realpath(full);
+  } catch {
+    throw new SpotmlError('STORE', `${label}: file "${path}" listed in ${CHECKSUMS_FILE} is missing; refusing to load`, { file: path });
+  }
+  if (resolved !== join(realDir, path)) throw refuse('is a symbolic link or lies under one');
+  let handle;
+  try {
+    handle = await open(full, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch {
+    throw refuse('cannot be opened as a plain file');
+  }
+  try {
+    let bytes: Buffer | null;
+    try {
+      bytes = (await handle.stat()).isFile() ? await handle.readFile() : null;
+    } catch {
+      throw refuse('cannot be read');
+    }
+    if (bytes === null) throw refuse('is not a regular file');
+    return bytes;
+  } finally {
+    await handle.close();
+  }
 }
 
 /** Manifest paths are relative and stay inside the folder (a crafted manifest cannot point elsewhere). */

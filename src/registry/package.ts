@@ -211,28 +211,87 @@ function mlmodelYaml(input: WritePackageInput, document: PackageDocument, onnx: 
   return stringifyYaml(mlmodel, { sortMapEntries: true, lineWidth: 0 });
 }
 
+/**
+ * Deeper than any model spotml writes (a few dozen levels) yet far from the stack: the loaders recurse, and a
+ * crafted document nested a hundred thousand levels deep would otherwise end in "Maximum call stack size exceeded".
+ */
+const MAX_JSON_DEPTH = 512;
+
+/** Nesting depth of JSON text, counted without parsing (brackets inside strings do not count). */
+function jsonDepth(text: string): number {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > deepest) deepest = depth;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return deepest;
+}
+
+async function readJsonFile(file: string, fix: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new SpotmlError('INVALID_INPUT', `${file} cannot be read (${(err as Error).message}); ${fix}`, { file });
+  }
+  if (jsonDepth(text) > MAX_JSON_DEPTH) throw new SpotmlError('INVALID_INPUT', `${file} is nested deeper than ${MAX_JSON_DEPTH} levels; ${fix}`, { file });
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    throw new SpotmlError('INVALID_INPUT', `${file} is not valid JSON (${(err as Error).message.slice(0, 120)}); ${fix}`, { file });
+  }
+}
+
+function isLabel(value: unknown): boolean {
+  return typeof value === 'string' || (typeof value === 'number' && Number.isFinite(value));
+}
+
+/** The fields serving and evaluation index into, checked once here so a damaged document fails by name, not deep inside. */
+function checkPackageDocument(data: unknown, file: string): PackageDocument {
+  const document = data as Partial<PackageDocument> | null;
+  const bad = (why: string): SpotmlError => new SpotmlError('INVALID_INPUT', `${file} ${why}; the package is damaged: re-run spotml train`, { file });
+  if (typeof document !== 'object' || document === null || Array.isArray(document) || document.format !== PACKAGE_FORMAT) {
+    throw new SpotmlError('INVALID_INPUT', `${file} is not a spotml model package document`, { file });
+  }
+  if (document.formatVersion !== PACKAGE_FORMAT_VERSION) {
+    throw new SpotmlError('INVALID_INPUT', `${file} has package format ${String(document.formatVersion)}; this spotml reads ${PACKAGE_FORMAT_VERSION}`, { file });
+  }
+  if (document.task !== 'classification' && document.task !== 'regression') throw bad('has no "task" of classification or regression');
+  if (!Array.isArray(document.featureNames) || !document.featureNames.every((n) => typeof n === 'string')) throw bad('has no "featureNames" list of strings');
+  if (document.classes !== null && document.classes !== undefined && (!Array.isArray(document.classes) || !document.classes.every(isLabel))) throw bad('has "classes" that are not a list of labels');
+  const model = document.model as unknown;
+  if (typeof model !== 'object' || model === null || typeof (model as { family?: unknown }).family !== 'string') throw bad('has no "model" object with a "family"');
+  return document as PackageDocument;
+}
+
 /** Loads a package folder, checking its format; the model is rebuilt and ready to predict. */
 export async function readModelPackage(dir: string): Promise<ModelPackage> {
   const file = join(dir, 'model.json');
   if (!existsSync(file)) {
     throw new SpotmlError('NOT_FOUND', `${dir} is not a spotml model package (no model.json): pass the folder spotml train --out wrote`, { dir });
   }
-  let document: PackageDocument;
-  try {
-    document = JSON.parse(await readFile(file, 'utf8')) as PackageDocument;
-  } catch (err) {
-    throw new SpotmlError('INVALID_INPUT', `${file} is not valid JSON (${(err as Error).message}); the package is damaged`, { file });
-  }
-  if (document?.format !== PACKAGE_FORMAT) throw new SpotmlError('INVALID_INPUT', `${file} is not a spotml model package document`, { file });
-  if (document.formatVersion !== PACKAGE_FORMAT_VERSION) {
-    throw new SpotmlError('INVALID_INPUT', `${file} has package format ${String(document.formatVersion)}; this spotml reads ${PACKAGE_FORMAT_VERSION}`, { file });
-  }
+  const document = checkPackageDocument(await readJsonFile(file, 'the package is damaged'), file);
   const specFile = join(dir, 'feature-spec.json');
-  const spec = existsSync(specFile) ? (JSON.parse(await readFile(specFile, 'utf8')) as FeatureSpec) : null;
+  const spec = existsSync(specFile) ? ((await readJsonFile(specFile, 'the package is damaged')) as FeatureSpec) : null;
+  let model: FittedModel;
+  try {
+    model = loadAnyModel(document.model);
+  } catch (err) {
+    if (err instanceof SpotmlError) throw err;
+    throw new SpotmlError('INVALID_INPUT', `${file}: its "model" cannot be rebuilt (${(err as Error).message}); the package is damaged`, { file });
+  }
   return {
     dir,
     document,
-    model: loadAnyModel(document.model),
+    model,
     labels: document.classes ? LabelEncoder.fromJSON({ classes: document.classes }) : null,
     spec,
   };

@@ -284,10 +284,13 @@ export function createServeApp(options: ServeAppOptions): Hono<Env> {
     return c.body(renderMetrics(snapshot, info, workers), 200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' });
   });
 
-  app.get('/openapi.json', (c) => {
+  app.get('/openapi.json', async (c) => {
     const model = modelOrNull();
+    // The model's document names the model, its features and its classes: only callers allowed to use the
+    // model get it; anyone else (a server with auth, no or another tenant's token) gets the generic one.
+    const allowed = model !== null && (!auth.enabled || (await auth.authenticate(c.req.header('authorization'), model.resolved.tenant).then(() => true, () => false)));
     let text: string;
-    if (model) {
+    if (model && allowed) {
       const extra = extras(model);
       extra.openapi ??= JSON.stringify(
         openApiDocument(

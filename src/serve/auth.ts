@@ -9,9 +9,17 @@
  * Verified tokens are cached (until their `exp`, at most 60 s when they have none) so a client reusing one
  * token pays the signature check once, not per request.
  */
-import { createPublicKey, timingSafeEqual, type KeyObject } from 'node:crypto';
+import { createHash, createPublicKey, timingSafeEqual, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { createLocalJWKSet, errors as joseErrors, jwtVerify, type JSONWebKeySet, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import {
+  createLocalJWKSet,
+  errors as joseErrors,
+  jwtVerify,
+  type JSONWebKeySet,
+  type JWTPayload,
+  type JWTVerifyGetKey,
+  type JWTVerifyOptions,
+} from 'jose';
 import { SpotmlError } from '../errors.js';
 
 export interface AuthOptions {
@@ -82,14 +90,46 @@ function unauthenticated(message: string): SpotmlError {
   return new SpotmlError('UNAUTHENTICATED', message);
 }
 
+/** Compares digests, not the strings: equal-length inputs, so neither the bytes nor the token's length leak through timing. */
 function constantTimeEqual(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
+  const digest = (text: string): Buffer => createHash('sha256').update(text).digest();
+  return timingSafeEqual(digest(a), digest(b));
+}
+
+/** A token with white space or control characters could never arrive in `Bearer <token>` (Node trims header values). */
+function checkStaticToken(token: string): void {
+  if (/[\s\u0000-\u001f\u007f]/.test(token)) {
+    throw new SpotmlError('USAGE', '--auth-token / SPOTML_SERVE_TOKEN holds white space or control characters, so no client could send it: trim it (e.g. a trailing newline from a file)', {
+      flag: '--auth-token',
+    });
+  }
+}
+
+/**
+ * Verifies against a JWKS whose keys carry no `kid` (or share one) too: jose then reports several candidate
+ * keys, and each is tried in turn, so rotating keys without kids does not lock every client out.
+ */
+async function verifyWithKey(jwt: string, key: JwtKey, options: JWTVerifyOptions): Promise<JWTPayload> {
+  if (typeof key !== 'function') return (await jwtVerify(jwt, key, options)).payload;
+  try {
+    return (await jwtVerify(jwt, key, options)).payload;
+  } catch (err) {
+    if (!(err instanceof joseErrors.JWKSMultipleMatchingKeys)) throw err;
+    for await (const candidate of err) {
+      try {
+        return (await jwtVerify(jwt, candidate, options)).payload;
+      } catch (inner) {
+        // Only a signature made with another key moves on; a signed token with a bad claim is refused as such.
+        if (!(inner instanceof joseErrors.JWSSignatureVerificationFailed)) throw inner;
+      }
+    }
+    throw err;
+  }
 }
 
 export async function createAuthenticator(options: AuthOptions): Promise<Authenticator> {
   const token = options.token && options.token !== '' ? options.token : undefined;
+  if (token !== undefined) checkStaticToken(token);
   const jwtKey = await loadJwtKey(options);
   const tenantClaim = options.tenantClaim ?? 'tenant';
   const enabled = token !== undefined || jwtKey !== null;
@@ -102,9 +142,7 @@ export async function createAuthenticator(options: AuthOptions): Promise<Authent
     if (jwtKey === null) throw unauthenticated('the bearer token is not valid');
     let payload: JWTPayload;
     try {
-      const verifyOptions = { algorithms: options.jwtAlgorithms, issuer: options.jwtIssuer, audience: options.jwtAudience };
-      // Two calls rather than one on a union: jose overloads jwtVerify per key kind.
-      payload = (typeof jwtKey === 'function' ? await jwtVerify(jwt, jwtKey, verifyOptions) : await jwtVerify(jwt, jwtKey, verifyOptions)).payload;
+      payload = await verifyWithKey(jwt, jwtKey, { algorithms: options.jwtAlgorithms, issuer: options.jwtIssuer, audience: options.jwtAudience });
     } catch (err) {
       const reason =
         err instanceof joseErrors.JWTExpired

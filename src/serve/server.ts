@@ -17,7 +17,7 @@
  * or Kubernetes instead of forking forever.
  */
 import cluster, { type Worker } from 'node:cluster';
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import { SpotmlError } from '../errors.js';
@@ -181,6 +181,7 @@ export async function startServer(options: ServeOptions, source: ModelSource = m
     isLeaving,
     requestIds,
   });
+  const hostAllowed = loopbackHostCheck(options.host);
   const fastPath = createFastPath({ scoring: { holder, auth, metrics, limits }, log, ids: requestIds, isDraining });
   const listener = getRequestListener(app.fetch, {
     // A failure inside the adapter (not the app) still answers without internals.
@@ -196,6 +197,10 @@ export async function startServer(options: ServeOptions, source: ModelSource = m
       keepAliveTimeout: options.keepAliveTimeoutMs ?? DEFAULT_KEEP_ALIVE_TIMEOUT_MS,
     },
     (req, res) => {
+      if (!hostAllowed(req.headers.host)) {
+        refuseForeignHost(res, req.headers.host ?? '', (server.address() as AddressInfo).port);
+        return;
+      }
       if (!fastPath(req, res)) void listener(req, res);
     },
   );
@@ -276,6 +281,34 @@ export async function startServer(options: ServeOptions, source: ModelSource = m
   };
 
   return { url, port: address.port, host: options.host, holder, metrics, server, close };
+}
+
+// ---------------------------------------------------------------- DNS rebinding
+
+const LOOPBACK_NAMES: ReadonlySet<string> = new Set(['localhost', '127.0.0.1', '::1', '[::1]']);
+
+function isLoopbackHost(host: string): boolean {
+  return LOOPBACK_NAMES.has(host) || /^127\./.test(host);
+}
+
+/**
+ * On a loopback address, requests must name a loopback host: a web page whose domain an attacker re-binds to
+ * 127.0.0.1 would otherwise read predictions and /version from a browser on this machine (the Host header
+ * still carries the attacker's name). Servers on other addresses take any Host (proxies and balancers set it).
+ */
+export function loopbackHostCheck(listenHost: string): (host: string | undefined) => boolean {
+  if (!isLoopbackHost(listenHost)) return () => true;
+  return (host) => {
+    if (host === undefined) return true; // HTTP/1.0 without Host
+    const name = host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.replace(/:\d*$/, '');
+    return isLoopbackHost(name.toLowerCase());
+  };
+}
+
+function refuseForeignHost(res: ServerResponse, host: string, port: number): void {
+  const body = JSON.stringify({ error_code: 'BAD_REQUEST', message: `Host "${host.slice(0, 100)}" is not this server; use http://127.0.0.1:${port}` });
+  res.writeHead(421, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), Connection: 'close' });
+  res.end(body);
 }
 
 // ---------------------------------------------------------------- signals and the cluster

@@ -104,7 +104,7 @@ function invoke(url: string): Promise<Response> {
 }
 
 const BODY = '{"instances":[[1,2,3,4]]}';
-const head = (extra = ''): string => `POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${BODY.length}\r\n${extra}\r\n`;
+const head = (extra = ''): string => `POST /invocations HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${BODY.length}\r\n${extra}\r\n`;
 
 /** A request whose body arrives after `delayMs` (so it is in flight meanwhile); what came back. */
 function slowRequest(port: number, delayMs: number): Promise<string> {

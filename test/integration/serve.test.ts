@@ -219,13 +219,13 @@ describe('spotml serve (real process)', () => {
 
     // Malformed traffic over the socket: truncated, slow, oversized, garbage.
     const body = JSON.stringify({ instances: rows });
-    const head = (length: number, extra = ''): string => `POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\n${extra}\r\n`;
+    const head = (length: number, extra = ''): string => `POST /invocations HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\n${extra}\r\n`;
     const answers: string[] = [];
     for (let i = 0; i < 150; i++) answers.push(await raw(url, [{ data: head(body.length) + body.slice(0, (i * 7) % body.length) }], true, 2000));
-    for (let i = 0; i < 100; i++) answers.push(await raw(url, [{ data: `${['GARBAGE', 'POST /invocations HTTP/9.9', 'GET / HTTP/1.1\r\nHost: x\r\nContent-Length: -5', '\u0000\u0001\u0002', `POST /invocations HTTP/1.1\r\nHost: x\r\n${'X: y\r\n'.repeat(2000)}`][i % 5]}\r\n\r\n` }], true, 2000));
+    for (let i = 0; i < 100; i++) answers.push(await raw(url, [{ data: `${['GARBAGE', 'POST /invocations HTTP/9.9', 'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: -5', '\u0000\u0001\u0002', `POST /invocations HTTP/1.1\r\nHost: 127.0.0.1\r\n${'X: y\r\n'.repeat(2000)}`][i % 5]}\r\n\r\n` }], true, 2000));
     const big = await raw(url, [{ data: head(10 * 1024 * 1024) }, { data: 'x'.repeat(1000) }], false, 2000);
     expect(big).toMatch(/^HTTP\/1\.1 413/);
-    const chunked = `POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n${`10000\r\n${' '.repeat(0x10000)}\r\n`.repeat(2)}0\r\n\r\n`;
+    const chunked = `POST /invocations HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n${`10000\r\n${' '.repeat(0x10000)}\r\n`.repeat(2)}0\r\n\r\n`;
     expect(await raw(url, [{ data: chunked }], false, 2000)).toMatch(/^HTTP\/1\.1 413/);
     // Slow bodies: the request timeout (1 s) ends them with 408; 8 at once while a normal request still works.
     const slow = Array.from({ length: 8 }, () => raw(url, [{ data: head(body.length) + body.slice(0, 5) }, { data: body.slice(5, 9), delayMs: 300 }], false, 4000));
