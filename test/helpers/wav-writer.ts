@@ -137,3 +137,9 @@ export function writeWav(spec: WavSpec): Uint8Array {
 export function asciiBytes(text: string): Uint8Array {
   return Uint8Array.from(text, (ch) => ch.charCodeAt(0) & 0xff);
 }
+
+/** A plain 16-bit mono PCM WAV of `samples` in [-1, 1] (clipped), as most recorders write one. */
+export function pcm16MonoWav(samples: ArrayLike<number>, sampleRate: number): Uint8Array {
+  const codes = Array.from(samples, (x) => Math.round(Math.max(-1, Math.min(1, x)) * 32767));
+  return writeWav({ formatTag: 1, channels: 1, sampleRate, bitsPerSample: 16, samples: codes });
+}

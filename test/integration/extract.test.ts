@@ -10,6 +10,7 @@ import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { numericColumn, readTable, stringColumn, type Table } from '../../src/data/table.js';
+import { pcm16MonoWav } from '../helpers/wav-writer.js';
 import { readFeatureSpec } from '../../src/audio/feature-spec.js';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
@@ -56,29 +57,11 @@ function cli(args: readonly string[], options: { env?: Record<string, string> } 
   });
 }
 
-function wavBytes(samples: Float64Array, sampleRate: number): Buffer {
-  const b = Buffer.alloc(44 + samples.length * 2);
-  b.write('RIFF', 0);
-  b.writeUInt32LE(36 + samples.length * 2, 4);
-  b.write('WAVEfmt ', 8);
-  b.writeUInt32LE(16, 16);
-  b.writeUInt16LE(1, 20);
-  b.writeUInt16LE(1, 22);
-  b.writeUInt32LE(sampleRate, 24);
-  b.writeUInt32LE(sampleRate * 2, 28);
-  b.writeUInt16LE(2, 32);
-  b.writeUInt16LE(16, 34);
-  b.write('data', 36);
-  b.writeUInt32LE(samples.length * 2, 40);
-  for (let i = 0; i < samples.length; i++) b.writeInt16LE(Math.round(Math.max(-1, Math.min(1, samples[i])) * 32767), 44 + i * 2);
-  return b;
-}
-
 function writeTone(rel: string, seconds: number, hz: number, sampleRate = 22050): void {
   const n = Math.round(seconds * sampleRate);
   const y = Float64Array.from({ length: n }, (_, i) => 0.5 * Math.sin((2 * Math.PI * hz * i) / sampleRate) + 0.1 * Math.sin((2 * Math.PI * 2.7 * hz * i) / sampleRate));
   mkdirSync(join(work, rel, '..'), { recursive: true });
-  writeFileSync(join(work, rel), wavBytes(y, sampleRate));
+  writeFileSync(join(work, rel), pcm16MonoWav(y, sampleRate));
 }
 
 function sha256(rel: string): string {

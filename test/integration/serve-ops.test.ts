@@ -4,45 +4,18 @@
  * a log pipe that breaks, and listen errors. Real processes on free loopback ports; every wait is bounded.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { cp, mkdtemp, rename, writeFile } from 'node:fs/promises';
 import { connect, createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildCliLauncher } from '../helpers/cli-launcher.js';
 import { forestPackage } from '../unit/serve/fixtures.js';
 
-const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 let launcher: string[];
 let root: string;
 let packageDir: string;
 const running = new Set<ChildProcess>();
-
-async function buildLauncher(): Promise<string[]> {
-  const dir = join(repo, 'node_modules', '.cache', 'spotml-serve-ops-it');
-  mkdirSync(dir, { recursive: true });
-  const entry = join(dir, 'entry.ts');
-  writeFileSync(entry, `import { main } from ${JSON.stringify(join(repo, 'src/cli/main.ts'))};\nprocess.exitCode = await main(process.argv);\n`);
-  try {
-    const esbuild = await import('esbuild');
-    const outfile = join(dir, 'spotml.mjs');
-    await esbuild.build({
-      entryPoints: [entry],
-      bundle: true,
-      platform: 'node',
-      format: 'esm',
-      target: 'node20',
-      outfile,
-      packages: 'external',
-      define: { 'import.meta.url': JSON.stringify(`file://${join(repo, 'src/version.ts')}`) },
-      logLevel: 'silent',
-    });
-    return [outfile];
-  } catch {
-    return ['--import', 'tsx', entry];
-  }
-}
 
 interface Server {
   child: ChildProcess;
@@ -168,7 +141,7 @@ function listeningPids(stdout: string): number[] {
 }
 
 beforeAll(async () => {
-  launcher = await buildLauncher();
+  launcher = await buildCliLauncher('spotml-serve-ops-it');
   root = await mkdtemp(join(tmpdir(), 'spotml-serve-ops-'));
   packageDir = join(root, 'model');
   await forestPackage({ dir: packageDir, trees: 5, seed: 3 });

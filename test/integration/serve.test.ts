@@ -8,15 +8,16 @@
  * built CLI would; without esbuild it runs under tsx. Every loop is bounded by a count or a deadline.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildCliLauncher } from '../helpers/cli-launcher.js';
 import { createMatrix } from '../../src/data/matrix.js';
 import { buildSpec, resolveSettings } from '../../src/audio/feature-spec.js';
 import { readModelPackage } from '../../src/registry/package.js';
@@ -25,36 +26,9 @@ import { openStores } from '../../src/tracking/open-store.js';
 import { featuriseWav } from '../../src/serve/audio.js';
 import { forestPackage, linearSoftmaxOnnx, synthetic, tone, wavBytes } from '../unit/serve/fixtures.js';
 
-const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 let launcher: string[];
 let root: string;
 const running = new Set<ChildProcess>();
-
-async function buildLauncher(): Promise<string[]> {
-  const dir = join(repo, 'node_modules', '.cache', 'spotml-serve-it');
-  mkdirSync(dir, { recursive: true });
-  const entry = join(dir, 'entry.ts');
-  writeFileSync(entry, `import { main } from ${JSON.stringify(join(repo, 'src/cli/main.ts'))};\nprocess.exitCode = await main(process.argv);\n`);
-  try {
-    const esbuild = await import('esbuild');
-    const outfile = join(dir, 'spotml.mjs');
-    await esbuild.build({
-      entryPoints: [entry],
-      bundle: true,
-      platform: 'node',
-      format: 'esm',
-      target: 'node20',
-      outfile,
-      packages: 'external',
-      // version.ts finds package.json relative to its own URL.
-      define: { 'import.meta.url': JSON.stringify(`file://${join(repo, 'src/version.ts')}`) },
-      logLevel: 'silent',
-    });
-    return [outfile];
-  } catch {
-    return ['--import', 'tsx', entry];
-  }
-}
 
 interface Server {
   child: ChildProcess;
@@ -159,7 +133,7 @@ let nativeDir: string;
 let onnxDir: string;
 
 beforeAll(async () => {
-  launcher = await buildLauncher();
+  launcher = await buildCliLauncher('spotml-serve-it');
   root = await mkdtemp(join(tmpdir(), 'spotml-serve-it-'));
   // The native package carries a FeatureSpec, so its server has a working /predict/audio too.
   const settings = resolveSettings({ sampleRate: 16000, features: ['rms', 'zero_crossing_rate', 'spectral_centroid'], aggregates: ['mean', 'std'], segment: { length: 0.25, hop: 0.25 } });

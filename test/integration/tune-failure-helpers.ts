@@ -3,35 +3,10 @@
  * one built with --outDir elsewhere while dist/ is in use), a journal reader that checks every line, and a
  * wait for the first line of some kind.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { ROOT, type CliResult } from './tune-helpers.js';
+import type { ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 
-export const BUILD = process.env.SPOTML_TEST_BUILD ?? ROOT;
-const CLI = join(BUILD, 'bin', 'spotml.js');
-
-export function requireBuild(): void {
-  if (!existsSync(join(BUILD, 'dist', 'api', 'tune.js')) || !existsSync(join(BUILD, 'dist', 'search', 'tune-worker.js'))) {
-    throw new Error(`the tune failure tests run the built CLI: run \`npx tsc -p tsconfig.build.json\` (npm run build) first (looked in ${BUILD})`);
-  }
-}
-
-export function startCli(args: readonly string[], cwd: string, env: NodeJS.ProcessEnv = {}): { child: ChildProcess; done: Promise<CliResult> } {
-  const child = spawn(process.execPath, [CLI, ...args], { cwd, env: { ...process.env, CI: 'true', NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  const done = new Promise<CliResult>((resolvePromise) => {
-    child.on('close', (code, signal) => resolvePromise({ code, signal, stdout, stderr }));
-  });
-  return { child, done };
-}
-
-export function runCli(args: readonly string[], cwd: string, env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
-  return startCli(args, cwd, env).done;
-}
+export { BUILD, requireBuild, runCli, startCli } from './tune-helpers.js';
 
 export interface JournalRecord {
   op: string;

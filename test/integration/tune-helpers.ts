@@ -6,13 +6,15 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-export const CLI = join(ROOT, 'bin', 'spotml.js');
+/** The build the tests run: this checkout, or SPOTML_TEST_BUILD (a build made with --outDir elsewhere while dist/ is in use). */
+export const BUILD = process.env.SPOTML_TEST_BUILD ?? ROOT;
+export const CLI = join(BUILD, 'bin', 'spotml.js');
 export const IRIS = resolve(ROOT, '../shared/data/iris.csv');
 export const WINE = resolve(ROOT, '../shared/data/wine.csv');
 
 export function requireBuild(): void {
-  if (!existsSync(join(ROOT, 'dist', 'api', 'tune.js')) || !existsSync(join(ROOT, 'dist', 'search', 'tune-worker.js'))) {
-    throw new Error('the tune integration tests run the built CLI: run `npx tsc -p tsconfig.build.json` (npm run build) first');
+  if (!existsSync(join(BUILD, 'dist', 'api', 'tune.js')) || !existsSync(join(BUILD, 'dist', 'search', 'tune-worker.js'))) {
+    throw new Error(`the tune integration tests run the built CLI: run \`npx tsc -p tsconfig.build.json\` (npm run build) first (looked in ${BUILD})`);
   }
 }
 

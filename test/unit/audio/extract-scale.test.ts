@@ -7,6 +7,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import { pcm16MonoWav } from '../../helpers/wav-writer.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 
 // readdir fails with EACCES on folders named "locked": as root (CI containers) chmod 000 would not stop it.
@@ -27,26 +28,12 @@ const { SpotmlError } = await import('../../../src/errors.js');
 
 let root: string;
 
-function toneWav(seconds: number, sampleRate = 22050): Buffer {
+function toneWav(seconds: number, sampleRate = 22050): Uint8Array {
   const n = Math.round(seconds * sampleRate);
-  const b = Buffer.alloc(44 + n * 2);
-  b.write('RIFF', 0);
-  b.writeUInt32LE(36 + n * 2, 4);
-  b.write('WAVEfmt ', 8);
-  b.writeUInt32LE(16, 16);
-  b.writeUInt16LE(1, 20);
-  b.writeUInt16LE(1, 22);
-  b.writeUInt32LE(sampleRate, 24);
-  b.writeUInt32LE(sampleRate * 2, 28);
-  b.writeUInt16LE(2, 32);
-  b.writeUInt16LE(16, 34);
-  b.write('data', 36);
-  b.writeUInt32LE(n * 2, 40);
-  for (let i = 0; i < n; i++) b.writeInt16LE(Math.round(0.4 * Math.sin((2 * Math.PI * 440 * i) / sampleRate) * 32767), 44 + i * 2);
-  return b;
+  return pcm16MonoWav(Float64Array.from({ length: n }, (_, i) => 0.4 * Math.sin((2 * Math.PI * 440 * i) / sampleRate)), sampleRate);
 }
 
-function put(rel: string, data: Buffer | string): void {
+function put(rel: string, data: Uint8Array | string): void {
   mkdirSync(join(root, rel, '..'), { recursive: true });
   writeFileSync(join(root, rel), data);
 }
