@@ -400,15 +400,7 @@ export async function tune(options: TuneOptions): Promise<TuneSummary> {
         foldScores: Array.isArray(t.attrs.foldScores) ? (t.attrs.foldScores as number[]).map((v) => toScore(v, greaterIsBetter)) : [],
         durationSeconds: typeof t.attrs.durationSeconds === 'number' ? t.attrs.durationSeconds : null,
       }));
-    const counts = {
-      total: trials.length,
-      complete: trials.filter((t) => t.state === 'COMPLETE').length,
-      pruned: trials.filter((t) => t.state === 'PRUNED').length,
-      failed: trials.filter((t) => t.state === 'FAIL' && t.attrs.crashed !== true).length,
-      crashed: trials.filter((t) => t.attrs.crashed === true).length,
-      running: trials.filter((t) => t.state === 'RUNNING').length,
-      thisRun: summary.finished.length,
-    };
+    const counts = { ...countTrials(trials), thisRun: summary.finished.length };
 
     await mkdir(outDir, { recursive: true });
     const trialsPath = join(outDir, 'trials.csv');
