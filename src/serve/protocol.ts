@@ -6,7 +6,8 @@
  * are a header row plus data rows. Columns are matched by name; columns the model does not use are ignored (as
  * MLflow's schema enforcement does), a missing one is an error naming it. Positional forms (rows as arrays,
  * tensors, a split without `columns`) must have exactly the model's feature count (MLflow refuses these for a
- * named signature; spotml takes them in model order). Values must be finite numbers; `null` (JSON) or an empty
+ * named signature; spotml takes them in model order). Values must be finite numbers (numbers written as text,
+ * "1.5", are read as MLflow casts them to the double schema); `null` (JSON) or an empty
  * cell (CSV) is a missing value (NaN), which the model's own pipeline imputes. So is the bare `NaN` that Python's
  * json.dumps writes (MLflow's own client sends `json.dumps({"dataframe_split": df.to_dict(orient="split")})`),
  * and, as pandas builds a frame from `dataframe_records`, a key one record leaves out that others have. Every
@@ -103,7 +104,25 @@ function cell(value: unknown, field: string, row: number, column: string): numbe
     throw bad(`${field}: row ${row}, column "${column}": the number is infinite or out of range; send a finite number, or null for a missing value`, { field, row, column });
   }
   if (value === null) return Number.NaN;
+  if (typeof value === 'string') {
+    // Numbers sent as text ("1.5", what a client reading CSV without types sends): MLflow casts them to the
+    // schema's double (pandas astype(float64)), so they are read as numbers here too; "nan" is missing.
+    const number = numberFromText(value);
+    if (number !== undefined) return Number.isNaN(number) ? number : cell(number, field, row, column);
+  }
   throw bad(`${field}: row ${row}, column "${column}": expected a number or null, got ${typeName(value)}`, { field, row, column });
+}
+
+const DECIMAL_TEXT = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
+
+/** The number a cell's text spells as Python's float() reads it (decimal, nan, inf), or undefined. */
+function numberFromText(text: string): number | undefined {
+  const trimmed = text.trim();
+  if (DECIMAL_TEXT.test(trimmed)) return Number(trimmed);
+  const word = trimmed.toLowerCase().replace(/^[+-]/, '');
+  if (word === 'nan') return Number.NaN;
+  if (word === 'inf' || word === 'infinity') return trimmed.startsWith('-') ? -Infinity : Infinity;
+  return undefined;
 }
 
 function checkRowCount(rows: number, limits: ParseLimits, field: string): void {

@@ -421,6 +421,9 @@ describe('spotml serve (real process)', () => {
 
   it('runs --workers 2 on one port, merges their metrics, and stops on SIGTERM', async () => {
     const server = await serve([onnxDir, '--workers', '2', '--runtime', 'auto']);
+    const listening = (): Set<number> => new Set(server.stdout().split('\n').filter((l) => l.includes('"msg":"listening"')).map((l) => (JSON.parse(l) as { pid: number }).pid));
+    // spotml_workers counts the workers that answer: wait for the second to finish loading its model.
+    for (const deadline = Date.now() + 30_000; listening().size < 2 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 50));
     const results = await Promise.all(Array.from({ length: 40 }, () => invoke(server.url, { instances: [[1, 2, 3, 4]] }).then((r) => r.status)));
     expect(results.every((s) => s === 200)).toBe(true);
     const metrics = await (await fetch(`${server.url}/metrics`)).text();
@@ -428,8 +431,7 @@ describe('spotml serve (real process)', () => {
     // No --runtime: auto picks the package's model.onnx.
     expect(metrics).toMatch(/^spotml_model_info\{[^}]*runtime="onnx"/m);
     expect(metrics).toMatch(/^spotml_requests_total\{route="invocations",status="200"\} 40$/m);
-    const pids = new Set(server.stdout().split('\n').filter((l) => l.includes('"msg":"listening"')).map((l) => (JSON.parse(l) as { pid: number }).pid));
-    expect(pids.size).toBe(2);
+    expect(listening().size).toBe(2);
     expect(await stop(server)).toBe(0);
   });
 });

@@ -91,8 +91,15 @@ describe("MLflow's own client", () => {
     const error = await refusal(body);
     expect(error.error_code).toBe('BAD_REQUEST');
     expect(error.message).toBe('dataframe_split: row 0, column "f2": the number is infinite or out of range; send a finite number, or null for a missing value');
-    // A NaN inside a string is text, not a number: still a refusal naming the cell.
-    expect((await refusal('{"instances": [[1, "NaN", 2, 3]]}')).message).toMatch(/row 0, column "f1": expected a number or null, got a string/);
+    // As text too: "inf" is refused by row and column, other words that are not numbers as such.
+    expect((await refusal('{"instances": [[1, "-inf", 2, 3]]}')).message).toBe('instances: row 0, column "f1": the number is infinite or out of range; send a finite number, or null for a missing value');
+    expect((await refusal('{"instances": [[1, "1.5x", 2, 3]]}')).message).toBe('instances: row 0, column "f1": expected a number or null, got a string ("1.5x")');
+  });
+
+  it('reads numbers sent as text as MLflow casts them to the double schema (astype(float64)); "nan" is missing', () => {
+    const schema = inputSchema(['f0', 'f1', 'f2', 'f3'], null);
+    const parsed = parseJsonInput('{"dataframe_split": {"columns": ["f0", "f1", "f2", "f3"], "data": [["1.5", " 2e3 ", "NaN", "-.25"], [1, "+7", "nan", "0"]]}}', schema, { maxRows: 10 });
+    expect(Array.from(parsed.matrix.data)).toEqual([1.5, 2000, Number.NaN, -0.25, 1, 7, Number.NaN, 0]);
   });
 });
 
