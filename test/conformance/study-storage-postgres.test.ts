@@ -5,19 +5,17 @@
  */
 import { randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
+import { TEST_PG_URL, requirePostgresInCi } from '../helpers/postgres.js';
 import { PostgresStudyStorage } from '../../src/search/storage/postgres.js';
 import type { StudyStorage } from '../../src/search/storage/types.js';
 import { studyStorageCases } from './study-storage.cases.js';
 
-const url = process.env.SPOTML_TEST_PG_URL;
+const url = TEST_PG_URL;
 const run = randomBytes(4).toString('hex');
 const opened: StudyStorage[] = [];
 
 describe('PostgreSQL test database', () => {
-  it('is configured in CI (SPOTML_TEST_PG_URL)', () => {
-    if (process.env.CI === 'true' || process.env.CI === '1') expect(url, 'set SPOTML_TEST_PG_URL to a PostgreSQL database for the tests').toBeTruthy();
-    else expect(typeof url === 'string' || url === undefined).toBe(true);
-  });
+  requirePostgresInCi('is configured in CI (SPOTML_TEST_PG_URL)');
 });
 
 if (url) {

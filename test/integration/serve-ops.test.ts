@@ -3,13 +3,13 @@
  * process group (Ctrl-C, systemd), a worker that crashes and a crash loop, a model source that starts failing,
  * a log pipe that breaks, and listen errors. Real processes on free loopback ports; every wait is bounded.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { cp, mkdtemp, rename, writeFile } from 'node:fs/promises';
 import { connect, createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildCliLauncher } from '../helpers/cli-launcher.js';
+import { buildCliLauncher, spawnCaptured } from '../helpers/cli-launcher.js';
 import { forestPackage } from '../unit/serve/fixtures.js';
 
 let launcher: string[];
@@ -27,24 +27,7 @@ interface Server {
 }
 
 function launch(args: string[], detached = false): Omit<Server, 'url' | 'port'> {
-  const child = spawn(process.execPath, [...launcher, 'serve', ...args], {
-    cwd: root,
-    env: { ...process.env, CI: 'true', NO_COLOR: '1' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached,
-  });
-  running.add(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<number | null>((r) =>
-    child.once('exit', (code) => {
-      running.delete(child);
-      r(code);
-    }),
-  );
-  return { child, stdout: () => stdout, stderr: () => stderr, exited };
+  return spawnCaptured([...launcher, 'serve', ...args], { cwd: root, detached }, running);
 }
 
 async function serve(args: string[], detached = false): Promise<Server> {

@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildCliLauncher } from '../helpers/cli-launcher.js';
+import { buildCliLauncher, spawnCaptured } from '../helpers/cli-launcher.js';
 import { createMatrix } from '../../src/data/matrix.js';
 import { buildSpec, resolveSettings } from '../../src/audio/feature-spec.js';
 import { readModelPackage } from '../../src/registry/package.js';
@@ -39,27 +39,12 @@ interface Server {
 }
 
 async function serve(args: string[], env: Record<string, string> = {}): Promise<Server> {
-  const child = spawn(process.execPath, [...launcher, 'serve', ...args, '--port', '0', '--poll-interval', '0.05'], {
-    cwd: root,
-    env: { ...process.env, CI: 'true', NO_COLOR: '1', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  running.add(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<number | null>((r) =>
-    child.once('exit', (code) => {
-      running.delete(child);
-      r(code);
-    }),
-  );
+  const { child, stdout: output, stderr: errors, exited } = spawnCaptured([...launcher, 'serve', ...args, '--port', '0', '--poll-interval', '0.05'], { cwd: root, env }, running);
   const deadline = Date.now() + 20_000;
   for (;;) {
-    const match = /"msg":"(?:cluster )?listening"[^\n]*"url":"([^"]+)"/.exec(stdout);
-    if (match) return { child, url: match[1], stdout: () => stdout, stderr: () => stderr, exited };
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`server did not start (exit ${String(child.exitCode)}):\n${stderr}\n${stdout}`);
+    const match = /"msg":"(?:cluster )?listening"[^\n]*"url":"([^"]+)"/.exec(output());
+    if (match) return { child, url: match[1], stdout: output, stderr: errors, exited };
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`server did not start (exit ${String(child.exitCode)}):\n${errors()}\n${output()}`);
     await new Promise((r) => setTimeout(r, 20));
   }
 }

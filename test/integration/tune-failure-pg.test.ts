@@ -7,18 +7,16 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { TEST_PG_URL, requirePostgresInCi } from '../helpers/postgres.js';
 import { PostgresStudyStorage } from '../../src/search/storage/postgres.js';
 import { IRIS, tempDir } from './tune-helpers.js';
 import { SLOW_GBDT_SPACE, requireBuild, runCli, startCli, waitFor } from './tune-failure-helpers.js';
 
-const url = process.env.SPOTML_TEST_PG_URL;
+const url = TEST_PG_URL;
 const BREAST_CANCER = IRIS.replace(/iris\.csv$/, 'breast_cancer.csv');
 
 describe('tune on PostgreSQL when things go wrong', () => {
-  it('has a database in CI (SPOTML_TEST_PG_URL)', () => {
-    if (process.env.CI === 'true' || process.env.CI === '1') expect(url, 'set SPOTML_TEST_PG_URL to a PostgreSQL database for the tests').toBeTruthy();
-    else expect(typeof url === 'string' || url === undefined).toBe(true);
-  });
+  requirePostgresInCi();
 
   if (url) {
     const storage = new PostgresStudyStorage(url);

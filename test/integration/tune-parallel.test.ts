@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { TEST_PG_URL, requirePostgresInCi } from '../helpers/postgres.js';
 import type { StudyStorage } from '../../src/search/storage/types.js';
 import { JournalFileStorage } from '../../src/search/storage/journal.js';
 import { PostgresStudyStorage } from '../../src/search/storage/postgres.js';
@@ -43,12 +44,9 @@ describe('three tune processes share a journal-file study', () => {
   }, 30_000);
 });
 
-const url = process.env.SPOTML_TEST_PG_URL;
+const url = TEST_PG_URL;
 describe('three tune processes share a PostgreSQL study', () => {
-  it('has a database in CI (SPOTML_TEST_PG_URL)', () => {
-    if (process.env.CI === 'true' || process.env.CI === '1') expect(url, 'set SPOTML_TEST_PG_URL to a PostgreSQL database for the tests').toBeTruthy();
-    else expect(typeof url === 'string' || url === undefined).toBe(true);
-  });
+  requirePostgresInCi();
 
   if (url) {
     const storage = new PostgresStudyStorage(url);
